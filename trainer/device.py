@@ -1,0 +1,55 @@
+"""Device and precision choice, checked at run time."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from trainer.errors import ConfigError
+
+
+def cpu_bf16_supported() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:
+        return False
+
+
+def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", local_rank or 0)
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device = {name!r}, but this machine has no CUDA GPU visible to torch; use device=cpu or auto")
+        index = int(name.split(":", 1)[1]) if ":" in name else (local_rank or 0)
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"device = {name!r}, but only {torch.cuda.device_count()} CUDA device(s) exist")
+        return torch.device("cuda", index)
+    return torch.device("cpu")
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """'bf16' or 'fp32'. auto = bf16 where the hardware runs it fast (CUDA with bf16, CPU with AVX512-bf16/AMX)."""
+    if name == "fp32":
+        return "fp32"
+    supported = torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_bf16_supported()
+    if name == "bf16":
+        if not supported and device.type == "cuda":
+            raise ConfigError("precision = bf16, but this GPU does not support bf16; use precision=fp32 or auto")
+        return "bf16"  # on CPU bf16 always works, just slowly without hardware support
+    return "bf16" if supported else "fp32"
+
+
+def autocast(device: torch.device, precision: str):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=(precision == "bf16"))
+
+
+def set_cpu_threads() -> None:
+    """Use every core the process may run on (torch's default can exceed the cgroup's quota)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:
+        n = os.cpu_count() or 1
+    torch.set_num_threads(max(1, n))
