@@ -169,6 +169,10 @@ def train(data_path: str | Path, out_dir: str | Path, config: dict[str, Any] | N
     Raises CrackError subclasses with user-facing messages (after emitting an `error` event).
     """
     out_dir = Path(out_dir)
+    if not resume and ((out_dir / "events.jsonl").is_file() or (out_dir / "checkpoints" / "last.pth").is_file()):
+        # Checked before anything is written, so the existing run's files stay untouched.
+        raise ConfigError("this run folder already holds a run: add --resume to continue it, or choose another --out",
+                          out_dir)
     dist_ctx = _Dist()
     main = dist_ctx.is_main
     events = EventLog(out_dir if main else None, to_stdout=events_stdout and main, enabled=main,
@@ -271,9 +275,6 @@ def _train(data_path: Path, out_dir: Path, config: dict | None, resume: bool, ev
             state = load_checkpoint(last_path)
     else:
         cfg = config_mod.validate_config(dict(config or config_mod.DEFAULTS))
-        if last_path.is_file() or (out_dir / "events.jsonl").is_file():
-            raise ConfigError("this run folder already holds a run: add --resume to continue it, or choose another --out",
-                              out_dir)
     if dist_ctx.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         config_mod.save_config(cfg, out_dir / "config.toml")
