@@ -49,6 +49,12 @@ def loss_weights(epoch: int, epochs: int, dyn_balanced: bool, delta: float) -> t
     return 1.0 - lam, delta * lam
 
 
+def combine_losses(seg_l: torch.Tensor, dec_l: torch.Tensor, is_segmented: torch.Tensor, w_seg: float,
+                   w_dec: float) -> torch.Tensor:
+    """Per-sample total loss. Mixed supervision: a weakly labelled positive (is_segmented 0) gets only w_dec·L_cls."""
+    return w_seg * seg_l * is_segmented + w_dec * dec_l
+
+
 def downsize_to_eighth(x: torch.Tensor) -> torch.Tensor:
     """The upstream 1/8 soft targets: reflection-pad by 8, average-pool with kernel 17 and stride 8."""
     return F.avg_pool2d(F.pad(x, (8, 8, 8, 8), mode="reflect"), kernel_size=17, stride=8)
@@ -421,7 +427,7 @@ def _train(data_path: Path, out_dir: Path, config: dict | None, resume: bool, ev
                 cls_logit, seg_logits = train_model(x)
             seg_l, dec_l = sample_losses(cls_logit, seg_logits, batch, original)
             is_seg = batch["is_segmented"].to(seg_l.dtype).view(-1)
-            total = w_seg * seg_l * is_seg + w_dec * dec_l
+            total = combine_losses(seg_l, dec_l, is_seg, w_seg, w_dec)
             # Sum of per-sample losses (the reference accumulated batch-1 gradients); DDP averages over ranks,
             # so scale by the world size to keep the global-batch gradient identical to one process.
             (total.sum() * world / accum).backward()
