@@ -284,3 +284,31 @@ def test_with_crackdataset_and_segdecnet(tmp_path, synthetic_dataset):
     assert all(math.isfinite(x) for x in s["scores"])
     v = compute_validation(model, ds, dice_threshold=2, precision="bf16")
     assert v["n"] == len(ds) and v["val_loss_dec"] > 0
+
+
+def test_diverged_model_gives_a_clear_error(tmp_path):
+    from trainer.errors import CrackError
+
+    class NaNNet(TinyNet):
+        def forward(self, x):
+            cls, seg = super().forward(x)
+            return cls * float("nan"), seg
+
+    ds = FakeDataset([1, 0], seed=6)
+    with pytest.raises(CrackError, match="NaN or infinite outputs on 2 of 2 samples"):
+        evaluate_split(NaNNet(), ds, tmp_path / "nan", seg_threshold=0.5, write_maps=False)
+    assert not (tmp_path / "nan" / "metrics.json").exists()
+    with pytest.raises(CrackError, match="diverged"):
+        compute_validation(NaNNet(), ds)
+
+
+def test_prob_png_name_and_load_samples_errors(tmp_path):
+    from trainer.errors import DataError
+
+    assert prob_png_name("train_positive/12") == "train_positive__12.png"
+    assert prob_png_name("a\\b") == "a__b.png" and prob_png_name("crack 1") == "crack 1.png"
+    with pytest.raises(DataError, match="no samples.npz"):
+        load_samples(tmp_path)
+    (tmp_path / "samples.npz").write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="samples.npz"):
+        load_samples(tmp_path)

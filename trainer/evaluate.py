@@ -23,6 +23,8 @@ import io
 import json
 import math
 import os
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -33,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from trainer import metrics as M
-from trainer.errors import ConfigError, DataError
+from trainer.errors import ConfigError, CrackError, DataError
 
 __all__ = ["evaluate_split", "compute_validation", "prob_png_name", "load_samples", "PNG_PARAMS"]
 
@@ -68,6 +70,20 @@ def load_samples(path: str | Path) -> dict:
 # ----------------------------------------------------------------------------------------------------------------
 # device / precision
 # ----------------------------------------------------------------------------------------------------------------
+
+def _preload_sklearn() -> None:
+    """Import sklearn.metrics (1-3 s, once per process) in a background thread while the network runs."""
+    if "sklearn.metrics" in sys.modules:
+        return
+
+    def work():
+        try:
+            import sklearn.metrics  # noqa: F401
+        except Exception:           # the main thread's own import will report it
+            pass
+
+    threading.Thread(target=work, name="preload-sklearn", daemon=True).start()
+
 
 def _device(device: Any) -> torch.device:
     if isinstance(device, torch.device):
@@ -206,13 +222,15 @@ def _batch_histograms(prob: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.
     return h[:, 1], h[:, 0]
 
 
-def _write_png(path: Path, prob_u8: np.ndarray) -> None:
+def _write_png(path: Path, prob_u8: np.ndarray) -> float:
+    t0 = time.perf_counter()
     ok, buf = cv2.imencode(".png", prob_u8, PNG_PARAMS)
     if not ok:
         raise DataError("OpenCV could not encode the probability map", path)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(buf.tobytes())
     os.replace(tmp, path)
+    return time.perf_counter() - t0
 
 
 def _atomic_text(path: Path, text: str) -> None:
@@ -317,6 +335,14 @@ class _Collector:
             missing = int((~self.seen).sum())
             raise DataError(f"{missing} of {self.n} samples were never returned by the dataset (check its 'index')")
 
+    def check_finite(self, names: list[str]) -> None:
+        bad = ~(np.isfinite(self.scores) & np.isfinite(self.max_prob))
+        if bad.any():
+            first = names[int(np.argmax(bad))]
+            raise CrackError(f"the model produced NaN or infinite outputs on {int(bad.sum())} of {self.n} samples "
+                             f"(first: {first}); its weights have diverged. Evaluate an earlier checkpoint "
+                             f"(e.g. best.pth) or train again with a lower learning rate")
+
     def threshold_hists(self) -> tuple[np.ndarray, np.ndarray]:
         if self.stride > 1:
             return self.sub_pos, self.sub_neg
@@ -371,6 +397,7 @@ def compute_validation(model, dataset, *, dice_threshold: int = 2, dice_threshol
     p = _Pass(model, dataset, device=device, precision=precision, channels_last=channels_last,
               batch_size=batch_size, num_workers=num_workers, losses=True)
     col = _Collector(n, stride=dice_threshold_factor)
+    _preload_sklearn()
     done = 0
     for out in p:
         col.add(out)
@@ -378,6 +405,7 @@ def compute_validation(model, dataset, *, dice_threshold: int = 2, dice_threshol
         if progress is not None:
             progress(done, n)
     col.check_complete()
+    col.check_finite(_names(dataset, n))
 
     im = M.image_metrics(col.labels, col.scores)
     undefined = list(im["undefined"])
@@ -453,11 +481,13 @@ def evaluate_split(model, dataset, out_dir, *, seg_threshold: float | None, imag
     p = _Pass(model, dataset, device=device, precision=precision, channels_last=channels_last,
               batch_size=batch_size, num_workers=num_workers, losses=False)
     col = _Collector(n, stride=dice_threshold_factor)
+    _preload_sklearn()
     pool = cf.ThreadPoolExecutor(max_workers=max(int(png_threads), 1), thread_name_prefix="probs-png") \
         if write_maps else None
     pending: list[cf.Future] = []
     input_hw = None
     done = 0
+    png_s = 0.0
     try:
         for batch_out in p:
             col.add(batch_out)
@@ -469,12 +499,13 @@ def evaluate_split(model, dataset, out_dir, *, seg_threshold: float | None, imag
                     pending.append(pool.submit(_write_png, probs_dir / prob_png_name(names[i]), u8[j]))
                 # keep the queue short: at most a few maps in flight (memory stays flat)
                 while len(pending) > 8:
-                    pending.pop(0).result()
+                    png_s += pending.pop(0).result()
             done += len(batch_out["index"])
             if progress is not None:
                 progress(done, n)
         t_inf_end = time.perf_counter()
         col.check_complete()
+        col.check_finite(names)
 
         # ---- metrics (no pixels needed any more) ----
         im = M.image_metrics(col.labels, col.scores)
@@ -550,14 +581,15 @@ def evaluate_split(model, dataset, out_dir, *, seg_threshold: float | None, imag
                         _fmt(col.max_prob[i]), int(gt_px[i]), int(pred_px[i]), int(col.segmented[i])])
         _atomic_text(out / "results.csv", buf.getvalue())
         for f in pending:
-            f.result()
+            png_s += f.result()
         pending.clear()
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=False)
     t_end = time.perf_counter()
     metrics["timing"] = dict(total_s=t_end - t_start, load_s=p.t_load, forward_s=p.t_forward,
-                             postprocess_s=p.t_post, finish_s=t_end - t_inf_end, n_batches=p.n_forward)
+                             postprocess_s=p.t_post, finish_s=t_end - t_inf_end, png_thread_s=png_s,
+                             n_batches=p.n_forward)
     metrics = _json_clean(metrics)
     _atomic_text(out / "metrics.json", json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     if events is not None:
