@@ -163,7 +163,7 @@ def test_evaluate_split_writes_a_consistent_folder(tmp_path):
     hm = M.image_metrics(s["labels"], s["scores"], threshold=0.55)
     hd, hi = M.dice_iou_from_hist(s["hist_pos"], s["hist_neg"], M.threshold_to_bin(0.62))
     h = mj["honest"]
-    assert h["image_threshold"] == 0.55 and h["seg_threshold"] == 0.62
+    assert h["image_threshold"] == 0.55 == h["decision_threshold"] and h["seg_threshold"] == 0.62
     assert (h["tp"], h["fp"], h["fn"], h["tn"]) == (hm["tp"], hm["fp"], hm["fn"], hm["tn"])
     assert h["f_measure"] == pytest.approx(hm["f_measure"])
     assert h["dice_mean"] == pytest.approx(hd.mean()) and h["iou_std"] == pytest.approx(np.std(hi))
@@ -295,8 +295,11 @@ def test_diverged_model_gives_a_clear_error(tmp_path):
             return cls * float("nan"), seg
 
     ds = FakeDataset([1, 0], seed=6)
+    evaluate_split(TinyNet(), ds, tmp_path / "nan", seg_threshold=0.5, write_maps=False)
+    assert (tmp_path / "nan" / "metrics.json").exists()
     with pytest.raises(CrackError, match="NaN or infinite outputs on 2 of 2 samples"):
         evaluate_split(NaNNet(), ds, tmp_path / "nan", seg_threshold=0.5, write_maps=False)
+    # metrics.json marks a complete folder: the previous one is gone, no half-new folder looks complete
     assert not (tmp_path / "nan" / "metrics.json").exists()
     with pytest.raises(CrackError, match="diverged"):
         compute_validation(NaNNet(), ds)

@@ -470,6 +470,8 @@ def evaluate_split(model, dataset, out_dir, *, seg_threshold: float | None, imag
         probs_dir = out / "probs"
         if write_maps:
             probs_dir.mkdir(exist_ok=True)
+        # metrics.json is written last and marks a complete folder: drop a previous one while this pass runs
+        (out / "metrics.json").unlink(missing_ok=True)
     except OSError as exc:
         raise DataError(f"cannot create the evaluation folder ({exc.strerror or exc})", out) from None
     n = len(dataset)
@@ -542,7 +544,8 @@ def evaluate_split(model, dataset, out_dir, *, seg_threshold: float | None, imag
             hm = M.image_metrics(col.labels, col.scores,
                                  threshold=h_img if h_img is not None else M.DEFAULT_THRESHOLD)
             h_stats, _, _, hk = _dice_block(col, h_seg)
-            honest_block = dict(image_threshold=h_img, seg_threshold=float(h_seg),
+            honest_block = dict(image_threshold=h_img, decision_threshold=hm["threshold"],
+                                seg_threshold=float(h_seg),
                                 seg_threshold_bin=hk, seg_threshold_applied=M.bin_to_threshold(hk),
                                 tp=hm["tp"], fp=hm["fp"], fn=hm["fn"], tn=hm["tn"], accuracy=hm["accuracy"],
                                 f_measure=hm["f_measure"], **h_stats)
