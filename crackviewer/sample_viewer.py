@@ -607,14 +607,20 @@ class CrackOverlayView(QWidget):
 
     # -- inputs
     def set_sample(self, image: np.ndarray, gt: np.ndarray | None, prob8: np.ndarray | None,
-                   gt_eval: np.ndarray | None = None) -> None:
+                   gt_eval: np.ndarray | None = None, *, threshold: int | None = None,
+                   gated: bool | None = None) -> None:
         """Show a sample.
 
         ``image``: HxWx3 uint8 RGB (full resolution). ``gt``: HxW {0,1} mask at image resolution, for the contour
         (None: no mask). ``prob8``: uint8 probability*255 map, at any resolution (the model's input size: it is
         stretched over the image). ``gt_eval``: the GT at the map's resolution as the evaluation used it, for the
-        pixel error map (default: ``gt`` resized to the map with area averaging, > 0.5).
+        pixel error map (default: ``gt`` resized to the map with area averaging, > 0.5). ``threshold`` and
+        ``gated``: as :meth:`set_threshold` / :meth:`set_gated`, applied before the first render.
         """
+        if threshold is not None:
+            self._k = int(threshold)
+        if gated is not None:
+            self._gated = bool(gated)
         self._image = image
         self._gt = None if gt is None else (np.asarray(gt) > 0)
         self._prob = prob8
