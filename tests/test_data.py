@@ -704,3 +704,23 @@ def test_peak_memory_does_not_grow_with_n(syn):
 
     small, large = peak(10), peak(120)
     assert large < small * 1.5 + 200_000, (small, large)
+
+
+def test_label_overrides_for_name_encoded_layouts(tmp_path):
+    """crackviewer records label edits of khanhha/reference datasets in .crackviewer/labels.json."""
+    root = _khanhha(tmp_path / "kh", n_pos=8, n_neg=4)
+    before = open_dataset(root, val_fraction=0.25)
+    ov = root / ".crackviewer" / "labels.json"
+    ov.parent.mkdir()
+    ov.write_text('{"noncrack_train000": 1, "CFD_test000": 0, "ghost": 1}')
+    after = open_dataset(root, val_fraction=0.25)
+    assert after.sample_by_name("noncrack_train000").label == 1 and after.sample_by_name("CFD_test000").label == 0
+    assert [s.split for s in after.samples] == [s.split for s in before.samples]  # the val carve does not move
+    assert any("ghost" in w for w in after.warnings)
+    ov.write_text('{"CFD_test000": "yes"}')
+    with pytest.raises(DataError) as e:
+        open_dataset(root)
+    assert str(ov) in str(e.value) and "0 or 1" in str(e.value)
+    ov.write_text("{broken")
+    with pytest.raises(DataError, match="cannot read the label overrides"):
+        open_dataset(root)

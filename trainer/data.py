@@ -27,6 +27,11 @@ Four layouts are read as they are (no conversion step); :func:`open_dataset` det
     decoded once at open time). Val is carved out of train like for khanhha. A KSDD2 image without a mask is a
     bad sample (its label cannot be known).
 
+Label edits. khanhha and reference encode labels in file or folder names, so crackviewer's annotation tool records
+a label change for them in ``<root>/.crackviewer/labels.json`` (``{"<name>": 0|1}``); :func:`open_dataset` applies it
+(after carving val, so an edit does not move samples between train and val). Manifest labels are edited in
+``manifest.csv``; KSDD2 labels are the masks.
+
 In khanhha and ksdd2 layouts names are the file stems; if a stem occurs in both train and test, every name of the
 dataset is prefixed with its split folder (``train_<stem>``). Names never contain a path separator, because they
 name output files (``probs/<name>.png``).
@@ -246,7 +251,8 @@ def distance_weight(mask01: np.ndarray, p: float, max_value: float) -> np.ndarra
 # --------------------------------------------------------------------------------------------------------------------
 # validation (decode every file once)
 
-def _check_record(rec: SampleRecord) -> tuple[str, str] | None | tuple[str, str, str]:
+def _check_record(rec: SampleRecord):
+    """None when fine, ``(file, reason)`` when bad, ``("warn", file, message)`` for a label/mask disagreement."""
     try:
         img = _decode(rec.image_path, cv2.IMREAD_COLOR)
         if rec.has_mask:
@@ -388,8 +394,6 @@ def _name_problem(name: str) -> str | None:
         return "empty name"
     if _BAD_NAME_CHARS.search(name) or os.path.isabs(name) or name in (".", "..") or re.match(r"^[A-Za-z]:", name):
         return f"name {name!r} has a path in it; names must be bare file stems found in images/"
-    if name != name.strip():
-        return f"name {name!r} has leading or trailing spaces"
     return None
 
 
@@ -441,7 +445,7 @@ def _read_manifest(root: Path, bad: list, warnings: list) -> tuple[list[SampleRe
         row = row + [""] * (len(header) - len(row))
         name = row[ci["name"]].strip()
         where = f"line {lineno}"
-        prob = _name_problem(row[ci["name"]].strip("\r\n"))
+        prob = _name_problem(name)
         if prob:
             bad.append((str(mpath), f"{where}: {prob}"))
             continue
@@ -604,6 +608,32 @@ def _carve_val(samples: list[SampleRecord], val_fraction: float, seed: int) -> l
     return out
 
 
+LABEL_OVERRIDES = Path(".crackviewer") / "labels.json"
+
+
+def _apply_label_overrides(root: Path, samples: list[SampleRecord], warnings: list) -> list[SampleRecord]:
+    """khanhha and reference encode labels in file/folder names; crackviewer's annotation tool records label
+    changes for them in ``<root>/.crackviewer/labels.json`` (``{"<name>": 0|1}``) instead of renaming files."""
+    path = root / LABEL_OVERRIDES
+    if not path.is_file():
+        return samples
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DataError(f"cannot read the label overrides ({e})", file=path) from None
+    if not isinstance(data, dict) or any(v not in (0, 1) or isinstance(v, bool) for v in data.values()):
+        raise DataError("label overrides must be a JSON object {\"<sample name>\": 0 or 1}", file=path)
+    names = {s.name for s in samples}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        warnings.append(f"{path}: {len(unknown)} label override(s) name no sample of this dataset "
+                        f"(ignored): {', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}")
+    return [SampleRecord(s.name, s.image_path, s.mask_path, s.has_mask, int(data[s.name]), s.split)
+            if s.name in data else s for s in samples]
+
+
 def open_dataset(path, *, val_fraction: float = 0.15, seed: int = 1337, skip_bad: bool = False,
                  validate: bool = False) -> DatasetIndex:
     """Open a dataset folder (or its ``manifest.csv``) and detect its layout (see the module docstring).
@@ -639,6 +669,8 @@ def open_dataset(path, *, val_fraction: float = 0.15, seed: int = 1337, skip_bad
         samples = _carve_val(samples, val_fraction, seed)
         order = {sp: i for i, sp in enumerate(SPLIT_ORDER)}
         samples.sort(key=lambda s: (order.get(s.split, 9), s.name))
+    if layout in ("khanhha", "reference"):
+        samples = _apply_label_overrides(root, samples, warnings)  # after the val carve: edits do not move samples
     if not samples:
         raise DataError(f"no usable samples in this {layout} dataset"
                         + (f" ({len(bad)} bad samples skipped)" if bad else ""), file=root)
