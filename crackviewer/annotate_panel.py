@@ -616,15 +616,24 @@ class AnnotatePanel(QWidget):
         self.ring_dark.setVisible(False)
         self.canvas.add_item("ring_dark", self.ring_dark, z=41)
         self.canvas.hovered.connect(self._on_hover)
-        self.canvas.zoomChanged.connect(lambda *_: self._update_status())
+        self.canvas.zoomChanged.connect(lambda *_: self._update_cursor_text())
         cl.addWidget(self.canvas, 1)
         self.hint_label = QLabel("")
         self.hint_label.setObjectName("smallCaption")
         self.hint_label.setWordWrap(True)
         cl.addWidget(self.hint_label)
+        srow = QHBoxLayout()
+        srow.setSpacing(8)
         self.status_label = QLabel("")
         self.status_label.setObjectName("smallCaption")
-        cl.addWidget(self.status_label)
+        self.status_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        srow.addWidget(self.status_label, 1)
+        self.cursor_label = QLabel("")             # updated on every mouse move: fixed size, never relayouts
+        self.cursor_label.setObjectName("smallCaption")
+        self.cursor_label.setFixedWidth(190)
+        self.cursor_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        srow.addWidget(self.cursor_label)
+        cl.addLayout(srow)
         self.help = HelpOverlay(self.canvas)
         split.addWidget(centre)
 
@@ -1557,12 +1566,19 @@ class AnnotatePanel(QWidget):
     # ============================================================== status
     def _on_hover(self, x: int, y: int) -> None:
         self._hover_xy = (x, y)
-        self._update_status()
+        self._update_cursor_text()
         if x < 0:
             self.ring.setVisible(False)
             self.ring_dark.setVisible(False)
 
+    def _update_cursor_text(self) -> None:
+        """Cursor position and zoom: the only text touched on mouse moves (cheap, fixed-size label)."""
+        xy = getattr(self, "_hover_xy", (-1, -1))
+        pos = f"x {xy[0]}, y {xy[1]}   " if xy[0] >= 0 else ""
+        self.cursor_label.setText(f"{pos}zoom {self.canvas.scale_factor() * 100:.0f}%")
+
     def _update_status(self) -> None:
+        """Sample title, size, crack pixels, history depth and the label button (after opening, edits, saves)."""
         s = self.session
         if s is None or self.store is None:
             self.status_label.setText("")
@@ -1571,19 +1587,18 @@ class AnnotatePanel(QWidget):
         h, w = s.model.shape
         kind = {"segmented": "crack · segmented", "weak": "crack · weak label (no mask)",
                 "negative": "no crack"}[_kind(rec)]
-        self.title_label.setText(f"{s.name}   <span style='font-size:10pt; color:#5b626b; font-weight:400'>"
-                                 f"{html.escape(rec.split)} · {kind}</span>")
         self.title_label.setTextFormat(Qt.RichText)
-        xy = getattr(self, "_hover_xy", (-1, -1))
-        pos = f"x {xy[0]}, y {xy[1]} · " if xy[0] >= 0 else ""
+        self.title_label.setText(f"{html.escape(s.name)}   <span style='font-size:10pt; color:#5b626b; "
+                                 f"font-weight:400'>{html.escape(rec.split)} · {kind}</span>")
         self.status_label.setText(
-            f"{pos}{w}×{h} px · {s.model.crack_pixels():,} crack px · zoom {self.canvas.scale_factor() * 100:.0f}% · "
-            f"undo {s.model.undo_depth} / redo {s.model.redo_depth}")
+            f"{w}×{h} px · {s.model.crack_pixels():,} crack px · undo {s.model.undo_depth} / "
+            f"redo {s.model.redo_depth}")
         label = rec.label
         self.label_button.blockSignals(True)
         self.label_button.setChecked(label == 1)
         self.label_button.setText("Label: crack   C" if label == 1 else "Label: no crack   C")
         self.label_button.blockSignals(False)
+        self._update_cursor_text()
 
     def _update_enabled(self) -> None:
         s = self.session
