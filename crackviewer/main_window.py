@@ -1,0 +1,390 @@
+"""The main window: tabs Dataset, Train, Runs, Inspect, Annotate; menus; session restore; safe close."""
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
+from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget)
+
+from crackviewer.dataset_view import DatasetView
+from crackviewer.runs_view import RunsView
+from crackviewer.settings import AppSettings
+from crackviewer.training_panel import TrainingPanel
+
+ICON_DIR = Path(__file__).resolve().parents[1] / "resources" / "icons"
+TAB_KEYS = ["dataset", "train", "runs", "inspect", "annotate"]
+DATASET_CHANGE_SIGNALS = ("datasetChanged", "masksChanged", "maskSaved", "labelChanged", "labelsChanged",
+                          "sampleSaved")
+
+
+def icon(name: str) -> QIcon:
+    p = ICON_DIR / f"{name}.svg"
+    return QIcon(str(p)) if p.is_file() else QIcon()
+
+
+class UnavailablePanel(QWidget):
+    """Stands in for a panel whose module cannot be imported."""
+
+    def __init__(self, title: str, reason: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.addStretch(1)
+        lab = QLabel(f"<h3>{title}</h3><p>not available: {reason}</p>")
+        lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        lab.setWordWrap(True)
+        lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(lab)
+        lay.addStretch(2)
+        self.reason = reason
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: AppSettings | None = None, probe_devices: bool = True):
+        super().__init__()
+        self.settings = settings or AppSettings()
+        self.confirm_close = True
+        self.setWindowTitle("crackviewer")
+        self.setMinimumSize(QSize(1100, 720))
+        self.resize(1400, 900)
+        self.panels: dict[str, QWidget] = {}
+        self.inspect_panel = None
+        self.annotate_panel = None
+        self.dataset_path: Path | None = None
+        self._pending_inspect: str | None = None
+        self._inspected: str | None = None
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.setIconSize(QSize(18, 18))
+        self.setCentralWidget(self.tabs)
+
+        ws = self.settings.workspace
+        self.dataset_view = DatasetView(workspace=ws)
+        self.training_panel = TrainingPanel(self.settings, probe_devices=probe_devices)
+        self.runs_view = RunsView(workspace=ws)
+        self.add_panel("Dataset", self.dataset_view, "dataset")
+        self.add_panel("Train", self.training_panel, "train")
+        self.add_panel("Runs", self.runs_view, "runs")
+        self._make_optional_panels()
+
+        self._wire()
+        self._build_menus()
+        self._build_status_bar()
+        geo = self.settings.get_bytes("window_geometry")
+        if geo is not None:
+            self.restoreGeometry(geo)
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+
+    # ------------------------------------------------------------------------------------------- panels
+    def add_panel(self, title: str, widget: QWidget, key: str | None = None) -> int:
+        """Add a tab (any QWidget); returns its index."""
+        key = key or title.lower()
+        self.panels[key] = widget
+        return self.tabs.addTab(widget, icon(key), title)
+
+    def _make_optional_panels(self) -> None:
+        """Inspect (issue 5) and Annotate (issue 6) panels, when their modules import; otherwise a message tab."""
+        for key, title, module, cls_name in (("inspect", "Inspect", "crackviewer.inspect_panel", "InspectPanel"),
+                                             ("annotate", "Annotate", "crackviewer.annotate_panel", "AnnotatePanel")):
+            try:
+                mod = __import__(module, fromlist=[cls_name])
+                cls = getattr(mod, cls_name)
+                widget = self._construct_panel(cls)
+            except Exception as exc:  # noqa: BLE001 - ImportError, or a panel that fails to build
+                reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ImportError) else str(exc)
+                if not isinstance(exc, ImportError):
+                    traceback.print_exc()
+                self.add_panel(title, UnavailablePanel(title, reason), key)
+                continue
+            self.add_panel(title, widget, key)
+            setattr(self, f"{key}_panel", widget)
+        if self.annotate_panel is not None:
+            for name in DATASET_CHANGE_SIGNALS:
+                sig = getattr(self.annotate_panel, name, None)
+                if sig is not None and hasattr(sig, "connect"):
+                    sig.connect(self._on_annotation_changed)
+
+    def _construct_panel(self, cls):
+        for kwargs in ({"settings": self.settings}, {}):
+            try:
+                return cls(**kwargs)
+            except TypeError:
+                continue
+        return cls()
+
+    # ------------------------------------------------------------------------------------------- wiring
+    def _wire(self) -> None:
+        dv, tp, rv = self.dataset_view, self.training_panel, self.runs_view
+        dv.openDialogRequested.connect(self.open_dataset_dialog)
+        dv.datasetOpened.connect(self._on_dataset_opened)
+        dv.datasetFailed.connect(lambda p, m: self.statusBar().showMessage(f"Could not open {p}: {m}", 15000))
+        dv.sampleActivated.connect(self._open_sample_in_annotate)
+        tp.runStarted.connect(self._on_run_started)
+        tp.runEnded.connect(self._on_run_ended)
+        tp.stateChanged.connect(self._on_training_state)
+        tp.openRunRequested.connect(self.show_run)
+        tp.inspectRequested.connect(self.inspect_run)
+        rv.runOpened.connect(self._on_run_opened)
+        rv.resumeRequested.connect(self._resume_run)
+        rv.inspectRequested.connect(self.inspect_run)
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        m = mb.addMenu("&File")
+        a = QAction("&Open dataset…", self)
+        a.setShortcut(QKeySequence.StandardKey.Open)
+        a.triggered.connect(self.open_dataset_dialog)
+        m.addAction(a)
+        a = QAction("Create the &demo dataset", self)
+        a.triggered.connect(self._create_demo)
+        m.addAction(a)
+        self.recent_menu = m.addMenu("&Recent datasets")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        m.addSeparator()
+        a = QAction("Change &workspace…", self)
+        a.triggered.connect(self.change_workspace_dialog)
+        m.addAction(a)
+        a = QAction("Open workspace &folder", self)
+        a.triggered.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.settings.workspace))))
+        m.addAction(a)
+        m.addSeparator()
+        a = QAction("&Quit", self)
+        a.setShortcut(QKeySequence.StandardKey.Quit)
+        a.triggered.connect(self.close)
+        m.addAction(a)
+        v = mb.addMenu("&View")
+        for i, key in enumerate(TAB_KEYS):
+            a = QAction(key.capitalize(), self)
+            a.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+            a.triggered.connect(lambda _=False, k=key: self.show_tab(k))
+            v.addAction(a)
+        t = mb.addMenu("&Training")
+        a = QAction("&Start", self)
+        a.setShortcut(QKeySequence("Ctrl+Return"))
+        a.triggered.connect(lambda: (self.show_tab("train"), self.training_panel.start()))
+        t.addAction(a)
+        a = QAction("S&top", self)
+        a.setShortcut(QKeySequence("Ctrl+."))
+        a.triggered.connect(self.training_panel.stop)
+        t.addAction(a)
+        a = QAction("&Resume", self)
+        a.triggered.connect(self.training_panel.resume)
+        t.addAction(a)
+        h = mb.addMenu("&Help")
+        a = QAction("&About crackviewer", self)
+        a.triggered.connect(self._about)
+        h.addAction(a)
+
+    def _build_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.train_state_label = QLabel("")
+        self.workspace_label = QLabel("")
+        sb.addPermanentWidget(self.train_state_label)
+        sb.addPermanentWidget(self.workspace_label)
+        self._update_workspace_label()
+
+    def _update_workspace_label(self) -> None:
+        self.workspace_label.setText(f"workspace: {self.settings.workspace}")
+
+    # ------------------------------------------------------------------------------------------- session
+    def restore_session(self, dataset: str | None = None, run: str | None = None, restore: bool = True) -> None:
+        """Open the given (or last) dataset and run; with no dataset, show the welcome page with the demo offer."""
+        ds = Path(dataset) if dataset else (self.settings.last_dataset if restore else None)
+        if ds is not None and ds.exists():
+            self.open_dataset(ds)
+        else:
+            self.dataset_view.show_welcome(self.settings.recent_datasets)
+            self.show_tab("dataset")
+        self.runs_view.refresh()
+        rn = Path(run) if run else (self.settings.last_run if restore else None)
+        if rn is not None and rn.exists():
+            self.show_run(str(rn), switch=False)
+
+    def open_dataset(self, path: str | Path) -> None:
+        self.dataset_view.open_dataset(path)
+
+    def open_dataset_dialog(self) -> None:
+        start = str(self.dataset_path.parent) if self.dataset_path else str(self.settings.workspace)
+        path = QFileDialog.getExistingDirectory(self, "Open a dataset folder", start)
+        if path:
+            self.open_dataset(path)
+
+    def change_workspace_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose the workspace folder", str(self.settings.workspace))
+        if path:
+            self.set_workspace(path)
+
+    def set_workspace(self, path: str | Path) -> None:
+        self.settings.workspace = path
+        self.dataset_view.workspace = Path(path)
+        self.runs_view.set_workspace(Path(path))
+        self._update_workspace_label()
+
+    def _create_demo(self) -> None:
+        self.show_tab("dataset")
+        if self.dataset_view.index is not None:
+            self.dataset_view.stack.setCurrentWidget(self.dataset_view.welcome)
+        self.dataset_view.create_demo()
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for p in self.settings.recent_datasets:
+            a = QAction(p, self)
+            a.setEnabled(Path(p).exists())
+            a.triggered.connect(lambda _=False, p=p: self.open_dataset(p))
+            self.recent_menu.addAction(a)
+        if not self.recent_menu.actions():
+            a = QAction("(none)", self)
+            a.setEnabled(False)
+            self.recent_menu.addAction(a)
+
+    def _on_dataset_opened(self, path: str, index) -> None:
+        self.dataset_path = Path(path)
+        self.settings.last_dataset = path
+        self.settings.add_recent_dataset(path)
+        counts = index.counts()
+        pos = sum(c["positives"] for c in counts.values())
+        neg = sum(c["negatives"] for c in counts.values())
+        summary = f"{len(index.samples):,} images ({pos:,} crack, {neg:,} crack-free), {index.layout} layout"
+        self.training_panel.set_dataset(path, summary)
+        self.setWindowTitle(f"crackviewer — {Path(path).name}")
+        self.statusBar().showMessage(f"Opened {path}: {summary}", 8000)
+        if self.annotate_panel is not None and hasattr(self.annotate_panel, "open_dataset"):
+            try:
+                self.annotate_panel.open_dataset(path)
+            except Exception as exc:  # noqa: BLE001 - a panel's failure must not break the shell
+                self.statusBar().showMessage(f"Annotate could not open the dataset: {exc}", 15000)
+
+    def _on_annotation_changed(self, *args) -> None:
+        if not hasattr(self, "_annot_timer"):
+            self._annot_timer = QTimer(self)
+            self._annot_timer.setSingleShot(True)
+            self._annot_timer.setInterval(1500)
+            self._annot_timer.timeout.connect(self.dataset_view.refresh_counts)
+        self._annot_timer.start()
+
+    def _open_sample_in_annotate(self, name: str) -> None:
+        if self.annotate_panel is not None and hasattr(self.annotate_panel, "open_sample"):
+            try:
+                self.annotate_panel.open_sample(name)
+            except Exception as exc:  # noqa: BLE001
+                self.statusBar().showMessage(f"Annotate could not open {name}: {exc}", 15000)
+                return
+            self.show_tab("annotate")
+
+    # ------------------------------------------------------------------------------------------- runs
+    def show_run(self, path: str, switch: bool = True) -> None:
+        self.runs_view.refresh()
+        if not self.runs_view.select_run(path):
+            self.runs_view.open_run(path)
+        if switch:
+            self.show_tab("runs")
+
+    def _on_run_opened(self, path: str) -> None:
+        self.settings.last_run = path
+        self._pending_inspect = path
+        if self.tabs.currentWidget() is self.inspect_panel:
+            self._deliver_inspect()
+
+    def inspect_run(self, path: str) -> None:
+        self._pending_inspect = path
+        self.show_tab("inspect")
+        self._deliver_inspect()
+
+    def _deliver_inspect(self) -> None:
+        """Hand the opened run to the Inspect panel (lazily: only when that tab is shown)."""
+        path = self._pending_inspect
+        if path is None or self.inspect_panel is None or not hasattr(self.inspect_panel, "open_run"):
+            return
+        if path == self._inspected:
+            return
+        from trainer.runfolder import RunFolder
+
+        rf = RunFolder(path)
+        if not rf.evaluations():
+            self.statusBar().showMessage(f"{Path(path).name} has no evaluation yet (it is {rf.status}).", 8000)
+            return
+        try:
+            self.inspect_panel.open_run(path)
+            self._inspected = path
+        except Exception as exc:  # noqa: BLE001
+            self.statusBar().showMessage(f"Inspect could not open {path}: {exc}", 15000)
+
+    def _resume_run(self, path: str) -> None:
+        if self.training_panel.is_training():
+            QMessageBox.information(self, "Training is running",
+                                    "Another run is training. Stop it first, then resume this one.")
+            return
+        self.training_panel.set_resume_target(path)
+        self.show_tab("train")
+
+    def _on_run_started(self, path: str) -> None:
+        self.runs_view.refresh()
+
+    def _on_run_ended(self, path: str, outcome: dict) -> None:
+        self.runs_view.refresh()
+        first = outcome["message"].splitlines()[0]
+        self.statusBar().showMessage(f"{Path(path).name}: {first}", 20000)
+        if outcome["status"] == "finished" and self.runs_view.current == Path(path):
+            self.runs_view.open_run(path)
+
+    def _on_training_state(self, state: str) -> None:
+        names = {"running": "● training", "starting": "● starting", "stopping": "● stopping",
+                 "evaluating": "● evaluating"}
+        self.train_state_label.setText(names.get(state, ""))
+        self.train_state_label.setStyleSheet("color:#0072B2; font-weight:600;")
+
+    # ------------------------------------------------------------------------------------------- tabs
+    def show_tab(self, key: str) -> None:
+        w = self.panels.get(key)
+        if w is not None:
+            self.tabs.setCurrentWidget(w)
+
+    def current_tab(self) -> str:
+        w = self.tabs.currentWidget()
+        for k, p in self.panels.items():
+            if p is w:
+                return k
+        return ""
+
+    def _on_tab_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is self.inspect_panel:
+            self._deliver_inspect()
+
+    # ------------------------------------------------------------------------------------------- misc
+    def _about(self) -> None:
+        import crackviewer
+
+        QMessageBox.about(self, "About crackviewer",
+                          f"<h3>crackviewer {crackviewer.__version__}</h3>"
+                          "<p>Train SegDecNet crack-segmentation models, watch them learn, inspect every prediction "
+                          "and correct the masks.</p>"
+                          f"<p>Workspace: <tt>{self.settings.workspace}</tt><br>"
+                          f"Settings: <tt>{self.settings.file_name}</tt></p>")
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if self.training_panel.is_training():
+            if self.confirm_close:
+                r = QMessageBox.question(
+                    self, "Training is running",
+                    "A training run is in progress. Stop it and quit? It keeps its last completed epoch, and you "
+                    "can resume it later from the Runs tab.",
+                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
+                if r != QMessageBox.StandardButton.Yes:
+                    event.ignore()
+                    return
+            self.statusBar().showMessage("Stopping the training run…")
+            self.training_panel.shutdown()
+        for panel in (self.annotate_panel, self.inspect_panel):
+            closer = getattr(panel, "shutdown", None) or getattr(panel, "flush", None)
+            if callable(closer):
+                try:
+                    closer()
+                except Exception:  # noqa: BLE001
+                    traceback.print_exc()
+        self.settings.set_bytes("window_geometry", self.saveGeometry())
+        self.settings.sync()
+        super().closeEvent(event)
