@@ -53,6 +53,13 @@ def diff_map_bgra(pred_a: np.ndarray, pred_b: np.ndarray, gt: np.ndarray, alpha:
     return table[code]
 
 
+class _PassiveScatter(pg.ScatterPlotItem):
+    """A marker that lets clicks through to the points below it."""
+
+    def mouseClickEvent(self, ev):
+        ev.ignore()
+
+
 class Comparison:
     """Qt-free pairing of two models on their common samples."""
 
@@ -199,7 +206,7 @@ class ComparePanel(QWidget):
                                           hoverSize=12, tip=self._tip)
         self.scatter.sigClicked.connect(self._on_scatter_click)
         pi.addItem(self.scatter)
-        self.sel_marker = pg.ScatterPlotItem(size=16, symbol="o", pen=pg.mkPen("#111", width=2), brush=None)
+        self.sel_marker = _PassiveScatter(size=16, symbol="o", pen=pg.mkPen("#111", width=2), brush=None)
         pi.addItem(self.sel_marker)
         t1 = pg.TextItem("B better ↑", color=WIN, anchor=(0, 0))
         t1.setPos(0.02, 0.98)
