@@ -44,9 +44,17 @@ def _font(pt: float, bold: bool = False) -> QFont:
 
 def _pen(rgb: Sequence[int], width: float = 2.5, style: Qt.PenStyle = Qt.SolidLine) -> QPen:
     p = pg.mkPen(QColor(*rgb), width=width)
-    p.setStyle(style)
+    if style == Qt.DashLine:
+        p.setDashPattern([4.0, 2.5])  # in pen widths: clearly dashed at 2-3 px
+    else:
+        p.setStyle(style)
     p.setCosmetic(True)
     return p
+
+
+def _lighter(rgb: Sequence[int], f: float = 0.4) -> tuple[int, int, int]:
+    """rgb blended towards white by f."""
+    return tuple(int(round(c + (255 - c) * f)) for c in rgb[:3])
 
 
 def new_plot(title: str, xlabel: str, ylabel: str, size: tuple[int, int] = DEFAULT_SIZE,
@@ -164,6 +172,29 @@ def _epoch_axis(pi: pg.PlotItem, x: np.ndarray) -> None:
             pi.getAxis("bottom").setTickSpacing(major=max(1.0, float(math.ceil((hi - lo + 1) / 10))), minor=1.0)
 
 
+def _top_legend(pi: pg.PlotItem, ys: list[np.ndarray], unit_range: bool = False, headroom: float = 0.14,
+                vb2: pg.ViewBox | None = None) -> None:
+    """One-row legend centred at the top, above the data: the y range gets headroom so no curve runs under it.
+    unit_range: the data are scores in 0..1 (ticks stay 0..1). vb2: a right-axis ViewBox with AP in 0..1."""
+    lg = pi.legend
+    if lg is not None and lg.items:
+        lg.setColumnCount(len(lg.items))
+        lg.anchor(itemPos=(0.5, 0), parentPos=(0.5, 0), offset=(0, 6))
+    unit_ticks = [[(v, f"{v:.1f}") for v in np.linspace(0, 1, 6)]]
+    if unit_range:
+        pi.setYRange(0, 1 + headroom + 0.04, padding=0)
+        pi.getAxis("left").setTicks(unit_ticks)
+    else:
+        vals = np.concatenate([y[~np.isnan(y)] for y in ys]) if ys else np.array([])
+        if len(vals):
+            lo, hi = float(vals.min()), float(vals.max())
+            span = (hi - lo) or max(abs(hi), 1e-3)
+            pi.setYRange(lo - 0.05 * span, hi + (headroom + 0.04) * span, padding=0)
+    if vb2 is not None:
+        vb2.setYRange(0, 1 + headroom + 0.04, padding=0)
+        pi.getAxis("right").setTicks(unit_ticks)
+
+
 def loss_plot(losses: list[dict], which: str = "loss", validation: list[dict] | None = None,
               size: tuple[int, int] = DEFAULT_SIZE, parent: QWidget | None = None) -> pg.PlotWidget:
     """One loss per epoch (losses.csv rows): which = loss | loss_seg | loss_dec. With validation rows that carry
@@ -174,12 +205,16 @@ def loss_plot(losses: list[dict], which: str = "loss", validation: list[dict] | 
     w = new_plot(title, "Epoch", "Loss", size=size, parent=parent)
     pi = w.getPlotItem()
     x = _col(losses, "epoch")
-    _curve(pi, x, _col(losses, which), rgb, "train")
+    y = _col(losses, which)
+    _curve(pi, x, y, rgb, "train")
+    ys = [y]
     if validation:
         vy = _col(validation, vkey)
         if np.any(~np.isnan(vy)):
-            _curve(pi, _col(validation, "epoch"), vy, rgb, "validation", 2.0, Qt.DashLine, "s")
+            _curve(pi, _col(validation, "epoch"), vy, _lighter(rgb, 0.35), "validation", 2.5, Qt.DashLine, "s")
+            ys.append(vy)
     _epoch_axis(pi, x)
+    _top_legend(pi, ys)
     return w
 
 
@@ -213,17 +248,18 @@ def loss_val_plot(losses: list[dict], validation: list[dict], size: tuple[int, i
                   parent: QWidget | None = None) -> pg.PlotWidget:
     """Total, segmentation and decision loss per epoch (left axis) and validation AP (right axis, 0-1)."""
     w = _TwinAxisPlot(parent=parent, background="w")
-    style_plot(w, "Losses and validation AP", "Epoch", "Loss", size, legend_offset=(-70, 12))
+    style_plot(w, "Losses and validation AP", "Epoch", "Loss", size)
     pi = w.getPlotItem()
     x = _col(losses, "epoch")
-    _curve(pi, x, _col(losses, "loss"), TOTAL, "total loss")
-    _curve(pi, x, _col(losses, "loss_seg"), SEG, "segmentation loss")
-    _curve(pi, x, _col(losses, "loss_dec"), DEC, "decision loss")
-    vb2 = w.setup_right("Validation AP", (0.0, 1.02))
+    ys = [_col(losses, k) for k in ("loss", "loss_seg", "loss_dec")]
+    for y, rgb, name in zip(ys, (TOTAL, SEG, DEC), ("total loss", "segmentation loss", "decision loss")):
+        _curve(pi, x, y, rgb, name)
+    vb2 = w.setup_right("Validation AP", (0.0, 1.0))
     if validation:
         _curve(pi, _col(validation, "epoch"), _col(validation, "ap"), VAL, "validation AP", 2.5, Qt.DashLine, "s",
                vb=vb2)
     _epoch_axis(pi, x if len(x) else _col(validation or [], "epoch"))
+    _top_legend(pi, ys, vb2=vb2)
     return w
 
 
@@ -243,10 +279,8 @@ def dice_iou_plot(validation: list[dict], size: tuple[int, int] = DEFAULT_SIZE,
             band = pg.FillBetweenItem(lo, hi, brush=pg.mkBrush(*rgb, 38))
             pi.addItem(band)
         _curve(pi, x, m, rgb, f"{name} (mean ± std)")
-    pi.setYRange(0, 1, padding=0.02)
     _epoch_axis(pi, x)
-    if pi.legend is not None:
-        pi.legend.setOffset((-12, -12))
+    _top_legend(pi, [], unit_range=True)
     return w
 
 
@@ -408,7 +442,8 @@ def architecture_figure(summary_rows: list[dict], title: str | None = None, subt
         p.drawText(QPointF(x + 24, ly + 16), role)
         x += 24 + fm.horizontalAdvance(role) + 22
     p.setPen(QColor(110, 110, 110))
-    p.drawText(QPointF(x + 10, ly + 16), "execution order; box height ∝ √(spatial size), width ∝ log(channels); shapes C×H×W")
+    p.drawText(QPointF(x + 10, ly + 16),
+               "execution order; box height ∝ √(spatial size), width ∝ log(channels); shapes C×H×W")
     p.end()
     return img
 
@@ -433,10 +468,11 @@ def _arrow(p: QPainter, pts: list[QPointF]) -> None:
 
 # --------------------------------------------------------------------------------------- dice panel
 def predicted_mask(prob: np.ndarray, threshold: float, bins: int = 4096) -> np.ndarray:
-    """bool mask with the contract's rule: crack when bin(p) >= k, k = round(threshold * B), bin(p) = min(int(p*B), B-1).
+    """bool mask with the contract's rule (as trainer.metrics): crack when bin(p) >= k, with the threshold snapped
+    up to its bin edge, k = ceil(threshold * B), and bin(p) = min(int(p * B), B - 1).
     `prob` is float in [0,1] or uint8 (v/255)."""
     p = prob.astype(np.float64) / 255.0 if prob.dtype == np.uint8 else prob.astype(np.float64)
-    k = int(round(float(threshold) * bins))
+    k = int(min(max(math.ceil(float(threshold) * bins), 0), bins))
     return np.minimum((p * bins).astype(np.int64), bins - 1) >= k
 
 

@@ -22,12 +22,12 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 from trainer.errors import CrackError
-from trainer.report import PLOT_FILES, dice_png_name
+from trainer.report import dice_png_name
 from trainer.runfolder import RunFolder, read_eval
 
 FIG_SIZE = (800, 600)

@@ -243,3 +243,20 @@ def test_render_subprocess_writes_every_png(tmp_path):
         assert (run / rel).is_file(), rel
     assert "![ROC](./ROC.png)" in md and "![architecture](./architecture.png)" in md
     assert md.count("![dice_output](./dices/") >= 3
+
+
+def test_panel_mask_agrees_with_the_histogram_dice(tmp_path):
+    """The Dice panel's mask (from the 8-bit map) gives the Dice that results.csv has (from the histograms)."""
+    import cv2
+
+    from crackviewer.figures import predicted_mask
+
+    ev_dir = make_fake_eval(tmp_path / "ev", n_samples=8)
+    ev = read_eval(ev_dir)
+    thr = ev["metrics"]["seg_threshold"]
+    for i, name in enumerate(ev["names"]):
+        prob = cv2.imread(str(ev_dir / "probs" / f"{name}.png"), cv2.IMREAD_GRAYSCALE)
+        gt = cv2.imread(str(tmp_path / "ev_data" / "masks" / f"{name}.png"), cv2.IMREAD_GRAYSCALE) > 127
+        pred = predicted_mask(prob, thr)
+        tp, fp, g = (pred & gt).sum(), (pred & ~gt).sum(), gt.sum()
+        assert (2 * tp + 1e-15) / (g + tp + fp + 1e-15) == pytest.approx(ev["results"][i]["dice"], abs=1e-6)

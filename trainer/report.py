@@ -398,7 +398,8 @@ def _validation_table(rows: list[dict]) -> str:
     out = []
     for r in rows:
         best = " ★" if _num(r.get("is_best")) else ""
-        out.append((fmt(r.get("epoch"), "d") + best, fmt(r.get("auc")), fmt(r.get("ap")), fmt(r.get("f_measure"), ".3f"),
+        out.append((fmt(r.get("epoch"), "d") + best, fmt(r.get("auc")), fmt(r.get("ap")),
+                    fmt(r.get("f_measure"), ".3f"),
                     fmt(r.get("fp"), "d"), fmt(r.get("fn"), "d"), fmt(r.get("seg_threshold")),
                     fmt(r.get("dice_mean")), fmt(r.get("iou_mean")), fmt(r.get("val_loss"))))
     return _table(("Epoch", "AUC", "AP", "F-measure", "FP", "FN", "Seg thr", "Dice", "IoU", "Val loss"), out)
@@ -429,6 +430,17 @@ def write_run_report(eval_or_run_dir: str | Path, run_dir: str | Path | None = N
     return out
 
 
+def _weights(src: _Source) -> str | None:
+    """Which weights the evaluation used: the run's `evaluation` event for this folder, else metrics.json."""
+    if src.run is not None:
+        for e in reversed(src.run.meta_events()):
+            if e.get("event") == "evaluation" and e.get("weights") and \
+                    Path(str(e.get("out_dir", ""))).resolve() == src.folder.resolve():
+                return str(e["weights"])
+    ck = src.metrics.get("checkpoint") or src.source.get("checkpoint")
+    return f"`{Path(str(ck)).name}`" if ck else None
+
+
 def _run_markdown(src: _Source, base: Path) -> str:
     m = src.metrics
     cfg = src.config
@@ -442,7 +454,11 @@ def _run_markdown(src: _Source, base: Path) -> str:
     if src.run:
         facts.append(f"run `{src.run.name}`")
         try:
-            facts.append(f"status {src.run.status}")
+            status = src.run.status
+            started = src.started or {}
+            if status == "running" and m and str(started.get("pid")) == str(os.getpid()):
+                status = "finished"  # the training process writes its report after the test evaluation
+            facts.append(f"status {status}")
         except CrackError:
             pass
         done = src.run.epochs_done()
@@ -455,8 +471,9 @@ def _run_markdown(src: _Source, base: Path) -> str:
             facts.append("started " + time.strftime("%Y-%m-%d %H:%M", time.localtime(float(st["time"]))))
     if src.data:
         facts.append(f"data `{src.data}`")
-    if m.get("checkpoint"):
-        facts.append(f"weights `{Path(str(m['checkpoint'])).name}`")
+    weights = _weights(src)
+    if weights:
+        facts.append(f"weights: {weights}")
     if facts:
         L.append("")
         L.append("; ".join(facts) + ".")
@@ -518,7 +535,8 @@ def _run_markdown(src: _Source, base: Path) -> str:
             for g, n, d, f in pics:
                 L += [f"![dice_output]({_link(f, base)})", ""]
             n_all = len(list((src.folder / "dices").glob("*.png")))
-            L.append(f"All {n_all} pictures (file name = Dice, then sample name): [dices/]({_link(src.folder / 'dices', base)})")
+            L.append(f"All {n_all} pictures (file name = Dice, then sample name): "
+                     f"[dices/]({_link(src.folder / 'dices', base)})")
         elif not (src.folder / "dices").is_dir():
             reason = (src.figures.get("skipped") or {}).get("dices") or src.figures.get("reason") or "not rendered"
             L += ["", f"_dices/: {reason}_"]
