@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from trainer.errors import ConfigError
 from trainer.model import (FeatureNorm, GradientMultiply, GradientMultiplyLayer, SegDecNet, count_parameters,
-                           flops_per_image, model_summary)
+                           feature_norm_reference, flops_per_image, model_summary)
 
 # most tests use 64x64 inputs to stay fast; the decision-extractor warning for them is tested once, explicitly
 pytestmark = pytest.mark.filterwarnings("ignore:SegDecNet.*single pixel:UserWarning")
@@ -138,7 +138,7 @@ def test_featurenorm_matches_hand_computation():
         fn.scale.copy_(torch.tensor([0.5, 1.0, 2.0]).view(1, 3, 1, 1))
         fn.bias.copy_(torch.tensor([0.1, -0.2, 0.3]).view(1, 3, 1, 1))
     x = torch.randn(2, 3, 4, 5) * 3 + 1
-    y = fn(x)
+    y = fn(x).detach()
     for b in range(2):
         for c in range(3):
             vals = [float(v) for v in x[b, c].flatten()]
@@ -149,6 +149,28 @@ def test_featurenorm_matches_hand_computation():
             for i, v in enumerate(vals):
                 expected = float(fn.scale[0, c].detach()) * (v - mean) / denom + float(fn.bias[0, c].detach())
                 assert float(y[b, c].flatten()[i]) == pytest.approx(expected, rel=1e-5, abs=1e-5)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fused_featurenorm_forward_and_backward_match_plain_autograd(channels_last):
+    torch.manual_seed(4)
+    fn = FeatureNorm(3).double()
+    with torch.no_grad():
+        fn.scale.normal_()
+        fn.bias.normal_()
+    x = torch.randn(2, 3, 6, 5, dtype=torch.float64) * 2 + 0.5
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    y = fn(x)
+    y_ref = feature_norm_reference(x, fn.scale, fn.bias)
+    torch.testing.assert_close(y, y_ref, rtol=1e-10, atol=1e-10)
+    dy = torch.randn_like(y)
+    grads = torch.autograd.grad(y, (x, fn.scale, fn.bias), dy)
+    grads_ref = torch.autograd.grad(y_ref, (x, fn.scale, fn.bias), dy)
+    for g, g_ref in zip(grads, grads_ref):
+        torch.testing.assert_close(g, g_ref, rtol=1e-8, atol=1e-10)
+    assert torch.autograd.gradcheck(lambda t: fn(t), (x,))
 
 
 def test_featurenorm_single_pixel_is_finite_and_bf16_in_fp32():
