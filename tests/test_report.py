@@ -122,7 +122,7 @@ def test_comparison_names_the_better_run(good_bad, tmp_path):
         for row in R.read_results(r / "results.csv"):
             (r / "dices" / R.dice_png_name(row["dice"], row["name"])).write_bytes(b"png")
     out = tmp_path / "cmp" / "both.md"
-    R.write_comparison([bad, good], out)
+    R.write_comparison([bad, good], out, render_missing=False)
     md = out.read_text()
     assert "Run 1 (`bad`), Run 2 (`good`)" in md
     mb, mg = (json.loads((r / "metrics.json").read_text()) for r in (bad, good))

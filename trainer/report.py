@@ -592,19 +592,27 @@ def better_run(values: Sequence[float | None], higher_is_better: bool) -> int | 
     return idx[0] if len(idx) == 1 else None
 
 
-def write_comparison(run_dirs: Sequence[str | Path], out_md: str | Path) -> Path:
+def write_comparison(run_dirs: Sequence[str | Path], out_md: str | Path, *, render_missing: bool | None = None
+                     ) -> Path:
     """One markdown report with the runs side by side ("Run 1 | Run 2 | …" columns), a per-metric table naming
     the better run (higher is better, except FP/FN/losses), and the figures next to each other. Image paths are
-    relative to out_md. Figures are not re-rendered (write each run's report first)."""
+    relative to out_md. A run whose figures were never rendered (no figures.json) gets them rendered first, unless
+    render_missing=False or CRACK_REPORT_FIGURES=0."""
     if len(run_dirs) < 2:
         raise CrackError("a comparison needs at least two runs")
+    for d in run_dirs:
+        if not Path(d).is_dir():
+            raise CrackError("run folder not found", d)
+    if render_missing is None:
+        render_missing = os.environ.get("CRACK_REPORT_FIGURES", "1") != "0"
+    if render_missing:
+        for d in run_dirs:
+            if not (Path(d) / "figures.json").is_file():
+                render_figures(d)
     out = Path(out_md)
     out.parent.mkdir(parents=True, exist_ok=True)
     base = out.parent
     srcs = [_Source(d) for d in run_dirs]
-    for d, s in zip(run_dirs, srcs):
-        if not Path(d).is_dir():
-            raise CrackError("run folder not found", d)
     cols = [f"Run {i + 1}" for i in range(len(srcs))]
     L = ["# Comparison of " + ", ".join(f"{c} (`{s.name}`)" for c, s in zip(cols, srcs)), ""]
     L.append(_table(("", *cols), [
