@@ -1121,7 +1121,7 @@ class AnnotatePanel(QWidget):
                 path.closeSubpath()
         c = QColor(*MASK_COLOR)
         if isinstance(tool, _PolylineTool):
-            c.setAlpha(120)
+            c.setAlpha(170)
             pen = QPen(c, self.brush_size, Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin)
             self.preview_item.setPen(pen)
             self.preview_item.setBrush(Qt.NoBrush)
@@ -1462,7 +1462,10 @@ class AnnotatePanel(QWidget):
         bg, fg, text = styles[state]
         detail = ""
         if state == "failed" and s is not None:
-            detail = (f"<div style='font-weight:400; margin-top:3px'>{html.escape(s.error or '')}</div>"
+            err = s.error or ""
+            if self.store is not None:          # paths inside the dataset: show them relative to it
+                err = err.replace(str(self.store.root) + "/", "")
+            detail = (f"<div style='font-weight:400; margin-top:3px'>{html.escape(err)}</div>"
                       "<div style='font-weight:400; color:#6b2b33; margin-top:3px'>Your edits are kept; the save is "
                       "retried after the next stroke or with Ctrl+S.</div>")
         elif state == "saved" and s is not None and self.store is not None:

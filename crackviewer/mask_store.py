@@ -449,8 +449,7 @@ class MaskStore:
         elif self.layout in ("khanhha", "reference"):
             with self._lock:
                 ov = dict(self._overrides)
-                orig = next((s.label for s in self.index.samples if s.name == rec.name), None)
-                if orig == label:
+                if label == self._layout_label(rec):
                     ov.pop(rec.name, None)
                 else:
                     ov[rec.name] = label
@@ -458,6 +457,14 @@ class MaskStore:
                 self._overrides = ov
         # ksdd2: the label follows the mask, nothing to write
         return self._set_and_return(replace(rec, label=label))
+
+    def _layout_label(self, rec: SampleRecord) -> int:
+        """The label the layout itself gives a sample (before any override)."""
+        if self.layout == "khanhha":
+            return 0 if Path(rec.image_path).stem.lower().startswith("noncrack") else 1
+        if self.layout == "reference":
+            return 1 if Path(rec.image_path).parent.name.endswith("_positive") else 0
+        return rec.label
 
     def _read_overrides(self) -> dict[str, int]:
         try:

@@ -171,6 +171,7 @@ def test_khanhha_jpeg_masks_round_trip_and_label_overrides(tmp_path):
     store.set_label("noncrack_2", 1)
     assert json.loads((root / ".crackviewer" / "labels.json").read_text()) == {"noncrack_2": 1}
     assert MaskStore(root).record("noncrack_2").label == 1      # re-read by a new store
+    assert open_dataset(root).sample_by_name("noncrack_2").label == 1   # and by the trainer's loader
     store.set_label("noncrack_2", 0)                              # back to the layout's own label: no override
     assert json.loads((root / ".crackviewer" / "labels.json").read_text()) == {}
 
