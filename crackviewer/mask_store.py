@@ -37,8 +37,8 @@ Label changes are written the layout's way:
 - ``ksdd2``: the label *is* "the mask has crack pixels", so "no crack" clears the mask and "crack" needs a painted
   mask (:class:`LabelError` says so);
 - ``khanhha`` and ``reference`` encode the label in file or folder names; renaming files would break names used by
-  run folders, so the change goes to ``<dataset>/.crackviewer/labels.json`` (``{"<name>": 0|1}``), which this store
-  applies to its records. ``trainer.data`` must read that file too for training to see such a change.
+  run folders, so the change goes to ``<dataset>/.crackviewer/labels.json`` (``{"<name>": 0|1}``; an entry is
+  dropped when it equals the layout's own label), which ``trainer.data.open_dataset`` applies: training sees it.
 """
 from __future__ import annotations
 
