@@ -57,7 +57,7 @@ def _hw_sum(t: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor
 
 
 def _hw_sqsum(t: torch.Tensor) -> torch.Tensor:
-    """Sum of squares over H and W of a float32 tensor, keepdim -> [N, C, 1, 1]."""
+    """Sum of squares over H and W of a float32/float64 tensor, keepdim -> [N, C, 1, 1]."""
     n, c = t.shape[0], t.shape[1]
     if t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last):
         flat = t.permute(0, 2, 3, 1).reshape(n, -1, c)  # vector_norm over a strided dim is slow here
@@ -66,7 +66,8 @@ def _hw_sqsum(t: torch.Tensor) -> torch.Tensor:
 
 
 class _FeatureNormFunction(torch.autograd.Function):
-    """Fused FeatureNorm: float32 statistics (two-pass), hand-written backward, saves only the input and [N,C] stats.
+    """Fused FeatureNorm: float32 statistics (float64 for float64 input; two-pass), hand-written backward; saves only
+    the input and [N, C] statistics.
 
     About 2-4x fewer memory passes than composing std_mean/sub/div/mul under autograd, and no float32 copy of the
     activation is kept for the backward pass.
@@ -74,26 +75,28 @@ class _FeatureNormFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, scale, bias, eps: float, out_fp32: bool):  # type: ignore[override]
+        ct = torch.float64 if x.dtype == torch.float64 else torch.float32  # compute dtype
         n = x.shape[-2] * x.shape[-1]
         dof = max(n - 1, 1)  # unbiased; a single pixel uses n (std = 0) instead of giving NaN
-        mean = _hw_sum(x).div_(n)
-        xhat = x.float() - mean  # new float32 tensor, same memory format as x
+        mean = _hw_sum(x, ct).div_(n)
+        xhat = x.to(ct) - mean  # a new float tensor, same memory format as x
         std = _hw_sqsum(xhat).div_(dof).sqrt_()
         rs = torch.rsqrt(std + eps)  # 1 / sqrt(std + eps): the reference's quirk
-        a = scale.float() * rs
-        y = xhat.mul_(a).add_(bias.float())
+        a = scale.to(ct) * rs
+        y = xhat.mul_(a).add_(bias.to(ct))
         ctx.save_for_backward(x, scale, mean, std, rs)
         ctx.dof, ctx.n = dof, n
-        return y if (out_fp32 or x.dtype == torch.float32) else y.to(x.dtype)
+        return y if (out_fp32 or x.dtype == ct) else y.to(x.dtype)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dy):  # type: ignore[override]
         x, scale, mean, std, rs = ctx.saved_tensors
-        a = scale.float() * rs
-        xhat = x.float() - mean
-        g_bias_nc = _hw_sum(dy)  # dL/dbias per sample and channel
-        g_a_nc = _hw_sum(dy * xhat)  # dL/da, a = scale / sqrt(std + eps)
+        ct = mean.dtype
+        a = scale.to(ct) * rs
+        xhat = x.to(ct) - mean
+        g_bias_nc = _hw_sum(dy, ct)  # dL/dbias per sample and channel
+        g_a_nc = _hw_sum(dy * xhat, ct)  # dL/da, a = scale / sqrt(std + eps)
         # y = xhat * a + bias, a depends on std, std on x:  d std / dx_i = xhat_i / (dof * std)
         # dL/dx = a * (dy - mean(dy)) + k * xhat,  k = g_a * scale * (-1/2) (std + eps)^(-3/2) / (dof * std)
         safe_std = torch.where(std > 0, std, torch.ones_like(std))
@@ -105,8 +108,9 @@ class _FeatureNormFunction(torch.autograd.Function):
 
 
 def feature_norm_reference(x: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor, eps: float = 1e-3):
-    """Plain autograd FeatureNorm (float32 statistics), the definition the fused version is tested against."""
-    xf = x.float()
+    """Plain autograd FeatureNorm (float32 statistics, float64 for float64 input): the definition the fused version is
+    tested against."""
+    xf = x if x.dtype == torch.float64 else x.float()
     n = xf.shape[-2] * xf.shape[-1]
     std, mean = torch.std_mean(xf, dim=(2, 3), correction=1 if n > 1 else 0, keepdim=True)
     return scale * (xf - mean) / torch.sqrt(std + eps) + bias
