@@ -46,6 +46,7 @@ from trainer.data import read_image
 from trainer.errors import CrackError
 
 AUTOSAVE_MS = 300
+RECENT_SESSIONS = 8                     # saved samples whose undo history is kept when the user moves on
 MASK_COLOR = colors.GT_CONTOUR          # the mask being edited is ground truth: the GT colour everywhere
 ERASE_COLOR = colors.FN
 KIND_COLORS = {"segmented": colors.GT_CONTOUR, "weak": colors.FP, "negative": (150, 156, 164)}
@@ -483,7 +484,9 @@ class AnnotatePanel(QWidget):
         self.store: MaskStore | None = None
         self.source: PredictionSource | None = None
         self.session: _Session | None = None
-        self._sessions: dict[str, _Session] = {}        # samples with unsaved edits (kept in memory)
+        # recently edited samples, kept in memory with their undo history (all unsaved ones, plus the last
+        # RECENT_SESSIONS saved ones) so going back to a sample keeps Ctrl+Z working
+        self._sessions: dict[str, _Session] = {}
         self._errors: dict[str, str] = {}
         self._review: dict[str, ReviewItem] = {}
         self._review_missing: list[str] = []
@@ -834,6 +837,7 @@ class AnnotatePanel(QWidget):
         except CrackError as e:
             self._flash(f"Cannot open the dataset: {e.message}", error=True)
             return False
+        store.remove_stale_temp_files()
         self.store = store
         self.session = None
         self._sessions.clear()
@@ -925,11 +929,17 @@ class AnnotatePanel(QWidget):
         self._autosave.stop()
         if s.unsaved:
             self._save_sync(s)
-        if s.unsaved:
-            self._sessions[s.name] = s            # keep the edits in memory; the list marks it unsaved
-        else:
-            self._sessions.pop(s.name, None)
+        self._sessions.pop(s.name, None)
+        if s.unsaved or s.model.undo_depth or s.model.redo_depth:
+            self._sessions[s.name] = s            # unsaved edits stay in memory; history survives a visit elsewhere
         self.session = None
+        self._prune_sessions()
+
+    def _prune_sessions(self) -> None:
+        """Drop the oldest *saved* sessions beyond RECENT_SESSIONS (unsaved ones are never dropped)."""
+        saved = [n for n, x in self._sessions.items() if not x.unsaved and not x.saving]
+        for n in saved[:max(0, len(saved) - RECENT_SESSIONS)]:
+            self._sessions.pop(n, None)
 
     def _show_empty(self) -> None:
         self.title_label.setText("No sample matches the filter")
@@ -1346,8 +1356,8 @@ class AnnotatePanel(QWidget):
             return
         if s.resave and s.dirty:
             self._start_save(s)
-        elif s is not self.session and not s.unsaved:
-            self._sessions.pop(s.name, None)
+        elif s is not self.session:
+            self._prune_sessions()
         self.list_model.refresh_name(s.name)
         if s is self.session:
             self._set_badge()
@@ -1419,8 +1429,6 @@ class AnnotatePanel(QWidget):
         for s in list(self._sessions.values()):
             if s.unsaved:
                 ok = self._save_sync(s) and ok
-            if not s.unsaved:
-                self._sessions.pop(s.name, None)
         return ok
 
     def has_unsaved(self) -> bool:

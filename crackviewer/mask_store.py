@@ -157,6 +157,16 @@ def safe_name(name: str) -> str:
     return quote(name, safe="-_.,+=@~") or "_"
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # the journal
 
@@ -232,6 +242,31 @@ class MaskStore:
             if r.name in self._overrides and self.layout in ("khanhha", "reference"):
                 r = replace(r, label=int(self._overrides[r.name]))
             self._records[r.name] = r
+
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Delete temp files that a killed crackviewer left next to masks or state files (hidden ``.<name>.<pid>.*
+        .tmp`` of a process that no longer runs). Returns what was removed."""
+        folders = {Path(r.mask_path).parent for r in self.index.samples} | {self.state_dir}
+        removed = []
+        for d in folders:
+            try:
+                entries = list(os.scandir(d))
+            except OSError:
+                continue
+            for e in entries:
+                n = e.name
+                if not (n.startswith(".") and n.endswith(".tmp")) or not e.is_file():
+                    continue
+                parts = n[:-4].split(".")
+                pid = parts[-2] if len(parts) >= 3 else ""
+                if not pid.isdigit() or int(pid) == os.getpid() or _pid_alive(int(pid)):
+                    continue
+                try:
+                    os.remove(e.path)
+                    removed.append(Path(e.path))
+                except OSError:
+                    pass
+        return removed
 
     # ------------------------------------------------------------ records
     def records(self) -> list[SampleRecord]:

@@ -4,10 +4,10 @@ Uses real samples from ../shared/data/cracks when present: a handful are *copied
 (the shared data is never written to), one of them without its mask so the list shows a weakly labelled sample.
 Without the shared data a small synthetic dataset is used instead.
 
-    python scripts/screenshots_annotate.py [--data DIR] [--eval EVAL_OR_RUN_DIR] [--out docs/screenshots]
+    python scripts/screenshots_annotate.py [--data DIR] [--run RUN_DIR | --eval EVAL_DIR] [--out docs/screenshots]
 
-``--eval``: an evaluation (or run) folder of a model on the same samples; enables the prediction outline and the
-review-queue screenshot.
+``--run``: a trained run, evaluated here on the copied samples (``crack-train eval``, every split); ``--eval``: an
+evaluation folder that already covers them. Either enables the prediction outline and the review-queue screenshot.
 """
 from __future__ import annotations
 
@@ -81,6 +81,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=str(SHARED))
     ap.add_argument("--eval", default=None)
+    ap.add_argument("--run", default=None, help="a trained run: it is evaluated on every split of the copied samples "
+                    "(crack-train eval) and used as the prediction source")
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -106,6 +108,17 @@ def main(argv=None) -> int:
             ds = make_synthetic_dataset(tmp / "cracks", n_train_pos=6, n_train_neg=2, n_val_pos=2, n_val_neg=1,
                                         n_test_pos=2, n_test_neg=1, size=(320, 480), seed=4)
             sample = "syn_train_0001"
+
+        if args.run and not args.eval:
+            import subprocess
+
+            from trainer.data import open_dataset
+            ev = tmp / "eval"
+            for split in open_dataset(ds).splits:
+                subprocess.run([sys.executable, "-m", "trainer", "eval", "--run", args.run, "--data", str(ds),
+                                "--split", split, "--out", str(ev / "evals" / split)], check=True,
+                               stdout=subprocess.DEVNULL)
+            args.eval = str(ev)
 
         p = AnnotatePanel(autosave_ms=50)
         p.resize(1400, 900)

@@ -446,3 +446,16 @@ def test_review_queue_ranks_disagreement(qtbot, panel, ds, tmp_path):
     assert items["neg_a"].kind == "negative"
     assert panel.list_model.names[0] == "seg_b"
     assert "%" in panel.list_model.data(panel.list_model.index(0))
+
+
+def test_undo_history_survives_visiting_another_sample(qtbot, panel, ds):
+    panel.set_tool("brush")
+    drag(panel, [(10, 50), (60, 50)])
+    wait_saved(qtbot, panel)
+    panel.open_sample("weak_a")
+    panel.open_sample("seg_a")
+    assert panel.session.model.undo_depth == 1
+    key(panel, Qt.Key_Z, Qt.ControlModifier)
+    assert panel.session.model.mask[50, 30] == 0
+    wait_saved(qtbot, panel)
+    assert disk_mask(ds, "seg_a")[50, 30] == 0

@@ -273,3 +273,13 @@ def test_journal_kept_when_strokes_arrive_during_a_save(manifest_ds):
     assert store.journal_path("seg1").exists()       # the newer stroke is only in the journal
     got, n = MaskStore(manifest_ds).load_mask("seg1", shape)
     np.testing.assert_array_equal(got, m.mask)        # replay over the newer saved mask is still exact
+
+
+def test_stale_temp_files_of_dead_processes_are_removed(manifest_ds):
+    dead = manifest_ds / "masks" / ".seg1.png.999999.1.tmp"          # pid 999999: not running
+    mine = manifest_ds / "masks" / f".seg2.png.{os.getpid()}.1.tmp"  # this process: maybe writing right now
+    other = manifest_ds / "masks" / ".notes.tmp"                      # not ours
+    for p in (dead, mine, other):
+        p.write_bytes(b"x")
+    removed = MaskStore(manifest_ds).remove_stale_temp_files()
+    assert removed == [dead] and not dead.exists() and mine.exists() and other.exists()
