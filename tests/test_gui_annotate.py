@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
@@ -459,3 +459,29 @@ def test_undo_history_survives_visiting_another_sample(qtbot, panel, ds):
     assert panel.session.model.mask[50, 30] == 0
     wait_saved(qtbot, panel)
     assert disk_mask(ds, "seg_a")[50, 30] == 0
+
+
+def test_space_drag_pans_wheel_zooms_and_nothing_is_painted(panel):
+    panel.set_tool("brush")
+    panel.canvas.zoom_by(4.0)
+    m = panel.session.model
+    before = m.mask.copy()
+    centre = panel.canvas.view_center()
+    QTest.keyPress(panel.canvas, Qt.Key_Space)
+    assert panel.space_down
+    v = panel.canvas.viewport()
+    start = v.rect().center()
+    QTest.mousePress(v, Qt.LeftButton, Qt.NoModifier, start)
+    for dx in (10, 20, 40):
+        QTest.mouseMove(v, start + QPoint(dx, 0))
+    QTest.mouseRelease(v, Qt.LeftButton, Qt.NoModifier, start + QPoint(40, 0))
+    QTest.keyRelease(panel.canvas, Qt.Key_Space)
+    assert not panel.space_down
+    np.testing.assert_array_equal(m.mask, before)          # panning never paints
+    moved = centre.x() - panel.canvas.view_center().x()      # 40 screen px of drag, in image pixels
+    assert abs(moved - 40 / panel.canvas.scale_factor()) < 2 / panel.canvas.scale_factor() + 1e-6, moved
+    s0 = panel.canvas.scale_factor()
+    key(panel, Qt.Key_F)                                     # fit
+    assert panel.canvas.scale_factor() < s0
+    key(panel, Qt.Key_1)                                     # 100 %
+    assert abs(panel.canvas.scale_factor() - 1.0) < 1e-9
