@@ -57,6 +57,18 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+def _cpu_seconds() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _load_average() -> str:
+    try:
+        return "load average " + ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    except OSError:
+        return "load average unknown"
+
+
 def _peak_rss_mb() -> float:
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kb / 1024.0 if sys.platform != "darwin" else kb / (1024.0 * 1024.0)
@@ -165,6 +177,7 @@ def worker_train(cfg: dict) -> dict:
         loss = _train_step(model, opt, images, masks, labels, device, precision)
     _sync(device)
     step_times = []
+    cpu_start = _cpu_seconds()
     t_start = time.perf_counter()
     for _ in range(cfg["steps"]):
         t0 = time.perf_counter()
@@ -173,6 +186,7 @@ def worker_train(cfg: dict) -> dict:
             step_times.append(time.perf_counter() - t0)
     _sync(device)
     total = time.perf_counter() - t_start
+    cpu_used = _cpu_seconds() - cpu_start
     img_s = cfg["steps"] * batch / total
     flops = flops_per_image(model, (size, size), train=True)
     out = {
@@ -182,6 +196,10 @@ def worker_train(cfg: dict) -> dict:
         "step_s_median": statistics.median(step_times) if step_times else total / cfg["steps"],
         "gflop_per_img": flops / 1e9, "model_tflops": flops * img_s / 1e12,
         "peak_rss_mb": _peak_rss_mb(), "final_loss": float(loss.detach()),
+        "cpu_s_per_step": cpu_used / cfg["steps"],
+        # images/s had the process had its threads' cores to itself (process CPU time / threads); an estimate for a
+        # shared machine. OpenMP spin-waiting counts as CPU time, so this is still conservative.
+        "img_s_cpu_time": cfg["steps"] * batch / max(cpu_used / torch.get_num_threads(), 1e-9),
     }
     if device.type == "cuda":
         out["cuda_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2 ** 20
@@ -340,7 +358,9 @@ def main(argv=None) -> int:
                   f"capability = {torch.backends.cpu.get_cpu_capability()}")
         except Exception:
             pass
-    print("# the CPU may be shared with other work: CPU figures are a lower bound", flush=True)
+    print(f"# the CPU may be shared with other work ({_load_average()} on {os.cpu_count()} cores): wall-clock CPU "
+          "figures are then a lower bound; img/s(cpu-time) = images per second of this process's own CPU time "
+          "/ threads", flush=True)
 
     results: dict = {"size": size, "batch": args.batch, "steps": steps, "warmup": warmup, "threads": threads,
                      "torch": torch.__version__, "matmul": [], "train": [], "stall": []}
@@ -363,7 +383,7 @@ def main(argv=None) -> int:
     # ---- training speed ----
     print("\n## training speed (forward + backward + SGD step; random in-memory inputs)")
     header = (f"{'device':6s} {'arch':10s} {'precision':22s} {'img/s':>8s} {'s/step':>8s} {'GFLOP/img':>9s} "
-              f"{'TFLOP/s':>8s} {'of matmul':>9s} {'peak RSS':>9s} {'GPU mem':>8s}")
+              f"{'TFLOP/s':>8s} {'of matmul':>9s} {'peak RSS':>9s} {'GPU mem':>8s} {'img/s(cpu-time)':>15s}")
     print(header)
     by_key: dict[tuple[str, str, str], dict] = {}
     for dev in devices:
@@ -381,9 +401,10 @@ def main(argv=None) -> int:
                 r["matmul_tflops"] = peaks[(dev, prec)]
                 r["ratio_to_matmul"] = r["model_tflops"] / peaks[(dev, prec)]
                 gpu = f"{r['cuda_peak_mb'] / 1024:.2f} GB" if "cuda_peak_mb" in r else "-"
+                cpu_est = f"{r['img_s_cpu_time']:.3f}" if dev == "cpu" else "-"
                 print(f"{dev:6s} {arch:10s} {label:22s} {r['img_s']:8.3f} {r['step_s']:8.3f} "
                       f"{r['gflop_per_img']:9.1f} {r['model_tflops']:8.3f} {100 * r['ratio_to_matmul']:8.1f}% "
-                      f"{r['peak_rss_mb'] / 1024:7.2f} GB {gpu:>8s}", flush=True)
+                      f"{r['peak_rss_mb'] / 1024:7.2f} GB {gpu:>8s} {cpu_est:>15s}", flush=True)
 
     # ---- data-loading stalls ----
     if not args.no_stall:
@@ -435,6 +456,7 @@ def main(argv=None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
         print(f"\nresults written to {args.json}")
+    print(f"# finished at {_load_average()}")
     value = head["img_s"] if head is not None else float("nan")
     print(f"train upsampling {size} auto-precision: {value:.2f} img/s")
     return 0 if head is not None else 1
