@@ -227,9 +227,13 @@ class LogitHead(nn.Module):
 def _autocast_off(x: torch.Tensor):
     """A context that disables autocast on ``x``'s device (a no-op context for devices without autocast)."""
     dev = x.device.type
-    if dev in ("cpu", "cuda", "xpu", "mps", "hpu") and torch.is_autocast_enabled(dev):
-        return torch.autocast(device_type=dev, enabled=False)
-    return contextlib.nullcontext()
+    if dev not in ("cpu", "cuda", "xpu", "mps", "hpu"):
+        return contextlib.nullcontext()
+    try:
+        enabled = torch.is_autocast_enabled(dev)
+    except TypeError:  # torch < 2.4: no device argument
+        enabled = torch.is_autocast_cpu_enabled() if dev == "cpu" else torch.is_autocast_enabled()
+    return torch.autocast(device_type=dev, enabled=False) if enabled else contextlib.nullcontext()
 
 
 def _match_size(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
