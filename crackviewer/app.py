@@ -70,6 +70,31 @@ QSplitter::handle {{ background: transparent; }}
 """
 
 
+def guard_pyside_refcount_bug() -> bool:
+    """Work around PySide6 6.12.0 on Python < 3.12: every call of a void Qt method returns None without a new
+    reference (the abi3 wheel assumes Python 3.12's immortal None), so None's reference count falls by one per call
+    (setText, update, setData, ...) until CPython aborts with "Fatal Python error: none_dealloc" — a window with live
+    plots dies within seconds. Making None, True and False effectively immortal (what Python 3.12 does) neutralises
+    it. Only applied on the affected combination; idempotent. Returns True when applied.
+    The proper fix is `PySide6-Essentials<6.12` (6.11.3 is not affected) or Python >= 3.12."""
+    if sys.version_info >= (3, 12) or getattr(guard_pyside_refcount_bug, "applied", False):
+        return getattr(guard_pyside_refcount_bug, "applied", False)
+    try:
+        import PySide6
+    except ImportError:
+        return False
+    if not PySide6.__version__.startswith("6.12."):
+        return False
+    import ctypes
+
+    for obj in (None, True, False):
+        cell = ctypes.c_ssize_t.from_address(id(obj))  # ob_refcnt is the first field of every PyObject
+        if cell.value < 2 ** 59:
+            cell.value += 2 ** 60
+    guard_pyside_refcount_bug.applied = True
+    return True
+
+
 def display_problem() -> str | None:
     """The no-display message when Qt could not open any window here, else None."""
     if os.environ.get("QT_QPA_PLATFORM"):
@@ -111,18 +136,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     "$CRACKVIEWER_SETTINGS)")
     ap.add_argument("--tab", choices=["dataset", "train", "runs", "inspect", "annotate"], help="tab to show first")
     ap.add_argument("--no-restore", action="store_true", help="do not reopen the last dataset and run")
+    ap.add_argument("--quit-after", type=float, metavar="SECONDS",
+                    help="smoke test: print what the window shows and quit after SECONDS")
     return ap.parse_args(argv)
 
 
-def create_window(args: argparse.Namespace | None = None, settings=None):
-    """The main window, configured from parsed args (used by main(), tests, screenshots and the benchmark)."""
+def create_window(args: argparse.Namespace | None = None, settings=None, **window_kwargs):
+    """The main window, configured from parsed args (used by main(), tests, screenshots and the benchmark).
+    window_kwargs go to MainWindow (probe_devices, optional_panels)."""
     from crackviewer.main_window import MainWindow
     from crackviewer.settings import AppSettings
 
     args = args or parse_args([])
     if settings is None:
         settings = AppSettings(args.settings, workspace=args.workspace)
-    win = MainWindow(settings)
+    window_kwargs.setdefault("optional_panels", "deferred")
+    win = MainWindow(settings, **window_kwargs)
     win.restore_session(dataset=args.dataset, run=args.run, restore=not args.no_restore)
     if args.tab:
         win.show_tab(args.tab)
@@ -137,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.settings:
         os.environ["CRACKVIEWER_SETTINGS"] = str(Path(args.settings).resolve())
+    guard_pyside_refcount_bug()
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
@@ -146,8 +176,36 @@ def main(argv: list[str] | None = None) -> int:
     apply_style(app)
     win = create_window(args)
     win.show()
+    if args.quit_after is not None:
+        from PySide6.QtCore import QTimer
+
+        deadline = [60.0]
+        quit_timer = QTimer(win)
+        quit_timer.setSingleShot(True)
+
+        def report_and_quit():
+            busy = win.dataset_view.loading or getattr(win, "_placeholders", False)
+            if busy and deadline[0] > 0:  # still opening the dataset / building panels: give it time
+                deadline[0] -= 0.25
+                quit_timer.start(250)
+                return
+            ds = win.dataset_view.path
+            print(f"crackviewer ok: window {win.width()}x{win.height()}, tabs "
+                  f"{[win.tabs.tabText(i) for i in range(win.tabs.count())]}, current tab {win.current_tab()}, "
+                  f"dataset {ds if ds else 'none (welcome page)'}, runs {len(win.runs_view.headlines)}", flush=True)
+            win.confirm_close = False
+            win.close()
+            app.quit()
+
+        quit_timer.timeout.connect(report_and_quit)
+        quit_timer.start(int(args.quit_after * 1000))
     code = app.exec()
+    # Delete the window while Qt is still fully alive: a PySide6 widget tree left to Python's final garbage
+    # collection can crash the interpreter on exit.
+    from PySide6.QtCore import QEvent
+
     win.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
     del win
     return int(code)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import shiboken6
 from PySide6.QtCore import (QAbstractListModel, QModelIndex, QObject, QRect, QRunnable, QSize, Qt, QThreadPool,
                             Signal, Slot)
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap
@@ -51,22 +52,37 @@ class _Task(QRunnable):
 
 
 def run_task(pool: QThreadPool, fn: Callable[[], Any], on_done: Callable, on_failed: Callable,
-             keep: set) -> _Task:
+             keep: set, owner: QObject | None = None) -> _Task:
+    """Run fn on the pool; on_done/on_failed run on the GUI thread, and not at all once `owner` is deleted."""
     task = _Task(fn)
     keep.add(task.signals)
+    owner = owner if owner is not None else pool.parent()
+
+    def alive() -> bool:
+        return owner is None or shiboken6.isValid(owner)
 
     def _done(r, s=task.signals):
         keep.discard(s)
-        on_done(r)
+        if alive():
+            on_done(r)
 
     def _failed(m, s=task.signals):
         keep.discard(s)
-        on_failed(m)
+        if alive():
+            on_failed(m)
 
     task.signals.done.connect(_done)
     task.signals.failed.connect(_failed)
     pool.start(task)
     return task
+
+
+def _open_index(path: Path):
+    """trainer.data.open_dataset, imported here on the pool thread: trainer.data imports torch (seconds), which
+    must not happen on the GUI thread."""
+    from trainer.data import open_dataset
+
+    return open_dataset(path, skip_bad=True)
 
 
 def make_thumbnail(image_path: str, mask_path: str | None, size: int = THUMB) -> QImage:
@@ -369,6 +385,7 @@ class DatasetView(QWidget):
         self.file_bad: list[tuple[str, str]] = []
         self.check_warnings: list[str] = []
         self.checking = False
+        self.loading = False
         self._generation = 0
         self._keep: set = set()
         self.pool = QThreadPool(self)
@@ -527,13 +544,12 @@ class DatasetView(QWidget):
 
     def open_dataset(self, path: str | Path) -> None:
         """Index the folder in the background; datasetOpened / datasetFailed follow."""
-        from trainer.data import open_dataset
-
         path = Path(path)
         self._generation += 1
         gen = self._generation
         self.title.setText(f"Opening {path} …")
-        run_task(self.pool, lambda: open_dataset(path, skip_bad=True),
+        self.loading = True
+        run_task(self.pool, lambda: _open_index(path),
                  lambda index: self._opened(path, index, gen),
                  lambda msg: self._open_failed(path, msg, gen), self._keep)
 
@@ -546,10 +562,8 @@ class DatasetView(QWidget):
         samples whose mask or label changed are updated; other thumbnails stay cached and no file check runs."""
         if self.path is None:
             return
-        from trainer.data import open_dataset
-
         path, gen = self.path, self._generation
-        run_task(self.pool, lambda: open_dataset(path, skip_bad=True), lambda index: self._recounted(index, gen),
+        run_task(self.pool, lambda: _open_index(path), lambda index: self._recounted(index, gen),
                  lambda msg: None, self._keep)
 
     def _recounted(self, index, gen: int) -> None:
@@ -567,6 +581,7 @@ class DatasetView(QWidget):
     def _open_failed(self, path: Path, message: str, gen: int) -> None:
         if gen != self._generation:
             return
+        self.loading = False
         self.title.setText(str(self.path) if self.path else "")
         if self.index is None:
             self.stack.setCurrentWidget(self.welcome)
@@ -576,6 +591,7 @@ class DatasetView(QWidget):
     def _opened(self, path: Path, index, gen: int) -> None:
         if gen != self._generation:
             return
+        self.loading = False
         self.index = index
         self.path = path
         self.file_bad = []
@@ -604,8 +620,6 @@ class DatasetView(QWidget):
         """Decode every image and mask in the background and list the bad ones with their reasons."""
         if self.index is None:
             return
-        from trainer.data import validate_records
-
         records = list(self.index.samples)
         gen = self._generation
         self.checking = True
@@ -613,6 +627,8 @@ class DatasetView(QWidget):
         t0 = time.monotonic()
 
         def work():
+            from trainer.data import validate_records
+
             warns: list[str] = []
             _, bad = validate_records(records, skip_bad=True, warnings=warns)
             return bad, warns

@@ -25,6 +25,9 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from crackviewer import colors
+from crackviewer.app import guard_pyside_refcount_bug
+
+guard_pyside_refcount_bug()  # live plots make thousands of void Qt calls a second (see crackviewer.app)
 
 MAX_POINTS = 4000
 REDRAW_MS = 100

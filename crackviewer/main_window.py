@@ -8,15 +8,17 @@ from PySide6.QtCore import QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget)
 
+from crackviewer.app import guard_pyside_refcount_bug
 from crackviewer.dataset_view import DatasetView
 from crackviewer.runs_view import RunsView
 from crackviewer.settings import AppSettings
 from crackviewer.training_panel import TrainingPanel
 
+guard_pyside_refcount_bug()  # before any widget exists (see crackviewer.app)
+
 ICON_DIR = Path(__file__).resolve().parents[1] / "resources" / "icons"
 TAB_KEYS = ["dataset", "train", "runs", "inspect", "annotate"]
-DATASET_CHANGE_SIGNALS = ("datasetChanged", "masksChanged", "maskSaved", "labelChanged", "labelsChanged",
-                          "sampleSaved")
+DATASET_CHANGE_SIGNALS = ("sampleChanged", "countsChanged", "datasetChanged", "masksChanged", "maskSaved")
 
 
 def icon(name: str) -> QIcon:
@@ -41,7 +43,8 @@ class UnavailablePanel(QWidget):
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, settings: AppSettings | None = None, probe_devices: bool = True):
+    def __init__(self, settings: AppSettings | None = None, probe_devices: bool = True,
+                 optional_panels: bool = True):
         super().__init__()
         self.settings = settings or AppSettings()
         self.confirm_close = True
@@ -68,7 +71,10 @@ class MainWindow(QMainWindow):
         self.add_panel("Dataset", self.dataset_view, "dataset")
         self.add_panel("Train", self.training_panel, "train")
         self.add_panel("Runs", self.runs_view, "runs")
-        self._make_optional_panels()
+        if optional_panels == "deferred":
+            self._load_optional_panels_in_background()
+        elif optional_panels:
+            self._make_optional_panels()
 
         self._wire()
         self._build_menus()
@@ -85,10 +91,50 @@ class MainWindow(QMainWindow):
         self.panels[key] = widget
         return self.tabs.addTab(widget, icon(key), title)
 
+    OPTIONAL_PANELS = (("inspect", "Inspect", "crackviewer.inspect_panel", "InspectPanel"),
+                       ("annotate", "Annotate", "crackviewer.annotate_panel", "AnnotatePanel"))
+
+    def _load_optional_panels_in_background(self) -> None:
+        """Show placeholder tabs at once; import the heavy dependencies (trainer.data imports torch: seconds) on a
+        pool thread, then build the panels on the GUI thread. Keeps the window responsive while it starts."""
+        from PySide6.QtCore import QThreadPool
+
+        from crackviewer.dataset_view import run_task
+
+        for key, title, _, _ in self.OPTIONAL_PANELS:
+            placeholder = QLabel(f"Loading {title}…")
+            placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            placeholder.setStyleSheet("color:#6b727b;")
+            self.add_panel(title, placeholder, key)
+        self._placeholders = True
+        self._warm_pool = QThreadPool(self)
+        self._warm_keep: set = set()
+
+        def warm():
+            import trainer.data  # noqa: F401 - imports torch off the GUI thread
+            return True
+
+        run_task(self._warm_pool, warm, lambda _: self._make_optional_panels(),
+                 lambda _msg: self._make_optional_panels(), self._warm_keep, owner=self)
+
+    def _put_panel(self, key: str, title: str, widget: QWidget) -> None:
+        """Add a tab, or replace the placeholder tab of that key in place."""
+        old = self.panels.get(key)
+        if old is not None and getattr(self, "_placeholders", False):
+            index = self.tabs.indexOf(old)
+            current = self.tabs.currentIndex() == index
+            self.tabs.removeTab(index)
+            self.tabs.insertTab(index, widget, icon(key), title)
+            self.panels[key] = widget
+            old.deleteLater()
+            if current:
+                self.tabs.setCurrentIndex(index)
+        else:
+            self.add_panel(title, widget, key)
+
     def _make_optional_panels(self) -> None:
         """Inspect (issue 5) and Annotate (issue 6) panels, when their modules import; otherwise a message tab."""
-        for key, title, module, cls_name in (("inspect", "Inspect", "crackviewer.inspect_panel", "InspectPanel"),
-                                             ("annotate", "Annotate", "crackviewer.annotate_panel", "AnnotatePanel")):
+        for key, title, module, cls_name in self.OPTIONAL_PANELS:
             try:
                 mod = __import__(module, fromlist=[cls_name])
                 cls = getattr(mod, cls_name)
@@ -97,15 +143,21 @@ class MainWindow(QMainWindow):
                 reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ImportError) else str(exc)
                 if not isinstance(exc, ImportError):
                     traceback.print_exc()
-                self.add_panel(title, UnavailablePanel(title, reason), key)
+                self._put_panel(key, title, UnavailablePanel(title, reason))
                 continue
-            self.add_panel(title, widget, key)
+            self._put_panel(key, title, widget)
             setattr(self, f"{key}_panel", widget)
+        self._placeholders = False
+        if self.annotate_panel is not None and self.dataset_path is not None:
+            self._open_in_annotate(self.dataset_path)
+        if self.tabs.currentWidget() is self.inspect_panel:
+            self._deliver_inspect()
         if self.annotate_panel is not None:
             for name in DATASET_CHANGE_SIGNALS:
                 sig = getattr(self.annotate_panel, name, None)
                 if sig is not None and hasattr(sig, "connect"):
                     sig.connect(self._on_annotation_changed)
+                    break
 
     def _construct_panel(self, cls):
         for kwargs in ({"settings": self.settings}, {}):
@@ -252,9 +304,12 @@ class MainWindow(QMainWindow):
         self.training_panel.set_dataset(path, summary)
         self.setWindowTitle(f"crackviewer — {Path(path).name}")
         self.statusBar().showMessage(f"Opened {path}: {summary}", 8000)
+        self._open_in_annotate(path)
+
+    def _open_in_annotate(self, path) -> None:
         if self.annotate_panel is not None and hasattr(self.annotate_panel, "open_dataset"):
             try:
-                self.annotate_panel.open_dataset(path)
+                self.annotate_panel.open_dataset(str(path))
             except Exception as exc:  # noqa: BLE001 - a panel's failure must not break the shell
                 self.statusBar().showMessage(f"Annotate could not open the dataset: {exc}", 15000)
 
