@@ -44,8 +44,10 @@ class _SortItem(QTableWidgetItem):
 
     def __lt__(self, other):  # noqa: D105
         a, b = self.key, getattr(other, "key", None)
-        if a is None or b is None:
-            return (a is None) < (b is None) if (a is None) != (b is None) else self.text() < other.text()
+        if a is None or b is None:  # a missing value sorts below every value
+            if (a is None) != (b is None):
+                return a is None
+            return self.text() < other.text()
         try:
             return a < b
         except TypeError:
@@ -333,7 +335,9 @@ class RunsView(QWidget):
         self.folders[str(path)] = rf
         self.run_title.setText(path.name)
         self.run_title.setToolTip(str(path))
-        events = rf.events()
+        from crackviewer.live_plots import read_run_events
+
+        events = rf.events() or read_run_events(path)   # no events.jsonl: rebuilt from losses/validation.csv
         self.plots.load_events(events)
         self._tail_offset = rf.events_path.stat().st_size if rf.events_path.is_file() else 0
         self._fill_metrics(rf, events)
