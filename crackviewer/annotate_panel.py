@@ -51,7 +51,8 @@ MASK_COLOR = colors.GT_CONTOUR          # the mask being edited is ground truth:
 ERASE_COLOR = colors.FN
 KIND_COLORS = {"segmented": colors.GT_CONTOUR, "weak": colors.FP, "negative": (150, 156, 164)}
 FILTERS = [("all", "All samples"), ("segmented", "Segmented (crack + mask)"), ("weak", "Weak (crack, no mask)"),
-           ("negative", "Negative (no crack)"), ("unsaved", "Unsaved"), ("review", "Review queue (model disagrees)")]
+           ("negative", "Negative (no crack)"), ("unsaved", "Unsaved edits"),
+           ("review", "Review queue (worst first)")]
 TOOLS = [("brush", "Brush", "B"), ("eraser", "Eraser", "E"), ("polyline", "Crack line", "L"),
          ("fill", "Fill", "G"), ("polygon", "Polygon", "P")]
 TOOL_HINTS = {
@@ -546,8 +547,7 @@ class AnnotatePanel(QWidget):
         self.split_combo.setToolTip("Limit the list to one split")
         self.split_combo.currentIndexChanged.connect(lambda *_: self._refresh_list())
         row = QHBoxLayout()
-        row.addWidget(self.filter_combo, 3)
-        row.addWidget(self.split_combo, 1)
+        row.addWidget(self.filter_combo, 1)
         ll.addLayout(row)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search names…")
@@ -558,6 +558,7 @@ class AnnotatePanel(QWidget):
         self.review_refresh.setToolTip("Re-rank the review queue (after edits or a new evaluation)")
         self.review_refresh.clicked.connect(lambda: self._start_ranking(force=True))
         row2 = QHBoxLayout()
+        row2.addWidget(self.split_combo)
         row2.addWidget(self.search, 1)
         row2.addWidget(self.review_refresh)
         ll.addLayout(row2)
@@ -723,6 +724,13 @@ class AnnotatePanel(QWidget):
         self.source_label.setObjectName("smallCaption")
         self.source_label.setWordWrap(True)
         pg.addWidget(self.source_label, 3, 0, 1, 3)
+        self.review_label = QLabel("")
+        self.review_label.setObjectName("reviewNote")
+        self.review_label.setWordWrap(True)
+        self.review_label.setStyleSheet("QLabel#reviewNote { background: #f2f6fa; border: 1px solid #d6e2ee; "
+                                        "border-radius: 4px; padding: 5px; color: #1f3447; }")
+        self.review_label.setVisible(False)
+        pg.addWidget(self.review_label, 4, 0, 1, 3)
         rl.addWidget(pred_box)
 
         view_box = QGroupBox("Mask")
@@ -1570,6 +1578,7 @@ class AnnotatePanel(QWidget):
         self._review = {it.name: it for it in items}
         self._review_missing = missing
         self._refresh_list()
+        self._update_status()
 
     def review_items(self) -> list[ReviewItem]:
         return sorted(self._review.values(), key=lambda it: (-it.priority, it.name))
@@ -1610,6 +1619,11 @@ class AnnotatePanel(QWidget):
         self.label_button.setText("Label: crack   C" if label == 1 else "Label: no crack   C")
         self.label_button.blockSignals(False)
         self._update_cursor_text()
+        it = self._review.get(s.name)
+        if it is not None:
+            self.review_label.setText(f"<b>Review priority {it.priority * 100:.0f}%</b> ({it.kind}): "
+                                      f"{html.escape(it.reason)}")
+        self.review_label.setVisible(it is not None)
 
     def _update_enabled(self) -> None:
         s = self.session

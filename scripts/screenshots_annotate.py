@@ -223,8 +223,17 @@ def main(argv=None) -> int:
                 import time
                 time.sleep(0.02)
             if p.list_model.names:
-                p.open_sample(p.list_model.names[0])
+                # the highest-ranked sample on which the model predicts something (so its outline shows)
+                from crackviewer.mask_model import prediction_mask
+                pick = p.list_model.names[0]
+                for n in p.list_model.names:
+                    prob = p.source.prob(n)
+                    if prob is not None and prediction_mask(prob, p.thr_spin.value(), prob.shape).sum() > 20:
+                        pick = n
+                        break
+                p.open_sample(pick)
                 p.pred_check.setChecked(True)
+                p.set_opacity(0.45)
             shot("review")
         p.shutdown()
     finally:
