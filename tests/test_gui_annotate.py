@@ -12,8 +12,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from crackviewer.annotate_panel import AnnotatePanel
-from crackviewer.mask_model import MaskModel, prediction_mask
-from crackviewer.mask_store import MaskStore
+from crackviewer.mask_model import prediction_mask
 from trainer.data import open_dataset, read_mask
 
 pytestmark = pytest.mark.gui
