@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QFont, QPainter, QTextDocument, QTextOption
+from PySide6.QtWidgets import QGraphicsItem, QSizePolicy, QVBoxLayout, QWidget
 
 from crackviewer import colors
 from crackviewer.threshold_model import ThresholdModel
@@ -48,7 +48,7 @@ def _style(pi: pg.PlotItem, title: str, xlabel: str, ylabel: str) -> None:
     style = {"color": "#444", "font-size": "8pt"}
     pi.setLabel("bottom", xlabel, **style)
     pi.setLabel("left", ylabel, **style)
-    pi.showGrid(x=True, y=True, alpha=0.2)
+    # no grid: a grid is drawn by the axes across the whole plot, so every marker move would repaint them all
     pi.setMenuEnabled(False)
     pi.hideButtons()
     pi.vb.setMouseEnabled(x=False, y=False)
@@ -86,7 +86,7 @@ class CurvesPanel(QWidget):
         _style(self.p_roc, "ROC (images)", "FPR", "TPR")
         _style(self.p_pr, "PR (images)", "recall", "precision")
         _style(self.p_pix, "PR (pixels)", "recall", "precision")
-        _style(self.p_dice, "Dice, IoU vs seg thr.", "seg threshold", "mean")
+        _style(self.p_dice, "Dice (—), IoU (--)", "seg threshold", "mean")
 
         self.p_roc.plot([0, 1], [0, 1], pen=_pen((170, 170, 170), 1, Qt.DashLine))
         self.c_roc = self.p_roc.plot([], [], pen=_pen(CURVE, 2))
@@ -94,24 +94,21 @@ class CurvesPanel(QWidget):
         self.c_pix = self.p_pix.plot([], [], pen=_pen(CURVE, 2))
         self.c_iou = self.p_dice.plot([], [], pen=_pen(IOU_CURVE, 1.5, Qt.DashLine))
         self.c_dice = self.p_dice.plot([], [], pen=_pen(CURVE, 2))
+        # the curves never move while a slider does: cache their pixels so that a moving marker only blits them
+        for c in (self.c_roc, self.c_pr, self.c_pix, self.c_iou, self.c_dice):
+            c.curve.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.m_roc, self.m_pr, self.m_pix, self.m_dice = _marker(), _marker(), _marker(), _marker()
         for p, m in ((self.p_roc, self.m_roc), (self.p_pr, self.m_pr), (self.p_pix, self.m_pix),
                      (self.p_dice, self.m_dice)):
             m.setZValue(10)
             p.addItem(m)
-        self.v_dice = pg.InfiniteLine(angle=90, movable=False, pen=_pen(POINT, 1.2, Qt.DashLine))
-        self.p_dice.addItem(self.v_dice)
-        self.t_roc = pg.TextItem(anchor=(1, 1), color=TEXT)
-        self.t_pr = pg.TextItem(anchor=(0, 1), color=TEXT)
-        self.t_pix = pg.TextItem(anchor=(0, 1), color=TEXT)
-        self.t_dice = pg.TextItem(anchor=(0, 1), color=TEXT)
-        for p, t, pos in ((self.p_roc, self.t_roc, (0.98, 0.02)), (self.p_pr, self.t_pr, (0.02, 0.02)),
-                          (self.p_pix, self.t_pix, (0.02, 0.02)), (self.p_dice, self.t_dice, (0.02, 0.02))):
-            f = QFont()
-            f.setPointSizeF(8)
-            t.setFont(f)
-            t.setPos(*pos)
-            p.addItem(t)
+        # readouts under the plots (text items inside the plots would repaint the curves on every step)
+        self.readout = LiveText(2)
+        f = self.readout.font()
+        f.setPointSizeF(8.5)
+        self.readout.setFont(f)
+        lay.addWidget(self.readout)
+        self._image_line = ""
         self.msg_roc = pg.TextItem(anchor=(0.5, 0.5), color="#8a6d00")
         self.msg_pr = pg.TextItem(anchor=(0.5, 0.5), color="#8a6d00")
         self.msg_roc.setPos(0.5, 0.5)
@@ -158,20 +155,18 @@ class CurvesPanel(QWidget):
         if m.evaluation is None:
             return
         op = m.image_operating_point()
+        dot = f"<span style='color:rgb{tuple(POINT)}'>●</span>"
         if m.image_curves() is not None:
-            self.m_roc.setData([op["fpr"]], [op["tpr"]])
-            self.m_pr.setData([op["recall"]], [op["precision"]])
-            self.t_roc.setText(f"t {m.image_threshold:.3f}\nTPR {op['tpr']:.2f} FPR {op['fpr']:.2f}")
-            self.t_pr.setText(f"t {m.image_threshold:.3f}\nP {op['precision']:.2f} R {op['recall']:.2f}")
+            _move(self.m_roc, op["fpr"], op["tpr"])
+            _move(self.m_pr, op["recall"], op["precision"])
+            image_line = (f"{dot} <b>images</b> t {m.image_threshold:.3f}: TPR {op['tpr']:.3f} · "
+                          f"FPR {op['fpr']:.3f} · P {op['precision']:.3f}")
         else:
             self.m_roc.setData([], [])
             self.m_pr.setData([], [])
-            self.t_roc.setText("")
-            self.t_pr.setText("")
+            image_line = f"{dot} <b>images</b>: ROC and PR undefined on a one-class split"
         px = m.pixel_operating_point()
-        self.m_pix.setData([px["recall"]], [px["precision"]])
-        self.t_pix.setText(f"t {m.seg_threshold:.3f}" + (" (gated)" if m.gated else "")
-                           + f"\nP {px['precision']:.2f} R {px['recall']:.2f}")
+        _move(self.m_pix, px["recall"], px["precision"])
         key = (m.gated, m.image_threshold if m.gated else None)
         if key != self._dice_key:
             dc = m.dice_curve()
@@ -179,12 +174,12 @@ class CurvesPanel(QWidget):
             self.c_iou.setData(dc["threshold"], dc["iou"])
             self._dice_key = key
         s = m.stats
-        self.v_dice.setValue(m.seg_threshold)
-        dm = s["dice_mean"]
-        self.m_dice.setData([m.seg_threshold], [dm if dm is not None else 0.0])
-        im = s["iou_mean"]
-        self.t_dice.setText(f"t {m.seg_threshold:.3f}\nDice {dm:.3f} (—)\nIoU {im:.3f} (- -)" if dm is not None
-                            else "no Dice")
+        dm, im = s["dice_mean"], s["iou_mean"]
+        _move(self.m_dice, m.seg_threshold, dm if dm is not None else 0.0)
+        dice = f"Dice {dm:.3f} · IoU {im:.3f}" if dm is not None else "no Dice"
+        self.readout.setText(f"{image_line}<br>{dot} <b>pixels</b> t {m.seg_threshold:.3f}"
+                             f"{' gated' if m.gated else ''}: P {px['precision']:.3f} · R {px['recall']:.3f} · "
+                             f"{dice}")
 
     # ------------------------------------------------------------------ clicks -> model
     def _plot_under(self, scene_pos: QPointF):
@@ -231,6 +226,55 @@ class CurvesPanel(QWidget):
         """Scene position of plot coordinates (for tests that click)."""
         p = {"roc": self.p_roc, "pr": self.p_pr, "pixel": self.p_pix, "dice": self.p_dice}[curve]
         return p.vb.mapViewToScene(QPointF(x, y))
+
+
+def _move(marker: pg.ScatterPlotItem, x: float, y: float) -> None:
+    marker.setData([x], [y])
+
+
+class LiveText(QWidget):
+    """Rich text that changes on every slider step. Unlike a QLabel, setting the text only repaints this widget:
+    it never asks the window's layouts to recompute (its height is fixed to ``lines`` text lines)."""
+
+    def __init__(self, lines: int = 1, parent: QWidget | None = None, background: str = "white"):
+        super().__init__(parent)
+        self._bg = QColor(background)
+        # opaque: a text change repaints this widget only, not the styled panels behind it
+        self.setAttribute(Qt.WA_OpaquePaintEvent, True)
+        self._doc = QTextDocument(self)
+        self._doc.setDocumentMargin(0)
+        opt = QTextOption()
+        opt.setWrapMode(QTextOption.WrapAtWordBoundaryOrAnywhere)
+        self._doc.setDefaultTextOption(opt)
+        self._html = ""
+        self._lines = lines
+        self._fix_height()
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.setMinimumWidth(60)
+
+    def _fix_height(self) -> None:
+        self.setFixedHeight(int(self.fontMetrics().lineSpacing() * self._lines * 1.3) + 2)
+
+    def setFont(self, font) -> None:
+        super().setFont(font)
+        self._fix_height()
+
+    def setText(self, html: str) -> None:
+        if html != self._html:
+            self._html = html
+            self._doc.setHtml(html)
+            self.update()
+
+    def text(self) -> str:
+        return self._html
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), self._bg)
+        self._doc.setDefaultFont(self.font())
+        self._doc.setTextWidth(self.width())
+        self._doc.drawContents(p)
+        p.end()
 
 
 def _style_title(pi: pg.PlotItem, title: str) -> None:

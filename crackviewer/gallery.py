@@ -29,8 +29,11 @@ OUTCOME_TIPS = {"TP": "crack image classified crack", "FP": "crack-free image cl
                 "FN": "crack image classified crack-free (missed)", "TN": "crack-free image classified crack-free"}
 SORT_LABELS = (("dice", "Dice"), ("iou", "IoU"), ("score", "Score"), ("name", "Name"))
 
+LIST_BG = QColor(244, 245, 247)
+TILE_BG = QColor(255, 255, 255)
+TILE_BG_SELECTED = QColor(226, 239, 249)
 THUMB = 112          # thumbnail size (longest side, px)
-TILE_W = 128
+TILE_W = 126
 TILE_H = THUMB + 44
 
 
@@ -153,10 +156,19 @@ class GalleryModel(QAbstractListModel):
         self._order = model.order.copy()
         model.events.view.connect(self._on_view)
         model.events.thresholds.connect(self._on_thresholds)
-        model.events.evaluation.connect(self._on_view)
+        model.events.evaluation.connect(self._on_reset)
 
     def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else int(self._order.size)
+        return 0 if parent.isValid() else self._n
+
+    @property
+    def _order(self) -> np.ndarray:
+        return self.__order
+
+    @_order.setter
+    def _order(self, order: np.ndarray) -> None:
+        self.__order = order
+        self._n = int(order.size)
 
     def sample_at(self, row: int) -> int:
         return int(self._order[row])
@@ -183,29 +195,97 @@ class GalleryModel(QAbstractListModel):
                     f"GT {info['gt_pixels']} px, predicted {info['pred_pixels']} px")
         return None
 
-    def _on_view(self, **_):
+    def _on_reset(self, **_):
         self.beginResetModel()
         self._order = self.model.order.copy()
         self.endResetModel()
 
+    # Whole-range content changes (every tile's Dice after a threshold step, a re-sort with the same rows) are
+    # announced with these instead of dataChanged: on a wrapping QListView, dataChanged over all rows schedules a
+    # relayout of every row (O(n) Python calls per slider step); the rows keep their size, so a repaint suffices.
+    contentChanged = Signal()
+    reordered = Signal()     # same rows, new order (the view must move its current index to the same sample)
+
+    def _on_view(self, **_):
+        """New order or filter. Same number of rows (a re-sort as the threshold moves): the rows just show other
+        samples (``dataChanged``; no relayout of thousands of tiles) and ``reordered`` tells the view to move its
+        selection. Otherwise a layout change that keeps the selection on the same sample."""
+        new = self.model.order
+        if np.array_equal(new, self._order):
+            return
+        if new.size == self._order.size and new.size:
+            self._order = new.copy()
+            self.contentChanged.emit()
+            self.reordered.emit()
+            return
+        self.layoutAboutToBeChanged.emit()
+        old_order = self._order
+        self._order = new.copy()
+        pos = np.full(self.model.n, -1, np.int64)
+        pos[self._order] = np.arange(self._order.size)
+        persistent = self.persistentIndexList()
+        if persistent:
+            moved = []
+            for idx in persistent:
+                r = idx.row()
+                row = int(pos[old_order[r]]) if 0 <= r < old_order.size else -1
+                moved.append(self.index(row) if row >= 0 else QModelIndex())
+            self.changePersistentIndexList(persistent, moved)
+        self.layoutChanged.emit()
+
     def _on_thresholds(self, **_):
         if self._order.size and np.array_equal(self._order, self.model.order):
-            self.dataChanged.emit(self.index(0), self.index(int(self._order.size) - 1), [Qt.DisplayRole])
+            self.contentChanged.emit()
 
 
 # ---------------------------------------------------------------------------------------------------------------
 
 
+class _TileImages:
+    """Per-tile cache: the thumbnail as a QImage, its pixel codes, and the error overlay of the last threshold."""
+
+    __slots__ = ("thumb", "base", "codes", "overlay", "overlay_img", "key")
+
+    def __init__(self, thumb: Thumbnail):
+        self.thumb = thumb
+        img = np.ascontiguousarray(thumb.image)
+        h, w = img.shape[:2]
+        bgra = np.empty((h, w, 4), np.uint8)
+        bgra[..., :3] = img[..., ::-1]
+        bgra[..., 3] = 255
+        self.base = QImage(bgra.data, w, h, 4 * w, QImage.Format_RGB32).copy()      # opaque: drawn as a copy
+        self.codes = None
+        if thumb.prob8 is not None:
+            c = thumb.prob8.astype(np.uint16)
+            if thumb.gt is not None:
+                c |= thumb.gt.astype(np.uint16) << 8
+            self.codes = c
+        self.overlay = np.zeros((h, w), np.uint32)
+        self.overlay_img = QImage(self.overlay.data, w, h, 4 * w, QImage.Format_ARGB32_Premultiplied)
+        self.key = None
+
+
 class TileDelegate(QStyledItemDelegate):
-    """Paints one tile: error-coloured thumbnail, Dice and outcome badge."""
+    """Paints one tile: the thumbnail with the pixel error map of the current threshold, Dice and the outcome badge.
+
+    Everything that does not change with the threshold (tile frames, badges, the thumbnail itself) is drawn once
+    into cached images; a threshold step only re-runs a 512-entry colour table over each visible thumbnail."""
+
+    ALPHA = 217          # error colours at 85 % over the thumbnail
 
     def __init__(self, model: ThresholdModel, loader: ThumbnailLoader, parent: QObject | None = None):
         super().__init__(parent)
+        from trainer import metrics as M
+
         self.model = model
         self.loader = loader
         self.overlay = "errors"          # "errors" | "none"
-        self._pix: OrderedDict[int, tuple[tuple, QPixmap]] = OrderedDict()
-        self._bin_lut = None
+        self.paint_count = 0             # tiles painted so far (benchmarks)
+        self._tiles: OrderedDict[int, _TileImages] = OrderedDict()
+        v = np.arange(256, dtype=np.float64) / 255.0
+        self._bin_lut = np.minimum((v * M.B).astype(np.int64), M.B - 1)
+        self._lut_key = None
+        self._lut = np.zeros(512, np.uint32)
         self._font = QFont()
         self._font.setPointSizeF(8.5)
         self._bold = QFont(self._font)
@@ -213,72 +293,106 @@ class TileDelegate(QStyledItemDelegate):
         self._badge_font = QFont(self._font)
         self._badge_font.setPointSizeF(7.5)
         self._badge_font.setBold(True)
-        err = np.zeros((4, 3), np.float32)
-        err[1] = colors.FN
-        err[2] = colors.FP
-        err[3] = colors.TP
-        self._err_rgb = err
+        self._fm = QFontMetrics(self._font)
+        self._names: dict[int, str] = {}
+        # opaque pictures (corners painted in the list's background) are copied, not blended: cheaper per tile
+        self._frames = {state: self._frame(state) for state in ("normal", "hover", "selected")}
+        self._badges = {(o, sel): self._badge(o, sel) for o in OUTCOMES for sel in (False, True)}
+        self._gated_tag = self._tag("gated")
+        a = self.ALPHA
+
+        def u32(c):
+            return (a << 24) | ((c[0] * a // 255) << 16) | ((c[1] * a // 255) << 8) | (c[2] * a // 255)
+
+        self._tp, self._fp, self._fn = u32(colors.TP), u32(colors.FP), u32(colors.FN)
+
+    # -- cached pictures
+    @staticmethod
+    def _frame(state: str) -> QPixmap:
+        pix = QPixmap(TILE_W - 4, TILE_H - 4)
+        pix.fill(LIST_BG)
+        p = QPainter(pix)
+        p.setRenderHint(QPainter.Antialiasing, True)
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(0.5, 0.5, pix.width() - 1, pix.height() - 1), 5, 5)
+        p.fillPath(path, TILE_BG_SELECTED if state == "selected" else TILE_BG)
+        pen = {"selected": QPen(QColor(0, 114, 178), 2), "hover": QPen(QColor(150, 170, 190), 1),
+               "normal": QPen(QColor(221, 225, 230), 1)}[state]
+        p.setPen(pen)
+        p.drawPath(path)
+        p.end()
+        return pix
+
+    def _badge(self, outcome: str, selected: bool) -> QPixmap:
+        pix = QPixmap(26, 15)
+        pix.fill(TILE_BG_SELECTED if selected else TILE_BG)
+        p = QPainter(pix)
+        p.setRenderHint(QPainter.Antialiasing, True)
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(0, 0, 26, 15), 3, 3)
+        p.fillPath(path, QColor(*OUTCOME_COLORS[outcome]))
+        p.setFont(self._badge_font)
+        p.setPen(QColor(255, 255, 255))
+        p.drawText(QRect(0, 0, 26, 15), Qt.AlignCenter, outcome)
+        p.end()
+        return pix
+
+    def _tag(self, text: str) -> QPixmap:
+        pix = QPixmap(37, 14)
+        pix.fill(QColor(0, 0, 0, 150))
+        p = QPainter(pix)
+        p.setFont(self._badge_font)
+        p.setPen(QColor(255, 255, 255))
+        p.drawText(QRect(0, 0, 37, 14), Qt.AlignCenter, text)
+        p.end()
+        return pix
 
     def clear_cache(self) -> None:
-        self._pix.clear()
+        self._tiles.clear()
+        self._names.clear()
 
     def sizeHint(self, option, index) -> QSize:
         return QSize(TILE_W, TILE_H)
 
-    def _composite(self, i: int, thumb: Thumbnail) -> QPixmap:
-        from trainer import metrics as M
+    # -- per threshold
+    def _table(self, blank: bool) -> np.ndarray:
+        key = (self.model.seg_bin, blank)
+        if key != self._lut_key:
+            pred = np.zeros(256, bool) if blank else (self._bin_lut >= self.model.seg_bin)
+            lut = np.zeros(512, np.uint32)
+            lut[:256][pred] = self._fp
+            lut[256:][pred] = self._tp
+            lut[256:][~pred] = self._fn
+            self._lut, self._lut_key = lut, key
+        return self._lut
 
-        m = self.model
-        blank = m.mask_blanked(i)
-        key = (m.seg_bin, blank, self.overlay, id(thumb))
-        hit = self._pix.get(i)
-        if hit is not None and hit[0] == key:
-            self._pix.move_to_end(i)
-            return hit[1]
-        img = thumb.image
-        if self.overlay == "errors" and thumb.prob8 is not None:
-            if self._bin_lut is None:
-                v = np.arange(256, dtype=np.float64) / 255.0
-                self._bin_lut = np.minimum((v * M.B).astype(np.int64), M.B - 1)
-            pred = (self._bin_lut >= m.seg_bin)[thumb.prob8] if not blank else np.zeros(thumb.prob8.shape, bool)
-            gt = thumb.gt if thumb.gt is not None else np.zeros_like(pred)
-            code = pred.astype(np.uint8) * 2 + gt.astype(np.uint8)
-            on = code > 0
-            if on.any():
-                img = img.copy()
-                a = 0.85
-                img[on] = (img[on].astype(np.float32) * (1 - a) + self._err_rgb[code[on]] * a).astype(np.uint8)
-        h, w = img.shape[:2]
-        qimg = QImage(np.ascontiguousarray(img).data, w, h, 3 * w, QImage.Format_RGB888).copy()
-        pix = QPixmap.fromImage(qimg)
-        self._pix[i] = (key, pix)
-        while len(self._pix) > 600:
-            self._pix.popitem(last=False)
-        return pix
+    def _tile(self, i: int, thumb: Thumbnail) -> _TileImages:
+        t = self._tiles.get(i)
+        if t is None or t.thumb is not thumb:
+            t = _TileImages(thumb)
+            self._tiles[i] = t
+            while len(self._tiles) > 800:
+                self._tiles.popitem(last=False)
+        else:
+            self._tiles.move_to_end(i)
+        if self.overlay == "errors" and t.codes is not None:
+            blank = self.model.mask_blanked(i)
+            key = (self.model.seg_bin, blank)
+            if t.key != key:
+                np.take(self._table(blank), t.codes, out=t.overlay)
+                t.key = key
+        return t
 
     def paint(self, painter: QPainter, option, index: QModelIndex) -> None:
         i = index.data(GalleryModel.SampleRole)
         if i is None:
             return
+        self.paint_count += 1
         m = self.model
         r = option.rect.adjusted(2, 2, -2, -2)
-        selected = bool(option.state & QStyle.State_Selected)
-        hover = bool(option.state & QStyle.State_MouseOver)
-        painter.save()
-        painter.setRenderHint(QPainter.Antialiasing, True)
-        bg = QColor(255, 255, 255) if not selected else QColor(226, 239, 249)
-        path = QPainterPath()
-        path.addRoundedRect(QRectF(r).adjusted(0.5, 0.5, -0.5, -0.5), 5, 5)
-        painter.fillPath(path, bg)
-        if selected:
-            pen = QPen(QColor(0, 114, 178), 2)
-        elif hover:
-            pen = QPen(QColor(150, 170, 190), 1)
-        else:
-            pen = QPen(QColor(221, 225, 230), 1)
-        painter.setPen(pen)
-        painter.drawPath(path)
-        # thumbnail
+        # the selected tile is the model's current sample (the view's selection model only tracks the current row)
+        state = ("selected" if i == m.current else "hover" if option.state & QStyle.State_MouseOver else "normal")
+        painter.drawPixmap(r.topLeft(), self._frames[state])
         tr = QRect(r.left() + (r.width() - THUMB) // 2, r.top() + 4, THUMB, THUMB)
         thumb = self.loader.get(i)
         if thumb is None:
@@ -288,44 +402,36 @@ class TileDelegate(QStyledItemDelegate):
             painter.setFont(self._font)
             painter.drawText(tr, Qt.AlignCenter, "loading…")
         else:
-            pix = self._composite(i, thumb)
-            pw, ph = pix.width(), pix.height()
+            t = self._tile(i, thumb)
+            pw, ph = t.base.width(), t.base.height()
             s = min(THUMB / max(pw, 1), THUMB / max(ph, 1))
             dw, dh = int(pw * s), int(ph * s)
             target = QRect(tr.left() + (THUMB - dw) // 2, tr.top() + (THUMB - dh) // 2, dw, dh)
-            painter.setRenderHint(QPainter.SmoothPixmapTransform, True)
-            painter.drawPixmap(target, pix)
+            smooth = (dw, dh) != (pw, ph)
+            if smooth:
+                painter.setRenderHint(QPainter.SmoothPixmapTransform, True)
+            painter.drawImage(target, t.base)
+            if self.overlay == "errors" and t.codes is not None:
+                painter.drawImage(target, t.overlay_img)
+            if smooth:
+                painter.setRenderHint(QPainter.SmoothPixmapTransform, False)
         # Dice + badge
         outcome = OUTCOMES[int(m.outcome[i])]
         y = tr.bottom() + 4
-        badge_w = 26
-        badge = QRect(r.right() - badge_w - 4, y + 2, badge_w, 15)
-        painter.setPen(Qt.NoPen)
-        bpath = QPainterPath()
-        bpath.addRoundedRect(QRectF(badge), 3, 3)
-        painter.fillPath(bpath, QColor(*OUTCOME_COLORS[outcome]))
-        painter.setFont(self._badge_font)
-        painter.setPen(QColor(255, 255, 255))
-        painter.drawText(badge, Qt.AlignCenter, outcome)
+        painter.drawPixmap(r.right() - 30, y + 2, self._badges[(outcome, state == "selected")])
         d = m.dice[i]
         painter.setFont(self._bold)
         painter.setPen(QColor(29, 33, 39))
-        text = "Dice —" if np.isnan(d) else f"Dice {d:.3f}"
-        painter.drawText(QRect(r.left() + 5, y, r.width() - badge_w - 10, 19), Qt.AlignLeft | Qt.AlignVCenter, text)
-        # name
+        painter.drawText(QRect(r.left() + 5, y, r.width() - 36, 19), Qt.AlignLeft | Qt.AlignVCenter,
+                         "Dice —" if np.isnan(d) else f"Dice {d:.3f}")
+        name = self._names.get(i)
+        if name is None:
+            name = self._names[i] = self._fm.elidedText(m.names[i], Qt.ElideMiddle, r.width() - 10)
         painter.setFont(self._font)
         painter.setPen(QColor(107, 114, 123))
-        fm = QFontMetrics(self._font)
-        name = fm.elidedText(m.names[i], Qt.ElideMiddle, r.width() - 10)
         painter.drawText(QRect(r.left() + 5, y + 18, r.width() - 10, 16), Qt.AlignLeft | Qt.AlignVCenter, name)
         if m.mask_blanked(i):
-            tag = QRect(tr.right() - 40, tr.top() + 3, 37, 14)
-            painter.setPen(Qt.NoPen)
-            painter.fillRect(tag, QColor(0, 0, 0, 150))
-            painter.setFont(self._badge_font)
-            painter.setPen(QColor(255, 255, 255))
-            painter.drawText(tag, Qt.AlignCenter, "gated")
-        painter.restore()
+            painter.drawPixmap(tr.right() - 40, tr.top() + 3, self._gated_tag)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -334,18 +440,21 @@ class TileDelegate(QStyledItemDelegate):
 class GalleryView(QListView):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setViewMode(QListView.IconMode)
+        # list mode + wrapping lays tiles out as a grid with the cheap uniform-size flow layout (icon mode keeps a
+        # spatial index of every item and relayouts all of them on each re-sort)
+        self.setViewMode(QListView.ListMode)
         self.setUniformItemSizes(True)
         self.setMovement(QListView.Static)
         self.setResizeMode(QListView.Adjust)
         self.setWrapping(True)
         self.setFlow(QListView.LeftToRight)
-        self.setSpacing(3)
-        self.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.setSpacing(2)
+        # no selection model selection: the current index is the selected sample, and moving it costs nothing when
+        # a re-sort moves the sample to another row (a ClearAndSelect walks every row of the model)
+        self.setSelectionMode(QAbstractItemView.NoSelection)
         self.setVerticalScrollMode(QAbstractItemView.ScrollPerPixel)
         self.verticalScrollBar().setSingleStep(24)
         self.setMouseTracking(True)
-        self.setUniformItemSizes(True)
         self.setLayoutMode(QListView.SinglePass)
         self.setStyleSheet("QListView { background: #f4f5f7; border: 1px solid #dde1e6; border-radius: 4px; }")
 
@@ -455,6 +564,8 @@ class Gallery(QWidget):
         self.errors_check.toggled.connect(self._on_errors_toggled)
         self.view.selectionModel().currentChanged.connect(self._on_current_row)
         self.list_model.modelReset.connect(self._after_reset)
+        self.list_model.reordered.connect(self._after_reset)
+        self.list_model.contentChanged.connect(self.view.viewport().update)
         model.events.view.connect(self._sync_controls)
         model.events.current.connect(self._on_model_current)
         model.events.evaluation.connect(self._on_evaluation)
@@ -485,7 +596,9 @@ class Gallery(QWidget):
                 self.search.setText(m.text_filter)
         finally:
             self._syncing = False
-        self.count_label.setText(f"{m.visible_count} of {m.n} samples shown" if m.n else "no evaluation loaded")
+        text = f"{m.visible_count} of {m.n} samples shown" if m.n else "no evaluation loaded"
+        if text != self.count_label.text():
+            self.count_label.setText(text)
 
     def _after_reset(self):
         cur = self.model.current
@@ -507,11 +620,12 @@ class Gallery(QWidget):
         if sm.currentIndex() != idx:
             self._syncing = True
             try:
-                sm.setCurrentIndex(idx, QItemSelectionModel.ClearAndSelect)
+                sm.setCurrentIndex(idx, QItemSelectionModel.NoUpdate)
             finally:
                 self._syncing = False
         if scroll:
             self.view.scrollTo(idx)
+        self.view.viewport().update()
 
     def _on_loaded(self, i: int) -> None:
         row = self.list_model.row_of(i)

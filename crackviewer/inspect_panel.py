@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
 
 from crackviewer import colors
 from crackviewer import export as X
-from crackviewer.curves_panel import CurvesPanel
+from crackviewer.curves_panel import CurvesPanel, LiveText
 from crackviewer.gallery import OUTCOME_COLORS, Gallery
 from crackviewer.sample_viewer import OVERLAY_TITLES, CrackOverlayView
 from crackviewer.threshold_model import Evaluation, SampleStore, ThresholdModel, evaluations_of, find_run_dir
@@ -185,77 +185,121 @@ class ThresholdControls(QGroupBox):
 # ---------------------------------------------------------------------------------------------------------------
 
 
+class StatsView(QWidget):
+    """Mean ± std of Dice and IoU in large type and the 2x2 image-level confusion matrix, painted directly (one
+    cheap repaint per slider step, no text layout, no relayout of the window)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        from PySide6.QtGui import QFont
+
+        self.setAttribute(Qt.WA_OpaquePaintEvent, True)
+        self.setFixedHeight(118)
+        self.setMinimumWidth(250)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self._big = QFont(self.font())
+        self._big.setPointSizeF(15)
+        self._big.setBold(True)
+        self._small = QFont(self.font())
+        self._small.setPointSizeF(8.5)
+        self._cell = QFont(self.font())
+        self._cell.setBold(True)
+        self.values: dict = {}
+
+    def set_values(self, stats: dict) -> None:
+        keys = ("dice_mean", "dice_std", "iou_mean", "iou_std", "tp", "fp", "fn", "tn")
+        v = {k: stats.get(k) for k in keys}
+        if v != self.values:
+            self.values = v
+            self.update()
+
+    def text(self) -> str:
+        v = self.values
+        return (f"mean Dice {_fmt(v.get('dice_mean'))} ± {_fmt(v.get('dice_std'))} | mean IoU "
+                f"{_fmt(v.get('iou_mean'))} ± {_fmt(v.get('iou_std'))} | TP {v.get('tp')} FP {v.get('fp')} "
+                f"FN {v.get('fn')} TN {v.get('tn')}")
+
+    def paintEvent(self, event) -> None:
+        from PySide6.QtCore import QRect
+        from PySide6.QtGui import QPainter
+
+        v = self.values
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("white"))
+        w = self.width()
+        grey, dark = QColor(107, 114, 123), QColor(29, 33, 39)
+        # big numbers
+        for k, (label, mean, std) in enumerate((("mean Dice", "dice_mean", "dice_std"),
+                                                ("mean IoU", "iou_mean", "iou_std"))):
+            x = 2 + k * w // 2
+            p.setFont(self._small)
+            p.setPen(grey)
+            p.drawText(QRect(x, 0, w // 2, 16), Qt.AlignLeft | Qt.AlignVCenter, label)
+            p.setFont(self._big)
+            p.setPen(dark)
+            num = _fmt(v.get(mean))
+            p.drawText(QRect(x, 15, w // 2, 28), Qt.AlignLeft | Qt.AlignVCenter, num)
+            nw = p.fontMetrics().horizontalAdvance(num)
+            p.setFont(self._small)
+            p.setPen(grey)
+            p.drawText(QRect(x + nw + 6, 19, w // 2, 24), Qt.AlignLeft | Qt.AlignVCenter, f"± {_fmt(v.get(std))}")
+        # confusion matrix
+        top, lw = 50, 104
+        cw = (w - lw - 8) // 2
+        p.setFont(self._small)
+        p.setPen(grey)
+        p.drawText(QRect(lw, top, cw, 16), Qt.AlignCenter, "GT crack")
+        p.drawText(QRect(lw + cw + 4, top, cw, 16), Qt.AlignCenter, "GT crack-free")
+        p.drawText(QRect(2, top + 18, lw - 4, 24), Qt.AlignLeft | Qt.AlignVCenter, "classified crack")
+        p.drawText(QRect(2, top + 44, lw - 4, 24), Qt.AlignLeft | Qt.AlignVCenter, "classified free")
+        for key, r, c in (("TP", 0, 0), ("FP", 0, 1), ("FN", 1, 0), ("TN", 1, 1)):
+            col = QColor(*OUTCOME_COLORS[key])
+            rect = QRect(lw + c * (cw + 4), top + 18 + r * 26, cw, 23)
+            p.setPen(col)
+            p.drawRect(rect.adjusted(0, 0, -1, -1))
+            p.fillRect(QRect(rect.left(), rect.top(), 5, rect.height()), col)
+            p.setFont(self._cell)
+            p.setPen(dark)
+            n = v.get(key.lower())
+            p.drawText(rect.adjusted(5, 0, 0, 0), Qt.AlignCenter, f"{key}  {'—' if n is None else n}")
+        p.end()
+
+
 class StatsPanel(QGroupBox):
     """Mean ± std of Dice and IoU, and the image-level confusion matrix, at the current thresholds."""
 
     def __init__(self, model: ThresholdModel, parent: QWidget | None = None):
         super().__init__("Statistics", parent)
         self.model = model
-        self.dice_label = QLabel()
-        self.iou_label = QLabel()
-        for lab in (self.dice_label, self.iou_label):
-            lab.setTextFormat(Qt.RichText)
-        self.counts = {}
-        grid = QGridLayout()
-        grid.setHorizontalSpacing(4)
-        grid.setVerticalSpacing(3)
-        hdr = "color:#6b727b;font-size:8.5pt;"
-        for c, text in ((1, "GT crack"), (2, "GT crack-free")):
-            lab = QLabel(text)
-            lab.setStyleSheet(hdr)
-            lab.setAlignment(Qt.AlignCenter)
-            grid.addWidget(lab, 0, c)
-        for r, text in ((1, "classified crack"), (2, "classified free")):
-            lab = QLabel(text)
-            lab.setStyleSheet(hdr)
-            grid.addWidget(lab, r, 0)
-        for key, r, c in (("TP", 1, 1), ("FP", 1, 2), ("FN", 2, 1), ("TN", 2, 2)):
-            lab = QLabel()
-            lab.setAlignment(Qt.AlignCenter)
-            col = OUTCOME_COLORS[key]
-            lab.setStyleSheet(f"border:1px solid {_rgb(col)};border-left:5px solid {_rgb(col)};border-radius:3px;"
-                              "padding:2px 4px;background:white;color:#1d2127;")
-            lab.setMinimumWidth(60)
-            self.counts[key] = lab
-            grid.addWidget(lab, r, c)
-        self.prf_label = QLabel()
-        self.prf_label.setStyleSheet("color:#444;")
-        self.prf_label.setWordWrap(True)
-        self.note_label = QLabel()
-        self.note_label.setStyleSheet("color:#6b727b;font-size:8.5pt;")
-        self.note_label.setWordWrap(True)
-        top = QHBoxLayout()
-        top.addWidget(self.dice_label, 1)
-        top.addWidget(self.iou_label, 1)
+        self.view = StatsView()
+        self.note_label = LiveText(3)
+        f = self.note_label.font()
+        f.setPointSizeF(8.5)
+        self.note_label.setFont(f)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 8, 8, 6)
         lay.setSpacing(4)
-        lay.addLayout(top)
-        lay.addLayout(grid)
-        lay.addWidget(self.prf_label)
+        lay.addWidget(self.view)
         lay.addWidget(self.note_label)
         model.events.thresholds.connect(self.refresh)
         if model.evaluation is not None:
             self.refresh()
 
+    def text(self) -> str:
+        return self.view.text() + " | " + self.note_label.text()
+
     def refresh(self, **_):
         s = self.model.stats
-        big = "font-size:15pt;font-weight:600;color:#1d2127;"
-        small = "color:#6b727b;"
-        self.dice_label.setText(f"<span style='{small}'>mean Dice</span><br><span style='{big}'>"
-                                f"{_fmt(s['dice_mean'])}</span> <span style='{small}'>± {_fmt(s['dice_std'])}</span>")
-        self.iou_label.setText(f"<span style='{small}'>mean IoU</span><br><span style='{big}'>"
-                               f"{_fmt(s['iou_mean'])}</span> <span style='{small}'>± {_fmt(s['iou_std'])}</span>")
-        for key in ("TP", "FP", "FN", "TN"):
-            self.counts[key].setText(f"<b>{key}</b> {s[key.lower()]}")
-        self.prf_label.setText(f"precision {_fmt(s['precision'])} · recall {_fmt(s['recall'])} · "
-                               f"F {_fmt(s['f_measure'])} · accuracy {_fmt(s['accuracy'])}")
+        self.view.set_values(s)
         m = self.model
         weak = int((m.positive & ~m.segmented).sum())
         note = (f"Dice over {s['dice_n']} of {m.n} samples at seg threshold {m.seg_threshold:.4f}"
                 + (f" ({weak} weakly labelled positives have no mask)" if weak else "")
-                + (", gated" if m.gated else "") + ".")
-        self.note_label.setText(note)
+                + (", masks gated" if m.gated else "") + ".")
+        self.note_label.setText(
+            f"<span style='color:#2b3038'>precision {_fmt(s['precision'])} · recall {_fmt(s['recall'])} · "
+            f"F {_fmt(s['f_measure'])} · accuracy {_fmt(s['accuracy'])}</span><br>"
+            f"<span style='color:#6b727b'>{note}</span>")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -267,11 +311,8 @@ class SampleInfoBar(QFrame):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("statusCard")
-        self.label = QLabel("No sample selected")
-        self.label.setTextFormat(Qt.RichText)
-        self.label.setWordWrap(True)
-        self.label.setMinimumWidth(200)
-        self.label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.label = LiveText(2)
+        self.label.setText("No sample selected")
         self.prev_btn = QToolButton()
         self.prev_btn.setText("◀")
         self.prev_btn.setToolTip("Previous sample in gallery order (P)")

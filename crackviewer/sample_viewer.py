@@ -29,6 +29,7 @@ pans. The middle button always pans, the wheel always zooms. ``viewer.hovered`` 
 """
 from __future__ import annotations
 
+import sys
 import weakref
 from typing import Iterable, Sequence
 
@@ -43,6 +44,27 @@ from crackviewer import colors
 
 MIN_SCALE = 1 / 64
 MAX_SCALE = 64.0
+
+
+def guard_none_refcount() -> bool:
+    """Work around PySide6 6.12 on Python 3.11: every call of a C++ method that returns void (``QLabel.setText``,
+    ``QWidget.setVisible``, ``QModelIndex.data`` of an unset role, ...) drops one reference to ``None`` without
+    having taken it (on Python >= 3.12 ``None`` is immortal, so this goes unnoticed there). After ~90,000 such
+    calls -- a few hundred repaints of a busy window, or dragging a slider for a while -- CPython aborts with
+    "Fatal Python error: none_dealloc". Giving ``None`` a huge reference count makes it effectively immortal, as
+    it is on 3.12+. Idempotent; a no-op on Python >= 3.12. Returns True when applied."""
+    global _NONE_GUARDED
+    if sys.version_info >= (3, 12) or _NONE_GUARDED:
+        return False
+    import ctypes
+
+    ctypes.c_ssize_t.from_address(id(None)).value += 1 << 40
+    _NONE_GUARDED = True
+    return True
+
+
+_NONE_GUARDED = False
+guard_none_refcount()
 
 # ---------------------------------------------------------------------------------------------------------------
 # pixel helpers (numpy; all colours are straight RGB tuples, layers store premultiplied BGRA = QImage ARGB32_Premul)
@@ -107,6 +129,12 @@ def error_map_bgra(pred: np.ndarray, gt: np.ndarray, alpha: int = 255) -> np.nda
     return table[code]
 
 
+def premul_u32(color: Sequence[int], alpha: int = 255) -> int:
+    """A colour as one premultiplied ARGB32 pixel value (the uint32 seen through :attr:`RasterLayer.pixels32`)."""
+    b, g, r, a = (int(x) for x in _premul(color, alpha))
+    return (a << 24) | (r << 16) | (g << 8) | b
+
+
 def mask_contours(mask: np.ndarray) -> list[np.ndarray]:
     """Outer and inner contours of a binary mask as a list of Nx2 float arrays (x, y) on pixel edges."""
     m = (np.asarray(mask) > 0).astype(np.uint8)
@@ -168,6 +196,17 @@ class RasterLayer(QGraphicsItem):
     def pixels(self) -> np.ndarray:
         """HxWx4 premultiplied BGRA; writes show up after :meth:`update_rect`."""
         return self._pixels
+
+    @property
+    def pixels32(self) -> np.ndarray:
+        """The same memory as :attr:`pixels` seen as HxW uint32 premultiplied ARGB (one value per pixel): the fast
+        way to write a whole layer through a lookup table (``np.take(lut32, codes, out=layer.pixels32)``)."""
+        return self._pixels.view(np.uint32)[..., 0]
+
+    def ensure_size(self, width: int, height: int) -> None:
+        """Reallocate (transparent) only if the pixel size differs."""
+        if (width, height) != (self.width, self.height):
+            self._alloc(width, height)
 
     @property
     def width(self) -> int:
@@ -570,7 +609,12 @@ class CrackOverlayView(QWidget):
         self._visible = {"gt": True, "pred": False, "heatmap": False, "errors": True}
         self._opacity = 0.7
         self._side_by_side = False
-        self.pred_mask: np.ndarray | None = None        # last predicted mask shown (bool, image resolution)
+        self._code16: np.ndarray | None = None
+        self._stale: set[str] = set()
+        self._pred_u32 = premul_u32(colors.PRED)
+        self._tp_u32 = premul_u32(colors.TP)
+        self._fp_u32 = premul_u32(colors.FP)
+        self._fn_u32 = premul_u32(colors.FN)
 
         self.left = SampleViewer(self)
         self.right = SampleViewer(self)
@@ -621,6 +665,7 @@ class CrackOverlayView(QWidget):
             self._k = int(threshold)
         if gated is not None:
             self._gated = bool(gated)
+        self._code16 = None
         self._image = image
         self._gt = None if gt is None else (np.asarray(gt) > 0)
         self._prob = prob8
@@ -662,6 +707,8 @@ class CrackOverlayView(QWidget):
         if name not in OVERLAYS:
             raise KeyError(name)
         self._visible[name] = bool(visible)
+        if visible and name in self._stale:
+            self._render_prediction()
         self._apply_mode()
 
     def overlay_visible(self, name: str) -> bool:
@@ -698,29 +745,61 @@ class CrackOverlayView(QWidget):
 
     # -- rendering
     def _render_heatmap(self) -> None:
-        for v in (self.left, self.right):
-            if self._prob is None:
-                v.layer("heatmap").clear()
-            else:
-                v.layer("heatmap").set_bgra(self._heat_lut[self._prob])
+        layer = self.right.layer("heatmap")
+        if self._prob is None:
+            layer.clear()
+        else:
+            layer.set_bgra(self._heat_lut[self._prob])
+
+    @property
+    def pred_mask(self) -> np.ndarray | None:
+        """The predicted mask shown (bool, at the map's resolution), or None without a map."""
+        if self._prob is None:
+            return None
+        if self._gated:
+            return np.zeros(self._prob.shape, bool)
+        return (self._bin_lut >= self._k)[self._prob]
+
+    def _codes(self) -> np.ndarray:
+        """Per pixel ``prob8 | gt << 8`` (uint16), computed once per sample: one table lookup per threshold step."""
+        if self._code16 is None:
+            code = self._prob.astype(np.uint16)
+            if self._gt_eval is not None:
+                code |= self._gt_eval.astype(np.uint16) << 8
+            self._code16 = code
+        return self._code16
 
     def _render_prediction(self) -> None:
+        """Predicted mask and error map for the current threshold: a 512-entry table applied to the per-pixel codes,
+        written straight into the visible layers (hidden layers are rendered when they are switched on)."""
+        r = self.right
         if self._prob is None or self._image is None:
-            self.pred_mask = None
-            for v in (self.left, self.right):
-                v.layer("pred").clear()
-                v.layer("errors").clear()
+            r.layer("pred").clear()
+            r.layer("errors").clear()
+            self._stale = set()
             return
-        if self._gated:
-            pred = np.zeros(self._prob.shape, bool)
-        else:
-            pred = (self._bin_lut >= self._k)[self._prob]
-        self.pred_mask = pred
-        pred_bgra = mask_to_bgra(pred, colors.PRED)
-        err = error_map_bgra(pred, self._gt_eval if self._gt_eval is not None else np.zeros_like(pred))
-        for v in (self.left, self.right):
-            v.layer("pred").set_bgra(pred_bgra)
-            v.layer("errors").set_bgra(err)
+        pred_v = np.zeros(256, bool) if self._gated else (self._bin_lut >= self._k)
+        h, w = self._prob.shape
+        codes = self._codes()
+        self._stale = set()
+        for name in ("pred", "errors"):
+            if not self._visible[name]:
+                self._stale.add(name)
+                continue
+            lut = np.zeros(512, np.uint32)
+            if name == "pred":
+                lut[:256][pred_v] = self._pred_u32
+                lut[256:][pred_v] = self._pred_u32
+            else:
+                lut[:256][pred_v] = self._fp_u32
+                lut[256:][pred_v] = self._tp_u32
+                lut[256:][~pred_v] = self._fn_u32
+            layer = r.layer(name)
+            layer.ensure_size(w, h)
+            np.take(lut, codes, out=layer.pixels32)
+        # the whole layer changed: repaint the viewport in this update pass (an item update() would be processed
+        # by the scene in a later event and cost a second repaint pass of the window)
+        r.viewport().update()
 
     def _apply_mode(self) -> None:
         sbs = self._side_by_side

@@ -612,20 +612,24 @@ class ThresholdModel:
         recall = tp / g if g else 0.0
         return dict(precision=precision, recall=recall, threshold=self.seg_threshold)
 
-    def dice_curve(self, step: int = 16) -> dict:
+    def dice_curve(self, step: int = 32) -> dict:
         """Mean Dice and IoU over the valid samples at every ``step``-th bin edge, with the current gating."""
         key = (step, self.gated, self.image_threshold if self.gated else None)
         hit = self._dice_curve_cache.get("last")
         if hit is not None and hit[0] == key:
             return hit[1]
-        ks = np.append(np.arange(0, M.B, step), M.B)
-        tp = self.cum.tp[ks][:, self.valid].astype(np.int64)
-        fp = self.cum.fp[ks][:, self.valid].astype(np.int64)
+        base = self._dice_curve_cache.get(("base", step))
+        if base is None:
+            ks = np.append(np.arange(0, M.B, step), M.B)
+            base = (ks, self.cum.tp[ks][:, self.valid].astype(np.float64),
+                    self.cum.fp[ks][:, self.valid].astype(np.float64),
+                    self.gt_pixels[self.valid].astype(np.float64)[None, :])
+            self._dice_curve_cache[("base", step)] = base
+        ks, tp, fp, gt = base
         if self.gated:
             keep = self.decision[self.valid]
             tp = tp * keep
             fp = fp * keep
-        gt = self.gt_pixels[self.valid][None, :]
         if tp.shape[1]:
             d, i = M.dice_iou_from_counts(tp, fp, gt)
             out = dict(k=ks, threshold=ks / M.B, dice=d.mean(axis=1), iou=i.mean(axis=1))

@@ -37,7 +37,7 @@ def panel(qtbot, run_dir):
 
 
 def _mean_dice_text(p) -> str:
-    return p.stats.dice_label.text()
+    return p.stats.text()
 
 
 def _click_tile(qtbot, p, row: int) -> None:
@@ -92,7 +92,8 @@ def test_segmentation_slider_updates_everything(qtbot, panel):
     assert f"{m.stats['dice_mean']:.3f}" in _mean_dice_text(panel) and _mean_dice_text(panel) != before[4]
     assert panel.viewer.view.pred_mask.sum() != before[1]                      # overlay redrawn
     assert panel.curves.m_pix.getData()[0][0] != before[3]                     # operating point moved
-    assert panel.curves.v_dice.value() == pytest.approx(m.seg_threshold)
+    assert panel.curves.m_dice.getData()[0][0] == pytest.approx(m.seg_threshold)
+    assert f"{m.stats['dice_mean']:.3f}" in panel.curves.readout.text()
     np.testing.assert_array_equal(panel.gallery.list_model._order, m.order)    # gallery re-sorted by new Dice
     dd = m.dice[m.order]
     assert np.all(np.diff(dd[~np.isnan(dd)]) >= 0)
@@ -113,7 +114,7 @@ def test_classification_slider_updates_counts_and_filters(panel):
         assert m.image_threshold == t
         ref = M.confusion_counts(m.labels, m.scores, t)
         for key in ("TP", "FP", "FN", "TN"):
-            assert f"{ref[key.lower()]}" in panel.stats.counts[key].text()
+            assert f"{key} {ref[key.lower()]}" in panel.stats.text()
         assert panel.gallery.list_model.rowCount() == ref["fp"] + ref["fn"]
         assert panel.curves.m_roc.getData()[1][0] == pytest.approx(ref["tp"] / (ref["tp"] + ref["fn"]))
     panel.thresholds.img_spin.setValue(0.4321)
