@@ -390,8 +390,10 @@ class ComparePanel(QWidget):
         self.refresh()
         s = self.cmp.summary()
         if s["gains"] or s["losses"]:
-            k = (s["losses"] or s["gains"])[0]
-            self.select_pair(k)
+            # open the largest loss on a crack image (the most telling one), else the largest change
+            pos = self.a.positive[self.cmp.ia]
+            cands = [k for k in s["losses"] if pos[k]] or s["losses"] or s["gains"]
+            self.select_pair(cands[0])
 
     def _on_change(self, **_):
         if self.cmp is None:

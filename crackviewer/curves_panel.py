@@ -176,9 +176,9 @@ class CurvesPanel(QWidget):
         s = m.stats
         dm, im = s["dice_mean"], s["iou_mean"]
         _move(self.m_dice, m.seg_threshold, dm if dm is not None else 0.0)
-        dice = f"Dice {dm:.3f} · IoU {im:.3f}" if dm is not None else "no Dice"
+        dice = f" · Dice {dm:.3f}" if dm is not None else ""
         self.readout.setText(f"{image_line}<br>{dot} <b>pixels</b> t {m.seg_threshold:.3f}"
-                             f"{' gated' if m.gated else ''}: P {px['precision']:.3f} · R {px['recall']:.3f} · "
+                             f"{' (gated)' if m.gated else ''}: P {px['precision']:.3f} · R {px['recall']:.3f}"
                              f"{dice}")
 
     # ------------------------------------------------------------------ clicks -> model

@@ -294,11 +294,11 @@ class StatsPanel(QGroupBox):
         m = self.model
         weak = int((m.positive & ~m.segmented).sum())
         note = (f"Dice over {s['dice_n']} of {m.n} samples at seg threshold {m.seg_threshold:.4f}"
-                + (f" ({weak} weakly labelled positives have no mask)" if weak else "")
-                + (", masks gated" if m.gated else "") + ".")
+                + (f" ({weak} weak positives without a mask left out)" if weak else "")
+                + (", masks gated" if m.gated else ""))
         self.note_label.setText(
             f"<span style='color:#2b3038'>precision {_fmt(s['precision'])} · recall {_fmt(s['recall'])} · "
-            f"F {_fmt(s['f_measure'])} · accuracy {_fmt(s['accuracy'])}</span><br>"
+            f"F {_fmt(s['f_measure'])} · acc. {_fmt(s['accuracy'])}</span><br>"
             f"<span style='color:#6b727b'>{note}</span>")
 
 
