@@ -563,6 +563,10 @@ class InspectPanel(QWidget):
         self._shortcuts()
         self._set_enabled(False)
 
+    def shutdown(self) -> None:
+        """Stop the thumbnail threads (the main window calls this on close)."""
+        self.gallery.loader.shutdown()
+
     # ------------------------------------------------------------------ opening
     def open_run(self, run_dir: str | Path, split: str | None = None) -> bool:
         """Open a run's evaluation of ``split`` (default: the test evaluation in the run folder, else the first)."""

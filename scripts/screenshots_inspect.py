@@ -56,6 +56,8 @@ def _middling_positive(m) -> int:
     import numpy as np
 
     pos = [int(i) for i in range(m.n) if m.labels[i] > 0 and m.segmented[i] and m.gt_pixels[i] > 0]
+    hits = [i for i in pos if m.dice[i] > 0.05]
+    pos = hits or pos
     if not pos:
         return int(m.order[0])
     d = np.array([m.dice[i] for i in pos])

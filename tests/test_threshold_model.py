@@ -99,6 +99,42 @@ def test_agrees_with_a_real_evaluate_split(synthetic_dataset, tmp_path):
         assert abs(int(pred.sum()) - int(m.pred_pixels[i])) <= 0.02 * d.prob8.size
 
 
+def _real_runs() -> list[Path]:
+    runs = Path(__file__).resolve().parents[1] / "runs"
+    if not runs.is_dir():
+        return []
+    out = []
+    for d in sorted(runs.iterdir()):
+        for ev in [d, *sorted((d / "evals").glob("*"))] if (d / "evals").is_dir() else [d]:
+            if (ev / "samples.npz").is_file() and (ev / "results.csv").is_file() and (ev / "metrics.json").is_file():
+                out.append(ev)
+    return out
+
+
+@pytest.mark.parametrize("ev_dir", _real_runs() or [None], ids=lambda p: "no-real-run" if p is None else p.name)
+def test_agrees_with_crack_train_eval_on_real_runs(ev_dir):
+    """Every real evaluation under runs/ (written by crack-train train/eval): the window's per-sample Dice and its
+    mean at the evaluation's threshold are what crack-train wrote; at other thresholds, what trainer.metrics gives."""
+    if ev_dir is None:
+        pytest.skip("no real run folder with an evaluation under runs/ yet")
+    met = json.loads((ev_dir / "metrics.json").read_text())
+    m = ThresholdModel.from_eval(ev_dir)
+    m.set_gated(False)
+    m.set_seg_threshold(met["seg_threshold"])
+    if met.get("dice_mean") is not None:
+        assert m.stats["dice_mean"] == pytest.approx(met["dice_mean"], abs=1e-12)
+        assert m.stats["iou_mean"] == pytest.approx(met["iou_mean"], abs=1e-12)
+    for name, r in _results(ev_dir).items():
+        if r["dice"] not in ("", None):
+            assert m.dice[m.index_of(name)] == pytest.approx(float(r["dice"]), abs=1e-6)
+    ev = m.evaluation
+    valid = M.dice_valid(ev.labels, ev.segmented)
+    for t in (0.2, 0.5, 0.8):
+        m.set_seg_threshold(t)
+        d, i = M.dice_iou_from_hist(ev.hist_pos, ev.hist_neg, M.threshold_to_bin(t))
+        assert m.stats["dice_mean"] == M.dice_stats(d, i, valid)["dice_mean"]
+
+
 def test_seg_threshold_event_and_snapping(model):
     seen = []
     model.events.thresholds.connect(lambda **kw: seen.append(kw["model"].seg_bin))
