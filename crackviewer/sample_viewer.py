@@ -790,6 +790,9 @@ class CrackOverlayView(QWidget):
             if name == "pred":
                 lut[:256][pred_v] = self._pred_u32
                 lut[256:][pred_v] = self._pred_u32
+            elif self._gt_eval is None:
+                # no ground truth (weakly labelled sample): nothing is an error, show the prediction itself
+                lut[:256][pred_v] = self._pred_u32
             else:
                 lut[:256][pred_v] = self._fp_u32
                 lut[256:][pred_v] = self._tp_u32

@@ -323,3 +323,28 @@ def test_big_split_gallery_is_virtual(qtbot, tmp_path):
     loaded = sum(g.loader.has(i) for i in range(n))
     assert 0 < loaded < 200, loaded
     g.loader.shutdown()
+
+
+def test_overlay_colours_follow_the_rule(qtbot):
+    """Pixel colours of the error map: TP/FP/FN from the 8-bit map at the bin-edge rule; no GT -> prediction only."""
+    from crackviewer import colors
+    from crackviewer.sample_viewer import CrackOverlayView, premul_u32
+
+    v = CrackOverlayView()
+    qtbot.addWidget(v)
+    img = np.full((4, 4, 3), 128, np.uint8)
+    prob = np.array([[0, 100, 200, 255]] * 4, np.uint8)
+    gt = np.array([[0, 0, 1, 1]] * 4, np.uint8)
+    k = M.threshold_to_bin(150 / 255)
+    v.set_sample(img, gt, prob, gt, threshold=k)
+    px = v.right.layer("errors").pixels32[0]
+    assert list(px) == [0, 0, premul_u32(colors.TP), premul_u32(colors.TP)]
+    v.set_threshold(M.threshold_to_bin(0.3))                 # 100/255 = 0.39 is now crack: FP at column 1
+    assert v.right.layer("errors").pixels32[0, 1] == premul_u32(colors.FP)
+    v.set_threshold(M.B)                                      # nothing predicted: the GT pixels are misses
+    assert list(v.right.layer("errors").pixels32[0]) == [0, 0, premul_u32(colors.FN), premul_u32(colors.FN)]
+    v.set_gated(True)
+    assert not v.pred_mask.any()
+    v.set_gated(False)
+    v.set_sample(img, None, prob, None, threshold=M.threshold_to_bin(0.3))   # weak label: no GT known
+    assert list(v.right.layer("errors").pixels32[0]) == [0] + [premul_u32(colors.PRED)] * 3
