@@ -102,11 +102,10 @@ def make_thumbnail(image_path: str, mask_path: str | None, size: int = THUMB) ->
         except (OSError, cv2.error):
             m = None
         if m is not None and m.size:
-            ms = cv2.resize(m, (tw, th), interpolation=cv2.INTER_AREA) > 40
-            tint = np.array(colors.FP, dtype=np.float32)
-            small = small.astype(np.float32)
-            small[ms] = 0.35 * small[ms] + 0.65 * tint
-            small = small.astype(np.uint8)
+            ms = cv2.resize(m, (tw, th), interpolation=cv2.INTER_AREA)
+            _, ms = cv2.threshold(ms, 40, 255, cv2.THRESH_BINARY)
+            tinted = cv2.addWeighted(small, 0.35, np.full_like(small, colors.FP), 0.65, 0)
+            cv2.copyTo(tinted, ms, small)
     canvas = np.full((size, size, 3), 236, np.uint8)
     y0, x0 = (size - th) // 2, (size - tw) // 2
     canvas[y0:y0 + th, x0:x0 + tw] = small
@@ -135,8 +134,16 @@ class ThumbnailModel(QAbstractListModel):
         self._generation = 0
         self.loaded_count = 0
         self._row_of: dict[str, int] = {}
+        self._changed_rows: set[int] = set()
+        from PySide6.QtCore import QTimer
+
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(40)
+        self._flush_timer.timeout.connect(self._flush_changed)
 
     def set_records(self, records: list) -> None:
+        self._changed_rows.clear()
         self.beginResetModel()
         self.records = list(records)
         self._row_of = {r.name: i for i, r in enumerate(self.records)}
@@ -195,8 +202,18 @@ class ThumbnailModel(QAbstractListModel):
         self.loaded_count += 1
         row = self._row_of.get(name)
         if row is not None:
-            idx = self.index(row)
-            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+            self._changed_rows.add(row)
+            if not self._flush_timer.isActive():
+                self._flush_timer.start()
+
+    def _flush_changed(self) -> None:
+        """One dataChanged per batch of loaded thumbnails (a repaint per 40 ms, not per image)."""
+        if not self._changed_rows:
+            return
+        rows, self._changed_rows = self._changed_rows, set()
+        top, bottom = min(rows), max(rows)
+        if bottom < len(self.records):
+            self.dataChanged.emit(self.index(top), self.index(bottom), [Qt.ItemDataRole.DecorationRole])
 
     def _failed(self, name: str, message: str, gen: int) -> None:
         if gen != self._generation:
@@ -210,56 +227,81 @@ class ThumbnailModel(QAbstractListModel):
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
-    """A tile: thumbnail, a label badge (crack / no crack / weak) and the sample name."""
+    """A tile: thumbnail, a label badge (crack / no crack / weak) and the sample name. Fonts and badges are built
+    once (a tile paint is a few blits and one text draw)."""
+
+    BADGES = {"crack": QColor(213, 94, 0), "weak": QColor(204, 121, 167), "no crack": QColor(0, 158, 115)}
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._badges: dict[str, QPixmap] = {}
+        self._name_font: QFont | None = None
+        self._pen_sel = QPen(QColor(0, 114, 178), 2)
+        self._pen = QPen(QColor(215, 215, 215), 1)
+        self._names: dict[tuple[str, int], str] = {}
 
     def sizeHint(self, option, index) -> QSize:  # noqa: N802
         return QSize(THUMB + 14, THUMB + 34)
 
+    def _badge(self, text: str, base: QFont) -> QPixmap:
+        pix = self._badges.get(text)
+        if pix is None:
+            from PySide6.QtGui import QFontMetrics
+
+            f = QFont(base)
+            f.setPointSizeF(max(6.5, f.pointSizeF() - 1.5))
+            f.setBold(True)
+            fm = QFontMetrics(f)
+            w, h = fm.horizontalAdvance(text) + 10, fm.height() + 2
+            pix = QPixmap(w, h)
+            pix.fill(Qt.GlobalColor.transparent)
+            p = QPainter(pix)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(self.BADGES[text])
+            p.drawRoundedRect(QRect(0, 0, w, h), 3, 3)
+            p.setFont(f)
+            p.setPen(QColor("white"))
+            p.drawText(QRect(0, 0, w, h), Qt.AlignmentFlag.AlignCenter, text)
+            p.end()
+            self._badges[text] = pix
+        return pix
+
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        model = index.model()
+        row = index.row()
+        rec = model.records[row] if hasattr(model, "records") and row < len(model.records) else None
+        if rec is None:
+            return
         painter.save()
         r = option.rect.adjusted(3, 3, -3, -3)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(QColor(0, 114, 178) if selected else QColor(215, 215, 215), 2 if selected else 1))
+        painter.setPen(self._pen_sel if selected else self._pen)
         painter.setBrush(QColor(232, 242, 250) if selected else QColor(255, 255, 255))
-        painter.drawRoundedRect(r, 5, 5)
+        painter.drawRect(r)
         img_rect = QRect(r.x() + (r.width() - THUMB) // 2, r.y() + 4, THUMB, THUMB)
         pix = index.data(Qt.ItemDataRole.DecorationRole)
-        rec = index.data(ThumbnailModel.RecordRole)
         if isinstance(pix, QPixmap) and not pix.isNull():
             painter.drawPixmap(img_rect, pix)
         else:
             painter.fillRect(img_rect, QColor(240, 240, 240))
             painter.setPen(QColor(150, 150, 150))
-            model = index.model()
-            text = "unreadable" if rec is not None and rec.name in getattr(model, "failed", {}) else "loading…"
+            text = "unreadable" if rec.name in getattr(model, "failed", {}) else "loading…"
             painter.drawText(img_rect, Qt.AlignmentFlag.AlignCenter, text)
-        if rec is not None:
-            if rec.label == 1 and rec.has_mask:
-                badge, bg = "crack", QColor(213, 94, 0)
-            elif rec.label == 1:
-                badge, bg = "weak", QColor(204, 121, 167)
-            else:
-                badge, bg = "no crack", QColor(0, 158, 115)
-            f = QFont(option.font)
-            f.setPointSizeF(max(6.5, f.pointSizeF() - 1.5))
-            f.setBold(True)
-            painter.setFont(f)
-            fm = painter.fontMetrics()
-            bw = fm.horizontalAdvance(badge) + 10
-            br = QRect(img_rect.x() + 4, img_rect.y() + 4, bw, fm.height() + 2)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(bg)
-            painter.drawRoundedRect(br, 3, 3)
-            painter.setPen(QColor("white"))
-            painter.drawText(br, Qt.AlignmentFlag.AlignCenter, badge)
-            f2 = QFont(option.font)
-            f2.setPointSizeF(max(7.0, f2.pointSizeF() - 1))
-            painter.setFont(f2)
-            painter.setPen(QColor(50, 50, 50))
-            name_rect = QRect(r.x() + 4, img_rect.bottom() + 4, r.width() - 8, r.bottom() - img_rect.bottom() - 4)
+        badge = "crack" if rec.label == 1 and rec.has_mask else "weak" if rec.label == 1 else "no crack"
+        painter.drawPixmap(img_rect.x() + 4, img_rect.y() + 4, self._badge(badge, option.font))
+        if self._name_font is None:
+            self._name_font = QFont(option.font)
+            self._name_font.setPointSizeF(max(7.0, self._name_font.pointSizeF() - 1))
+        painter.setFont(self._name_font)
+        painter.setPen(QColor(50, 50, 50))
+        name_rect = QRect(r.x() + 4, img_rect.bottom() + 4, r.width() - 8, r.bottom() - img_rect.bottom() - 4)
+        key = (rec.name, name_rect.width())
+        name = self._names.get(key)
+        if name is None:
             name = painter.fontMetrics().elidedText(rec.name, Qt.TextElideMode.ElideMiddle, name_rect.width())
-            painter.drawText(name_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, name)
+            self._names[key] = name
+        painter.drawText(name_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, name)
         painter.restore()
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from crackviewer import colors
 from crackviewer.app import guard_pyside_refcount_bug
@@ -30,6 +30,7 @@ from crackviewer.app import guard_pyside_refcount_bug
 guard_pyside_refcount_bug()  # live plots make thousands of void Qt calls a second (see crackviewer.app)
 
 MAX_POINTS = 4000
+ALL_GROUPS = ("step", "epoch", "val", "lam")
 REDRAW_MS = 100
 
 SEG = colors.CURVE_A            # blue
@@ -161,6 +162,7 @@ def _style_plot(p: pg.PlotItem, title: str, ylabel: str) -> None:
         ax.setPen(pg.mkPen("#888"))
         ax.setTextPen(pg.mkPen("#444"))
         ax.enableAutoSIPrefix(False)
+        ax.setStyle(maxTickLevel=1)  # major + minor grid only: the sub-minor grid costs ~15 ms per full repaint
     p.setMenuEnabled(True)
     p.vb.setMouseEnabled(x=True, y=True)
 
@@ -175,7 +177,7 @@ class LivePlots(QWidget):
         self.epochs_planned: int | None = None
         self.config: dict = {}
         self._smoothing = 0.6
-        self._dirty = False
+        self._dirty: set[str] = set()   # plot groups to redraw: step, epoch, val, lam
         self._last_step: dict[int, tuple[int, dict]] = {}
         self.redraw_count = 0
 
@@ -241,7 +243,7 @@ class LivePlots(QWidget):
         self.c_raw, self.c_smooth, self.c_epoch = {}, {}, {}
         for key, rgb, name in (("loss_seg", SEG, "segmentation"), ("loss_dec", DEC, "decision"),
                                ("loss", TOTAL, "total")):
-            raw = pg.PlotDataItem(pen=_pen(rgb, 1.0, 55))
+            raw = pg.PlotDataItem(pen=_pen(rgb, 1.0, 55), antialias=False)
             raw.setZValue(-10)
             self.p_loss.addItem(raw)
             sm = self.p_loss.plot(pen=_pen(rgb, 2.0), name=name)
@@ -297,12 +299,27 @@ class LivePlots(QWidget):
 
         for p in (self.p_ap, self.p_dice, self.p_lam):
             p.setXLink(self.p_loss)
+        self._cache_static_items()
 
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._redraw_if_dirty)
         self._timer.start()
         self._apply_x_range()
+
+    def _cache_static_items(self) -> None:
+        """Axes, titles and legends are text: painting them costs milliseconds each on a software raster. Cache
+        them as pixmaps, so a redraw repaints only what changed (a tab switch or a new curve point no longer
+        re-renders every label)."""
+        cache = QGraphicsItem.CacheMode.ItemCoordinateCache
+        for p in (self.p_loss, self.p_ap, self.p_dice, self.p_lam):
+            for side in ("left", "bottom", "right", "top"):
+                ax = p.getAxis(side)
+                if ax is not None:
+                    ax.setCacheMode(cache)
+            p.titleLabel.setCacheMode(cache)
+            if p.legend is not None:
+                p.legend.setCacheMode(cache)
 
     # -- public API -------------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -316,9 +333,9 @@ class LivePlots(QWidget):
         self.epochs_planned = None
         self.config = {}
         self.info_label.setText("")
-        self._dirty = True
+        self._dirty.update(ALL_GROUPS)
         self._apply_x_range()
-        self._redraw_if_dirty()
+        self._redraw_if_dirty(force=True)
 
     @property
     def smoothing(self) -> float:
@@ -344,12 +361,12 @@ class LivePlots(QWidget):
             if ev.get("epochs") and not self.epochs_planned:
                 self.epochs_planned = int(ev["epochs"])
                 self._apply_x_range()
-            self._dirty = True
+            self._dirty.update(("epoch", "lam"))
         elif kind == "validation":
             e = int(ev.get("epoch", 0))
             for k in self.val:
                 self.val[k].set(e, ev.get(k))
-            self._dirty = True
+            self._dirty.add("val")
         elif kind == "run_started":
             cfg = ev.get("config") or {}
             self.set_config(cfg)
@@ -363,12 +380,12 @@ class LivePlots(QWidget):
             self.epochs_planned = int(cfg["epochs"])
         self._plan_lambda()
         self._apply_x_range()
-        self._dirty = True
+        self._dirty.update(ALL_GROUPS)
 
     def load_events(self, events: list[dict]) -> None:
         self.reset()
         self.add_events(events)
-        self._redraw_if_dirty()
+        self._redraw_if_dirty(force=True)
 
     def load_run(self, run_dir: str | Path) -> int:
         """Show a run's curves (events.jsonl, else losses.csv/validation.csv). Returns the number of events read."""
@@ -414,7 +431,7 @@ class LivePlots(QWidget):
             st[1] = st[1] * f + (1 - f)
             self.step_smooth[key].append(x, st[0] / st[1])
         self._last_step = {epoch: (step, ev)}
-        self._dirty = True
+        self._dirty.add("step")
 
     def _truncate_after(self, epoch: int) -> None:
         for s in list(self.step_raw.values()) + list(self.step_smooth.values()):
@@ -423,7 +440,7 @@ class LivePlots(QWidget):
             for s in d.values():
                 s.truncate_after(epoch)
         self._last_step.clear()
-        self._dirty = True
+        self._dirty.update(ALL_GROUPS)
 
     def _plan_lambda(self) -> None:
         cfg = self.config
@@ -459,7 +476,7 @@ class LivePlots(QWidget):
             series.n = n
             # continue the EMA from the last value
             self._ema_state[key] = [float(sm[-1]) if n else 0.0, 1.0 if n else 0.0]
-        self._dirty = True
+        self._dirty.update(ALL_GROUPS)
 
     def _on_raw_toggled(self, on: bool) -> None:
         for c in self.c_raw.values():
@@ -474,17 +491,39 @@ class LivePlots(QWidget):
         self.p_loss.setLimits(xMin=-0.5, xMax=E + 1)
         self.p_loss.setXRange(0, E + 0.25, padding=0.01)
 
-    def _redraw_if_dirty(self) -> None:
-        if not self._dirty:
+    def showEvent(self, event) -> None:  # noqa: N802 - draw what arrived while hidden
+        super().showEvent(event)
+        self._redraw_if_dirty()
+
+    def _redraw_if_dirty(self, force: bool = False) -> None:
+        """setData on the curves whose data changed since the last redraw; nothing while the plots are hidden
+        (a background tab), unless forced."""
+        if not self._dirty or not (force or self.isVisible()):
             return
-        self._dirty = False
-        for key in self.step_raw:
-            x, y = self.step_raw[key].data()
-            self.c_raw[key].setData(x, y)
-            xs, ys = self.step_smooth[key].data()
-            self.c_smooth[key].setData(xs, ys)
-            ex, ey = self.epoch_loss[key].data()
-            self.c_epoch[key].setData(ex, ey)
+        groups, self._dirty = self._dirty, set()
+        if "step" in groups:
+            for key in self.step_raw:
+                x, y = self.step_raw[key].data()
+                self.c_raw[key].setData(x, y)
+                xs, ys = self.step_smooth[key].data()
+                self.c_smooth[key].setData(xs, ys)
+        if "epoch" in groups:
+            for key in self.step_raw:
+                ex, ey = self.epoch_loss[key].data()
+                self.c_epoch[key].setData(ex, ey)
+        if "val" in groups:
+            self._draw_validation()
+        if "lam" in groups:
+            self._draw_lambda()
+        n_steps = self.step_raw["loss"].total
+        n_epochs = len(self.epoch_loss["loss"].values)
+        if n_steps or n_epochs:
+            self.info_label.setText(f"{n_steps} step reports · {n_epochs} epochs · "
+                                    f"{len(self.val['ap'].values)} validations")
+        self.redraw_count += 1
+        self.redrawn.emit()
+
+    def _draw_validation(self) -> None:
         x, y = self.val["ap"].data()
         self.c_ap.setData(x, y)
         x, y = self.val["auc"].data()
@@ -500,19 +539,14 @@ class LivePlots(QWidget):
             self.c_dice_lo.setData([], [])
         x, y = self.val["iou_mean"].data()
         self.c_iou.setData(x, y)
+
+    def _draw_lambda(self) -> None:
         x, y = self.lam["lambda_seg"].data()
         self.c_lam_seg.setData(x, y)
         x, y = self.lam["lambda_dec"].data()
         self.c_lam_dec.setData(x, y)
         if len(y) and not self.config:
             self.vb_dec.setYRange(0, max(float(y.max()), 1e-6) * 1.05, padding=0)
-        n_steps = self.step_raw["loss"].total
-        n_epochs = len(self.epoch_loss["loss"].values)
-        if n_steps or n_epochs:
-            self.info_label.setText(f"{n_steps} step reports · {n_epochs} epochs · "
-                                    f"{len(self.val['ap'].values)} validations")
-        self.redraw_count += 1
-        self.redrawn.emit()
 
 
 def read_run_events(run_dir: str | Path) -> list[dict]:
