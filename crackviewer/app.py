@@ -57,6 +57,9 @@ QGroupBox::title {{ subcontrol-origin: margin; subcontrol-position: top left; le
 QProgressBar {{ border: 1px solid #c9ced5; border-radius: 4px; text-align: center; background: #eef0f3;
     min-height: 18px; color: #1d2127; }}
 QProgressBar::chunk {{ background: {ACCENT}; border-radius: 3px; }}
+QProgressBar[thin="true"] {{ min-height: 10px; max-height: 10px; border-radius: 5px; border: none; background: #e3e7ec; }}
+QProgressBar[thin="true"]::chunk {{ border-radius: 5px; }}
+QLabel#stepNumber {{ background: {ACCENT}; color: white; border-radius: 11px; font-weight: 700; }}
 QHeaderView::section {{ background: #f0f2f5; border: none; border-bottom: 1px solid #d5d9df;
     border-right: 1px solid #e3e6ea; padding: 4px 6px; font-weight: 600; color: #333; }}
 QTableWidget, QTableView, QListView, QPlainTextEdit, QTextBrowser {{ border: 1px solid #d5d9df; border-radius: 4px;

@@ -305,6 +305,67 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.restore()
 
 
+class CompositionBars(QWidget):
+    """One stacked bar per split: segmented positives, weakly labelled positives, negatives (with counts)."""
+
+    COLOURS = (("segmented", QColor(213, 94, 0)), ("weak", QColor(204, 121, 167)), ("negatives", QColor(0, 158, 115)))
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.rows: list[tuple[str, dict]] = []
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+
+    def set_counts(self, counts: dict) -> None:
+        self.rows = [(SPLIT_TITLES.get(sp, sp), c) for sp, c in counts.items()]
+        self.setFixedHeight(22 * len(self.rows) + 26)
+        self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        fm = p.fontMetrics()
+        label_w = 84
+        width = self.width() - label_w - 8
+        biggest = max((c["positives"] + c["negatives"] for _, c in self.rows), default=1) or 1
+        y = 2
+        for title, c in self.rows:
+            p.setPen(QColor(60, 60, 60))
+            p.drawText(QRect(0, y, label_w - 6, 18), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                       title)
+            x = label_w
+            for key, colour in self.COLOURS:
+                n = c[key]
+                if n <= 0:
+                    continue
+                w = max(2, int(round(width * n / biggest)))
+                p.fillRect(QRect(x, y + 2, w, 14), colour)
+                if fm.horizontalAdvance(str(n)) + 6 < w:
+                    p.setPen(QColor("white"))
+                    p.drawText(QRect(x, y + 2, w, 14), Qt.AlignmentFlag.AlignCenter, f"{n:,}")
+                x += w
+            y += 22
+        x = label_w
+        for key, colour in self.COLOURS:
+            p.fillRect(QRect(x, y + 5, 10, 10), colour)
+            p.setPen(QColor(80, 80, 80))
+            text = {"segmented": "segmented crack", "weak": "weak crack (no mask)", "negatives": "crack-free"}[key]
+            p.drawText(x + 14, y + 14, text)
+            x += 14 + fm.horizontalAdvance(text) + 14
+        p.end()
+
+
+LAYOUT_NOTES = {
+    "manifest": "<b>manifest</b> layout: <tt>manifest.csv</tt> (name,label[,split]), <tt>images/</tt>, "
+                "<tt>masks/&lt;name&gt;.png</tt>.",
+    "khanhha": "<b>khanhha</b> layout: <tt>{train,test}/{images,masks}/</tt> (JPEG masks, <tt>noncrack_*</tt> "
+               "negatives); val is carved out of train (seeded, stratified).",
+    "reference": "<b>reference</b> layout: <tt>{train,val,test}_{positive,negative}/&lt;n&gt;.jpg</tt> with "
+                 "<tt>&lt;n&gt;_GT.jpg</tt> masks.",
+    "ksdd2": "<b>KSDD2</b> layout: <tt>{train,test}/&lt;id&gt;.png</tt> with <tt>&lt;id&gt;_GT.png</tt>; val is "
+             "carved out of train.",
+}
+
+
 # ------------------------------------------------------------------------------------------------ welcome page
 class WelcomePage(QWidget):
     """Shown when no dataset is open: open a folder, or create the synthetic demo dataset (no download)."""
@@ -346,6 +407,21 @@ class WelcomePage(QWidget):
         row.addWidget(self.open_button)
         row.addStretch(1)
         lay.addLayout(row)
+        steps = QHBoxLayout()
+        steps.setSpacing(14)
+        for i, (head, body) in enumerate((("Open data", "the demo, or your own folder"),
+                                          ("Train", "watch the curves live; stop and resume"),
+                                          ("Inspect & fix", "every sample's Dice; paint better masks")), start=1):
+            num = QLabel(str(i))
+            num.setObjectName("stepNumber")
+            num.setFixedSize(22, 22)
+            num.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            txt = QLabel(f"<b>{head}</b><br><span style='color:#5b626b'>{body}</span>")
+            txt.setWordWrap(True)
+            steps.addWidget(num, 0, Qt.AlignmentFlag.AlignTop)
+            steps.addWidget(txt, 1)
+        lay.addSpacing(8)
+        lay.addLayout(steps)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color:#555")
@@ -492,10 +568,17 @@ class DatasetView(QWidget):
                                      "Segmented = positives with a pixel mask (segmentation + classification loss);\n"
                                      "weak = positives without a mask (classification loss only).")
         lv.addWidget(self.counts_table)
+        self.composition = CompositionBars()
+        lv.addWidget(self.composition)
         self.supervision = QLabel("")
         self.supervision.setWordWrap(True)
         self.supervision.setObjectName("infoBox")
         lv.addWidget(self.supervision)
+        self.layout_note = QLabel("")
+        self.layout_note.setWordWrap(True)
+        self.layout_note.setStyleSheet("color:#4a4f57;")
+        self.layout_note.setTextFormat(Qt.TextFormat.RichText)
+        lv.addWidget(self.layout_note)
         self.problems_title = self._section("Problems")
         lv.addWidget(self.problems_title)
         self.check_label = QLabel("")
@@ -733,6 +816,11 @@ class DatasetView(QWidget):
             self.supervision.setText("<b>Supervision.</b> No crack images in this dataset.")
         self.counts = counts
         self.totals = tot
+        self.composition.set_counts(counts)
+        note = LAYOUT_NOTES.get(self.index.layout, f"<b>{self.index.layout}</b> layout.")
+        if self.index.bad:
+            note += f" {len(self.index.bad)} sample(s) were skipped when indexing (see Problems)."
+        self.layout_note.setText(note + " Masks drawn in Annotate are written in this layout.")
 
     def _fill_problems(self) -> None:
         bad = list(self.index.bad) + [b for b in self.file_bad if b not in self.index.bad]

@@ -149,8 +149,20 @@ def _pen(rgb, width=2.0, alpha=255, style=Qt.PenStyle.SolidLine):
     return pg.mkPen(QColor(*rgb, alpha), width=width, style=style)
 
 
+def _hex(rgb) -> str:
+    return "#%02x%02x%02x" % tuple(rgb[:3])
+
+
+def _keyed_title(title: str, keys: list[tuple]) -> str:
+    """A plot title followed by its colour key (the legend lives in the title row: it never hides a curve)."""
+    head = f"<span style='font-size:10pt;font-weight:600;color:#333'>{title}</span>"
+    items = [f"<span style='font-size:8.5pt;color:{_hex(rgb)}'>{mark}</span>"
+             f"<span style='font-size:8pt;color:#555'>&nbsp;{text}</span>" for rgb, mark, text in keys]
+    return head + "<br>" + "&nbsp;&nbsp;&nbsp;".join(items)
+
+
 def _style_plot(p: pg.PlotItem, title: str, ylabel: str) -> None:
-    p.setTitle(f"<span style='font-size:10pt;font-weight:600;color:#333'>{title}</span>")
+    p.setTitle(title)
     p.showGrid(x=True, y=True, alpha=0.18)
     p.setLabel("bottom", "epoch", color="#555")
     p.setLabel("left", ylabel, color="#555")
@@ -227,19 +239,24 @@ class LivePlots(QWidget):
         root.addWidget(self.glw, 1)
 
         self.p_loss = self.glw.addPlot(row=0, col=0)
-        _style_plot(self.p_loss, "Training loss", "loss")
+        _style_plot(self.p_loss, _keyed_title("Training loss", [
+            (SEG, "▬", "segmentation"), (DEC, "▬", "decision"), (TOTAL, "▬", "total"),
+            ((110, 110, 110), "●", "epoch mean")]), "loss")
         self.p_ap = self.glw.addPlot(row=0, col=1)
-        _style_plot(self.p_ap, "Validation AP / AUC", "score")
+        _style_plot(self.p_ap, _keyed_title("Validation AP / AUC", [(AP_C, "▬●", "AP"), (AUC_C, "▬■", "AUC")]),
+                    "score")
         self.p_dice = self.glw.addPlot(row=1, col=0)
-        _style_plot(self.p_dice, "Validation Dice / IoU", "score")
+        _style_plot(self.p_dice, _keyed_title("Validation Dice / IoU", [(DICE_C, "▬●", "Dice (band: ±std)"),
+                                                                        (IOU_C, "▬■", "IoU")]), "score")
         self.p_lam = self.glw.addPlot(row=1, col=1)
-        _style_plot(self.p_lam, "Loss weights (λ schedule)", "seg weight 1−λ")
+        _style_plot(self.p_lam, _keyed_title("Loss weights (λ schedule)", [
+            (SEG, "●", "seg 1−λ"), (DEC, "■", "decision δ·λ (right axis)"), ((120, 120, 120), "- -", "planned")]),
+            "seg weight 1−λ")
         for p in (self.p_ap, self.p_dice):
             p.setYRange(0, 1.02, padding=0)
         self.p_lam.setYRange(0, 1.05, padding=0)
 
         # loss curves
-        leg = self.p_loss.addLegend(offset=(-8, 8), labelTextSize="8pt", labelTextColor="#333", brush=pg.mkBrush(255, 255, 255, 210))
         self.c_raw, self.c_smooth, self.c_epoch = {}, {}, {}
         for key, rgb, name in (("loss_seg", SEG, "segmentation"), ("loss_dec", DEC, "decision"),
                                ("loss", TOTAL, "total")):
@@ -254,18 +271,14 @@ class LivePlots(QWidget):
                 c.setClipToView(True)
                 c.setDownsampling(auto=True, method="mean")
             self.c_raw[key], self.c_smooth[key], self.c_epoch[key] = raw, sm, ep
-        leg.addItem(pg.PlotDataItem(pen=None, symbol="o", symbolSize=7, symbolBrush=pg.mkBrush(120, 120, 120),
-                                    symbolPen=pg.mkPen("w")), "epoch mean")
 
         # validation AP/AUC
-        self.p_ap.addLegend(offset=(-8, -8), labelTextSize="8pt", labelTextColor="#333", brush=pg.mkBrush(255, 255, 255, 210))
         self.c_ap = self.p_ap.plot(pen=_pen(AP_C), symbol="o", symbolSize=7, symbolBrush=pg.mkBrush(*AP_C),
                                    symbolPen=pg.mkPen("w"), name="AP")
         self.c_auc = self.p_ap.plot(pen=_pen(AUC_C), symbol="s", symbolSize=7, symbolBrush=pg.mkBrush(*AUC_C),
                                     symbolPen=pg.mkPen("w"), name="AUC")
 
         # validation Dice/IoU
-        self.p_dice.addLegend(offset=(-8, -8), labelTextSize="8pt", labelTextColor="#333", brush=pg.mkBrush(255, 255, 255, 210))
         self.c_dice_hi = pg.PlotCurveItem(pen=_pen(DICE_C, 1.0, 60))
         self.c_dice_lo = pg.PlotCurveItem(pen=_pen(DICE_C, 1.0, 60))
         self.p_dice.addItem(self.c_dice_hi)
@@ -285,7 +298,6 @@ class LivePlots(QWidget):
         self.p_lam.getAxis("right").setLabel("decision weight δ·λ", color="#555")
         self.vb_dec.setXLink(self.p_lam)
         self.p_lam.vb.sigResized.connect(self._sync_lambda_views)
-        lam_leg = self.p_lam.addLegend(offset=(10, 70), labelTextSize="8pt", labelTextColor="#333", brush=pg.mkBrush(255, 255, 255, 210))
         self.c_lam_seg_plan = self.p_lam.plot(pen=_pen(SEG, 1.5, 160, Qt.PenStyle.DashLine))
         self.c_lam_seg = self.p_lam.plot(pen=None, symbol="o", symbolSize=7, symbolBrush=pg.mkBrush(*SEG),
                                          symbolPen=pg.mkPen("w"), name="seg 1−λ")
@@ -294,8 +306,6 @@ class LivePlots(QWidget):
                                          symbolPen=pg.mkPen("w"))
         self.vb_dec.addItem(self.c_lam_dec_plan)
         self.vb_dec.addItem(self.c_lam_dec)
-        lam_leg.addItem(self.c_lam_dec, "decision δ·λ (right)")
-        lam_leg.addItem(pg.PlotDataItem(pen=_pen((120, 120, 120), 1.5, 200, Qt.PenStyle.DashLine)), "planned")
 
         for p in (self.p_ap, self.p_dice, self.p_lam):
             p.setXLink(self.p_loss)

@@ -217,7 +217,7 @@ class RunsView(QWidget):
         split.addWidget(detail)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 3)
-        split.setSizes([210, 640])
+        split.setSizes([150, 700])
 
         self.poll = QTimer(self)
         self.poll.setInterval(1000)

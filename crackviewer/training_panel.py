@@ -429,7 +429,16 @@ class TrainingPanel(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setFormat("")
-        g.addWidget(self.progress, 1, 0, 1, 6)
+        self.progress.setTextVisible(False)
+        self.progress.setProperty("thin", True)
+        self.progress_label = QLabel("")
+        self.progress_label.setMinimumWidth(260)
+        self.progress_label.setStyleSheet("color:#2b3038;")
+        prow = QHBoxLayout()
+        prow.addWidget(self.progress, 1)
+        prow.addSpacing(10)
+        prow.addWidget(self.progress_label)
+        g.addLayout(prow, 1, 0, 1, 6)
         self.stat_labels: dict[str, QLabel] = {}
         for col, (key, caption) in enumerate((("epoch", "epoch"), ("step", "step"), ("speed", "images / s"),
                                               ("eta", "time left (ETA)"), ("elapsed", "elapsed"),
@@ -762,7 +771,7 @@ class TrainingPanel(QWidget):
         if epochs:
             frac = ((epoch - 1) + step / steps) / epochs
             self.progress.setValue(int(round(1000 * max(0.0, min(1.0, frac)))))
-            self.progress.setFormat(f"{100 * frac:.1f} %  ·  epoch {epoch} of {epochs}")
+            self._progress_text(f"{100 * frac:.1f} %  ·  epoch {epoch} of {epochs}")
         self.stat_labels["epoch"].setText(f"{epoch} / {epochs}" if epochs else "–")
         self.stat_labels["step"].setText(f"{step} / {steps}")
         ips = ev.get("images_per_s")
@@ -774,6 +783,10 @@ class TrainingPanel(QWidget):
         elif isinstance(eta, (int, float)):
             self.stat_labels["eta"].setText(human_duration(eta))
 
+    def _progress_text(self, text: str) -> None:
+        self.progress.setFormat(text)
+        self.progress_label.setText(text)
+
     def _tick(self) -> None:
         if self._t_start is not None:
             self.stat_labels["elapsed"].setText(human_duration(time.monotonic() - self._t_start))
@@ -782,7 +795,7 @@ class TrainingPanel(QWidget):
         for lab in self.stat_labels.values():
             lab.setText("–")
         self.progress.setValue(0)
-        self.progress.setFormat("")
+        self._progress_text("")
         self.device_label.setText("")
 
     def _on_log_lines(self, lines: list[str]) -> None:
@@ -804,10 +817,10 @@ class TrainingPanel(QWidget):
             for key, title in (("auc", "AUC"), ("ap", "AP"), ("dice_mean", "Dice"), ("iou_mean", "IoU")):
                 if isinstance(ev.get(key), (int, float)):
                     parts.append(f"{title} {ev[key]:.4f}")
-            self.progress.setFormat("finished" + (" · test " + ", ".join(parts) if parts else ""))
+            self._progress_text("finished" + (" · test " + ", ".join(parts) if parts else ""))
             self.stat_labels["eta"].setText("done")
         elif status == "stopped":
-            self.progress.setFormat(self.progress.format().split("  ·")[0] + "  ·  stopped")
+            self._progress_text(self.progress.format().split("  ·")[0] + "  ·  stopped")
             self.stat_labels["eta"].setText("stopped")
         else:
             self.stat_labels["eta"].setText("–")

@@ -1,0 +1,241 @@
+"""Render the main window offscreen in its key states, for the README: docs/screenshots/*.png.
+
+    python scripts/screenshots.py [--out docs/screenshots] [--epochs 8] [--size 96] [--workspace DIR]
+
+What it does, exactly as a user would (nothing is faked):
+  1. welcome.png   - a fresh start: no dataset, the demo is offered;
+  2. dataset.png   - the demo dataset (created by `crack-train demo --data-only` through the welcome page);
+  3. training.png  - a quick-preset run on the demo data, mid-training, curves growing;
+  4. runs.png      - the runs list with that run finished, its curves and headline metrics;
+  5. report.png    - the same run's report (README.md with its figures) in the Runs tab;
+  6. crashed.png   - a second run whose worker was killed (SIGKILL): the error, the log tail, Resume.
+The window is 1400x900. Takes a few minutes on a CPU (the training is real).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from crackviewer.app import guard_pyside_refcount_bug  # noqa: E402
+
+guard_pyside_refcount_bug()
+
+from PySide6.QtCore import QEvent, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+
+class Script:
+    """Runs a list of (name, step) in the Qt event loop: a step is polled every 200 ms until it returns True."""
+
+    def __init__(self, app, steps, timeout_s: float):
+        self.app, self.steps, self.i = app, steps, 0
+        self.t_step = time.monotonic()
+        self.timeout_s = timeout_s
+        self.failed: str | None = None
+        self.timer = QTimer()
+        self.timer.setInterval(200)
+        self.timer.timeout.connect(self.tick)
+
+    def run(self) -> None:
+        self.timer.start()
+        self.app.exec()
+
+    def tick(self) -> None:
+        if self.i >= len(self.steps):
+            self.timer.stop()
+            self.app.quit()
+            return
+        name, fn = self.steps[self.i]
+        try:
+            done = fn()
+        except Exception as exc:  # noqa: BLE001 - report which step broke, then stop
+            self.failed = f"{name}: {type(exc).__name__}: {exc}"
+            done = None
+        if done is None and self.failed:
+            self.timer.stop()
+            self.app.quit()
+            return
+        if done:
+            print(f"[{time.strftime('%H:%M:%S')}] {name}: done", flush=True)
+            self.i += 1
+            self.t_step = time.monotonic()
+        elif time.monotonic() - self.t_step > self.timeout_s:
+            self.failed = f"{name}: timed out after {self.timeout_s:.0f} s"
+            self.timer.stop()
+            self.app.quit()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    ap.add_argument("--workspace", help="workspace folder (default: a new temporary folder)")
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--size", type=int, default=96, help="input height and width for the screenshot run")
+    ap.add_argument("--shot-at-epoch", type=int, default=None, help="take training.png after this epoch "
+                    "(default: half of --epochs)")
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds allowed per step")
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ws = Path(args.workspace) if args.workspace else Path(tempfile.mkdtemp(prefix="crackviewer-shots-"))
+    shot_epoch = args.shot_at_epoch or max(2, args.epochs // 2)
+
+    app = QApplication.instance() or QApplication([])
+    from crackviewer.app import apply_style, create_window, parse_args
+    from crackviewer.settings import AppSettings
+
+    apply_style(app)
+    settings = AppSettings(ws / "settings.ini", workspace=ws)
+    win = create_window(parse_args(["--no-restore"]), settings=settings)
+    win.confirm_close = False
+    win.resize(1400, 900)
+    win.show()
+    tp, dv, rv = win.training_panel, win.dataset_view, win.runs_view
+    state: dict = {}
+
+    def grab(name: str, settle_ms: int = 0) -> bool:
+        path = out / name
+        win.grab().save(str(path))
+        print(f"  wrote {path}")
+        return True
+
+    def wait_ms(ms: int):
+        def step():
+            t = state.setdefault(("wait", id(step)), time.monotonic())
+            return time.monotonic() - t >= ms / 1000
+        return step
+
+    def welcome():
+        return not getattr(win, "_placeholders", False) and grab("welcome.png")
+
+    def create_demo():
+        dv.welcome.demo_button.click()
+        return True
+
+    def demo_opened():
+        return dv.index is not None and not dv.checking
+
+    def dataset_shot():
+        win.show_tab("dataset")
+        # wait for the visible thumbnails
+        visible = min(24, len(dv.model.records))
+        return dv.model.loaded_count >= visible and grab("dataset.png")
+
+    def start_training():
+        win.show_tab("train")
+        tp.apply_preset("quick")
+        tp.set_config({"epochs": args.epochs, "input_height": args.size, "input_width": args.size})
+        tp.name_edit.setText("demo-quick")
+        events = state["events"] = []
+        tp.worker.eventsReceived.connect(events.extend)
+        ended = state["ended"] = []
+        tp.runEnded.connect(lambda path, outcome: ended.append(outcome))
+        if not tp.start():
+            raise RuntimeError(tp.error_message.text())
+        return True
+
+    def training_shot():
+        done = [e for e in state["events"] if e.get("event") == "validation"]
+        if len(done) < shot_epoch:
+            return False
+        steps = [e for e in state["events"] if e.get("event") == "step" and e.get("epoch") == shot_epoch + 1]
+        if len(steps) < 2:   # a little into the next epoch: the per-step curve is visibly growing
+            return False
+        return grab("training.png")
+
+    def training_finished():
+        if not state["ended"]:
+            return False
+        if state["ended"][-1]["status"] != "finished":
+            raise RuntimeError(f"the screenshot run ended {state['ended'][-1]['status']}: "
+                               f"{state['ended'][-1]['message']}")
+        return True
+
+    def runs_shot():
+        win.show_run(str(tp.run_dir))
+        rv.tabs.setCurrentIndex(0)
+        return True
+
+    def report_shot():
+        rv.tabs.setCurrentWidget(rv.report)
+        rv.open_run(rv.current)   # fits the report's images to the now visible browser
+        return True
+
+    def report_scroll():
+        sb = rv.report.verticalScrollBar()
+        doc = rv.report.document()
+        # scroll to the "Losses" section if there is one, so the shot shows figures, not only tables
+        cursor = doc.find("ROC")
+        if not cursor.isNull():
+            rv.report.setTextCursor(cursor)
+            rv.report.ensureCursorVisible()
+        else:
+            sb.setValue(sb.maximum() // 3)
+        return True
+
+    def start_crash_run():
+        win.show_tab("train")
+        tp.set_config({"epochs": 3, "input_height": 64, "input_width": 64, "validate": False})
+        tp.name_edit.setText("killed-run")
+        state["events"].clear()
+        state["ended"].clear()
+        if not tp.start():
+            raise RuntimeError(tp.error_message.text())
+        return True
+
+    def kill_after_first_checkpoint():
+        if any(e.get("event") == "checkpoint" and e.get("kind") == "last" for e in state["events"]) \
+                and any(e.get("event") == "step" and e.get("epoch") == 2 for e in state["events"]):
+            os.kill(tp.worker.pid(), signal.SIGKILL)
+            return True
+        return False
+
+    def crashed_shot():
+        return bool(state["ended"]) and grab("crashed.png")
+
+    steps = [
+        ("start up", wait_ms(800)),
+        ("welcome page", welcome),
+        ("create the demo dataset", create_demo),
+        ("demo dataset opened", demo_opened),
+        ("settle", wait_ms(600)),
+        ("dataset view", dataset_shot),
+        ("start a quick training", start_training),
+        (f"training (epoch {shot_epoch} of {args.epochs})", training_shot),
+        ("training finished", training_finished),
+        ("runs list", runs_shot),
+        ("settle", wait_ms(800)),
+        ("runs.png", lambda: grab("runs.png")),
+        ("report", report_shot),
+        ("scroll", report_scroll),
+        ("settle", wait_ms(800)),
+        ("report.png", lambda: grab("report.png")),
+        ("start a run to kill", start_crash_run),
+        ("SIGKILL the worker", kill_after_first_checkpoint),
+        ("crashed.png", crashed_shot),
+    ]
+    script = Script(app, steps, args.timeout)
+    script.run()
+    if tp.worker.is_running():
+        tp.worker.kill()
+        tp.worker.wait(10_000)
+    win.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    if script.failed:
+        print(f"screenshots failed at {script.failed}", file=sys.stderr)
+        return 1
+    print(f"screenshots in {out} (workspace {ws})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
