@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -54,33 +55,25 @@ class _SortItem(QTableWidgetItem):
             return str(a) < str(b)
 
 
-def fit_document_images(browser: QTextBrowser, base: Path, max_width: int) -> int:
-    """Scale every image of the browser's document down to max_width (keeps aspect). Returns images scaled."""
-    doc = browser.document()
-    edits = []
-    block = doc.begin()
-    while block.isValid():
-        it = block.begin()
-        while not it.atEnd():
-            frag = it.fragment()
-            if frag.isValid() and frag.charFormat().isImageFormat():
-                fmt = frag.charFormat().toImageFormat()
-                name = fmt.name()
-                url = QUrl(name)
-                path = Path(url.toLocalFile()) if url.isLocalFile() else (base / name)
-                img = QImage(str(path))
-                if not img.isNull() and img.width() > max_width:
-                    fmt.setWidth(max_width)
-                    fmt.setHeight(img.height() * max_width / img.width())
-                    edits.append((frag.position(), frag.length(), fmt))
-            it += 1
-        block = block.next()
-    for pos, length, fmt in edits:
-        cur = QTextCursor(doc)
-        cur.setPosition(pos)
-        cur.setPosition(pos + length, QTextCursor.MoveMode.KeepAnchor)
-        cur.setCharFormat(fmt)
-    return len(edits)
+def report_html(readme: Path, max_width: int) -> str:
+    """A run's README.md as HTML for a QTextBrowser, with images wider than max_width scaled down (keeps aspect).
+    Image paths stay relative: the browser resolves them against the run folder (searchPaths)."""
+    base = readme.parent
+    doc = QTextDocument()
+    doc.setMarkdown(readme.read_text(encoding="utf-8", errors="replace"))
+    html = doc.toHtml()
+
+    def scale(m: re.Match) -> str:
+        src = m.group(1)
+        url = QUrl(src)
+        path = Path(url.toLocalFile()) if url.isLocalFile() else base / src
+        img = QImage(str(path))
+        if img.isNull() or img.width() <= max_width:
+            return m.group(0)
+        h = round(img.height() * max_width / img.width())
+        return f'<img src="{src}" width="{max_width}" height="{h}"'
+
+    return re.sub(r'<img src="([^"]+)"', scale, html)
 
 
 class RunsView(QWidget):
@@ -401,9 +394,11 @@ class RunsView(QWidget):
         if readme.is_file():
             self.report.setSearchPaths([str(path)])
             self.report.document().setBaseUrl(QUrl.fromLocalFile(str(path) + "/"))
-            self.report.setSource(QUrl.fromLocalFile(str(readme)), QTextDocument.ResourceType.MarkdownResource)
-            width = max(400, min(900, self.report.viewport().width() - 40 if self.report.isVisible() else 860))
-            fit_document_images(self.report, path, width)
+            width = max(400, min(640, self.report.viewport().width() - 40 if self.report.isVisible() else 640))
+            try:
+                self.report.setHtml(report_html(readme, width))
+            except OSError as exc:
+                self.report.setPlainText(f"Cannot read {readme}: {exc}")
         else:
             self.report.setHtml("<p style='color:#666'>No report yet: <tt>README.md</tt> is written when a run "
                                 "finishes (or with <tt>crack-train report RUN</tt>).</p>")

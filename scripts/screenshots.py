@@ -176,8 +176,8 @@ def main() -> int:
         # scroll to the "Losses" section if there is one, so the shot shows figures, not only tables
         cursor = doc.find("ROC")
         if not cursor.isNull():
-            rv.report.setTextCursor(cursor)
-            rv.report.ensureCursorVisible()
+            top = rv.report.cursorRect(cursor).top()
+            sb.setValue(sb.value() + top - 12)   # the ROC section at the top of the view
         else:
             sb.setValue(sb.maximum() // 3)
         return True
