@@ -151,6 +151,7 @@ class TrainingProcess(QObject):
         self._stop_timer.timeout.connect(self._escalate_stop)
         self._stop_stage = 0
         self.events_seen = 0
+        self.nice = 5
 
     # -- state -------------------------------------------------------------------------------------------
     def is_running(self) -> bool:
@@ -196,10 +197,26 @@ class TrainingProcess(QObject):
         proc.readyReadStandardError.connect(self._read_stderr)
         proc.finished.connect(self._on_finished)
         proc.errorOccurred.connect(self._on_error)
+        proc.started.connect(self._lower_priority)
         proc.started.connect(self.started)
         self.process = proc
         proc.start()
         return self.command
+
+    def _lower_priority(self) -> None:
+        """Run the worker at a lower CPU priority (nice, default 5; $CRACKVIEWER_WORKER_NICE): on a machine with
+        few cores the trainer's threads would otherwise starve the GUI thread. Set right after exec, before torch
+        creates its threads, so they all inherit it. Training speed is unchanged while the GUI is idle."""
+        try:
+            nice = int(os.environ.get("CRACKVIEWER_WORKER_NICE", str(self.nice)))
+        except ValueError:
+            nice = self.nice
+        pid = self.pid()
+        if nice and pid and hasattr(os, "setpriority"):
+            try:
+                os.setpriority(os.PRIO_PROCESS, pid, nice)
+            except OSError:
+                pass
 
     def request_stop(self, grace_s: float = 30.0) -> None:
         """Ask the trainer to stop between steps (RUN/STOP). It saves the last completed epoch and exits.
