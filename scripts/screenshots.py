@@ -1,11 +1,12 @@
 """Render the main window offscreen in its key states, for the README: docs/screenshots/*.png.
 
-    python scripts/screenshots.py [--out docs/screenshots] [--epochs 8] [--size 96] [--workspace DIR]
+    python scripts/screenshots.py [--out docs/screenshots] [--epochs N] [--size PX] [--workspace DIR]
+    xvfb-run -a -s "-screen 0 1400x900x24" python scripts/screenshots.py     # the same, in a real X window
 
 What it does, exactly as a user would (nothing is faked):
   1. welcome.png   - a fresh start: no dataset, the demo is offered;
   2. dataset.png   - the demo dataset (created by `crack-train demo --data-only` through the welcome page);
-  3. training.png  - a quick-preset run on the demo data, mid-training, curves growing;
+  3. training.png  - the "Quick CPU" preset on the demo data (as a new user would run it), mid-training;
   4. runs.png      - the runs list with that run finished, its curves and headline metrics;
   5. report.png    - the same run's report (README.md with its figures) in the Runs tab;
   6. crashed.png   - a second run whose worker was killed (SIGKILL): the error, the log tail, Resume.
@@ -21,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # no display: render offscreen (same pixels)
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -78,8 +80,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     ap.add_argument("--workspace", help="workspace folder (default: a new temporary folder)")
-    ap.add_argument("--epochs", type=int, default=8)
-    ap.add_argument("--size", type=int, default=96, help="input height and width for the screenshot run")
+    ap.add_argument("--epochs", type=int, help="epochs of the screenshot run (default: the quick preset's)")
+    ap.add_argument("--size", type=int, help="input height and width (default: the quick preset's)")
     ap.add_argument("--shot-at-epoch", type=int, default=None, help="take training.png after this epoch "
                     "(default: half of --epochs)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds allowed per step")
@@ -87,7 +89,11 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ws = Path(args.workspace) if args.workspace else Path(tempfile.mkdtemp(prefix="crackviewer-shots-"))
-    shot_epoch = args.shot_at_epoch or max(2, args.epochs // 2)
+    from trainer.config import DEFAULTS, PRESETS
+
+    quick = {**DEFAULTS, **PRESETS["quick"]}
+    epochs = args.epochs or quick["epochs"]
+    shot_epoch = args.shot_at_epoch or max(2, epochs // 2)
 
     app = QApplication.instance() or QApplication([])
     from crackviewer.app import apply_style, create_window, parse_args
@@ -132,8 +138,14 @@ def main() -> int:
 
     def start_training():
         win.show_tab("train")
-        tp.apply_preset("quick")
-        tp.set_config({"epochs": args.epochs, "input_height": args.size, "input_width": args.size})
+        tp.apply_preset("quick")        # what a new user picks
+        over = {}
+        if args.epochs:
+            over["epochs"] = args.epochs
+        if args.size:
+            over.update(input_height=args.size, input_width=args.size)
+        if over:
+            tp.set_config(over)
         tp.name_edit.setText("demo-quick")
         events = state["events"] = []
         tp.worker.eventsReceived.connect(events.extend)
@@ -210,7 +222,7 @@ def main() -> int:
         ("settle", wait_ms(600)),
         ("dataset view", dataset_shot),
         ("start a quick training", start_training),
-        (f"training (epoch {shot_epoch} of {args.epochs})", training_shot),
+        (f"training (epoch {shot_epoch} of {epochs})", training_shot),
         ("training finished", training_finished),
         ("runs list", runs_shot),
         ("settle", wait_ms(800)),
