@@ -383,6 +383,9 @@ class MainWindow(QMainWindow):
         self.runs_view.refresh()
         first = outcome["message"].splitlines()[0]
         self.statusBar().showMessage(f"{Path(path).name}: {first}", 20000)
+        if outcome["status"] in ("failed", "crashed") and self.current_tab() != "train":
+            # the error and the log tail are on the Train tab: flag it until the user looks
+            self.tabs.setTabText(self.tabs.indexOf(self.training_panel), "Train ⚠")
         if outcome["status"] == "finished" and self.runs_view.current == Path(path):
             self.runs_view.open_run(path)
 
@@ -406,6 +409,8 @@ class MainWindow(QMainWindow):
         return ""
 
     def _on_tab_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is self.training_panel:
+            self.tabs.setTabText(index, "Train")
         if self.tabs.widget(index) is self.inspect_panel:
             self._deliver_inspect()
 

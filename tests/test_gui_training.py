@@ -230,9 +230,15 @@ def test_worker_that_cannot_start_is_reported(window, qtbot, tmp_path):
     tp.set_config(TINY)
     with qtbot.waitSignal(tp.runEnded, timeout=30_000) as ended:
         tp.start()
+        window.show_tab("runs")                  # the user looks elsewhere while it fails
     assert ended.args[1]["status"] == "failed"
     assert "could not start" in tp.error_message.text()
     assert tp.start_button.isEnabled()
+    train_index = window.tabs.indexOf(tp)
+    assert window.tabs.tabText(train_index) == "Train ⚠"      # flagged until the user looks
+    assert "could not start" in window.statusBar().currentMessage()
+    window.show_tab("train")
+    assert window.tabs.tabText(train_index) == "Train"
 
 
 def test_start_refuses_bad_parameters_and_existing_run(window, qtbot):
