@@ -46,25 +46,7 @@ MIN_SCALE = 1 / 64
 MAX_SCALE = 64.0
 
 
-def guard_none_refcount() -> bool:
-    """Work around PySide6 6.12 on Python 3.11: every call of a C++ method that returns void (``QLabel.setText``,
-    ``QWidget.setVisible``, ``QModelIndex.data`` of an unset role, ...) drops one reference to ``None`` without
-    having taken it (on Python >= 3.12 ``None`` is immortal, so this goes unnoticed there). After ~90,000 such
-    calls -- a few hundred repaints of a busy window, or dragging a slider for a while -- CPython aborts with
-    "Fatal Python error: none_dealloc". Giving ``None`` a huge reference count makes it effectively immortal, as
-    it is on 3.12+. Idempotent; a no-op on Python >= 3.12. Returns True when applied."""
-    global _NONE_GUARDED
-    if sys.version_info >= (3, 12) or _NONE_GUARDED:
-        return False
-    import ctypes
-
-    ctypes.c_ssize_t.from_address(id(None)).value += 1 << 40
-    _NONE_GUARDED = True
-    return True
-
-
-_NONE_GUARDED = False
-guard_none_refcount()
+from crackviewer.qt_compat import guard_none_refcount  # noqa: E402,F401  (applied on package import)
 
 # ---------------------------------------------------------------------------------------------------------------
 # pixel helpers (numpy; all colours are straight RGB tuples, layers store premultiplied BGRA = QImage ARGB32_Premul)

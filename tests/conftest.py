@@ -28,3 +28,6 @@ def synthetic_dataset(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synthetic") / "cracks"
     return make_synthetic_dataset(out, n_train_pos=8, n_train_neg=4, n_val_pos=4, n_val_neg=2,
                                   n_test_pos=4, n_test_neg=2, size=(64, 64), seed=3)
+
+# Tests write reports without the offscreen figure subprocess (tests/test_report.py covers rendering).
+os.environ.setdefault("CRACK_REPORT_FIGURES", "0")

@@ -220,7 +220,8 @@ def cmd_eval(args) -> int:
     events = EventLog(None, enabled=False)
     metrics = evaluate_split(model, ds, out, seg_threshold=float(seg_thr), device=device, precision=precision,
                              channels_last=precision == "bf16", write_maps=True, events=events,
-                             dice_threshold_factor=cfg["dice_threshold_factor"], honest=honest)
+                             dice_threshold_factor=cfg["dice_threshold_factor"], honest=honest, split=args.split,
+                             checkpoint=str(ckpt))
     (out / "source.json").write_text(json.dumps({"run": str(run.resolve()), "data": str(Path(args.data).resolve()),
                                                  "split": args.split, "checkpoint": str(ckpt)}, indent=2))
     if not args.no_report:

@@ -1,0 +1,64 @@
+"""DDP through torchrun on CPU (gloo, 2 processes): same result as one process with the same global batch; resume."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from trainer.checkpoint import load_checkpoint
+from trainer.config import load_config
+from trainer.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+SETS = ["epochs=2", "input_height=128", "input_width=64", "batch_size=2", "learning_rate=0.1", "precision=fp32",
+        "validate=false", "save_images=false"]
+
+
+def torchrun_cmd():
+    exe = Path(sys.executable).with_name("torchrun")
+    if exe.exists():
+        return [str(exe)]
+    if shutil.which("torchrun"):
+        return ["torchrun"]
+    return [sys.executable, "-m", "torch.distributed.run"]
+
+
+def test_two_gloo_processes_match_one_process_and_resume(tmp_path, synthetic_dataset):
+    single = tmp_path / "single"
+    train(synthetic_dataset, single, load_config(None, SETS))
+
+    run = tmp_path / "ddp"
+    cmd = torchrun_cmd() + ["--nproc_per_node=2", "--master_port=0", "-m", "trainer", "train", "--data",
+                            str(synthetic_dataset), "--out", str(run), "--events"]
+    for s in SETS:
+        cmd += ["--set", s]
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1"}
+    # First part: stop after epoch 1 (STOP file), as the GUI's Stop button does.
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    events = []
+    for line in proc.stdout:
+        if not line.startswith("{"):
+            continue
+        rec = json.loads(line)
+        events.append(rec)
+        if rec["event"] == "checkpoint" and rec.get("kind") == "last" and rec["epoch"] == 1:
+            (run / "STOP").touch()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 0, err
+    assert events[0]["world_size"] == 2
+    assert events[-1]["event"] == "finished" and events[-1]["status"] == "stopped"
+    # Resume with the same launcher and arguments.
+    done = subprocess.run(cmd + ["--resume"], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    ev = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
+    assert ev[0]["resumed_from_epoch"] == 1 and ev[-1]["status"] == "finished"
+    # written once: one run_started per launch, one losses row per epoch
+    assert len((run / "losses.csv").read_text().splitlines()) == 3
+    a = load_checkpoint(single / "checkpoints" / "final.pth")["model"]
+    b = load_checkpoint(run / "checkpoints" / "final.pth")["model"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=k)
+    assert (run / "metrics.json").is_file()
