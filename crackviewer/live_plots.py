@@ -501,13 +501,11 @@ class LivePlots(QWidget):
         self.p_loss.setLimits(xMin=-0.5, xMax=E + 1)
         self.p_loss.setXRange(0, E + 0.25, padding=0.01)
 
-    def showEvent(self, event) -> None:  # noqa: N802 - draw what arrived while hidden
-        super().showEvent(event)
-        self._redraw_if_dirty()
 
     def _redraw_if_dirty(self, force: bool = False) -> None:
         """setData on the curves whose data changed since the last redraw; nothing while the plots are hidden
-        (a background tab), unless forced."""
+        (a background tab), unless forced. What arrived while hidden is drawn on the first tick after the tab is
+        shown, not in the show itself (that frame already repaints every plot)."""
         if not self._dirty or not (force or self.isVisible()):
             return
         groups, self._dirty = self._dirty, set()
