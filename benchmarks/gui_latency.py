@@ -23,9 +23,7 @@ if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crackviewer.app import guard_pyside_refcount_bug  # noqa: E402
 
-guard_pyside_refcount_bug()
 
 import numpy as np  # noqa: E402
 from PySide6.QtCore import Qt, QTimer  # noqa: E402

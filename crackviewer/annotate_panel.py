@@ -1646,7 +1646,7 @@ class AnnotatePanel(QWidget):
         color = "#9d0020" if error else "#2b3038"
         self.hint_label.setText(f"<span style='color:{color}'>{html.escape(text)}</span>")
         self.hint_label.setTextFormat(Qt.RichText)
-        QTimer.singleShot(6000, lambda: self.hint_label.setText(TOOL_HINTS[self._tool_name]))
+        QTimer.singleShot(6000, self, lambda: self.hint_label.setText(TOOL_HINTS[self._tool_name]))
 
     # ============================================================== events
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API

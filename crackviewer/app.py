@@ -73,29 +73,7 @@ QSplitter::handle {{ background: transparent; }}
 """
 
 
-def guard_pyside_refcount_bug() -> bool:
-    """Work around PySide6 6.12.0 on Python < 3.12: every call of a void Qt method returns None without a new
-    reference (the abi3 wheel assumes Python 3.12's immortal None), so None's reference count falls by one per call
-    (setText, update, setData, ...) until CPython aborts with "Fatal Python error: none_dealloc" — a window with live
-    plots dies within seconds. Making None, True and False effectively immortal (what Python 3.12 does) neutralises
-    it. Only applied on the affected combination; idempotent. Returns True when applied.
-    The proper fix is `PySide6-Essentials<6.12` (6.11.3 is not affected) or Python >= 3.12."""
-    if sys.version_info >= (3, 12) or getattr(guard_pyside_refcount_bug, "applied", False):
-        return getattr(guard_pyside_refcount_bug, "applied", False)
-    try:
-        import PySide6
-    except ImportError:
-        return False
-    if not PySide6.__version__.startswith("6.12."):
-        return False
-    import ctypes
-
-    for obj in (None, True, False):
-        cell = ctypes.c_ssize_t.from_address(id(obj))  # ob_refcnt is the first field of every PyObject
-        if cell.value < 2 ** 59:
-            cell.value += 2 ** 60
-    guard_pyside_refcount_bug.applied = True
-    return True
+from crackviewer.qt_compat import guard_none_refcount as guard_pyside_refcount_bug  # noqa: E402
 
 
 def display_problem() -> str | None:

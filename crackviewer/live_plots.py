@@ -25,9 +25,7 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from crackviewer import colors
-from crackviewer.app import guard_pyside_refcount_bug
 
-guard_pyside_refcount_bug()  # live plots make thousands of void Qt calls a second (see crackviewer.app)
 
 MAX_POINTS = 4000
 ALL_GROUPS = ("step", "epoch", "val", "lam")

@@ -8,13 +8,11 @@ from PySide6.QtCore import QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget)
 
-from crackviewer.app import guard_pyside_refcount_bug
 from crackviewer.dataset_view import DatasetView
 from crackviewer.runs_view import RunsView
 from crackviewer.settings import AppSettings
 from crackviewer.training_panel import TrainingPanel
 
-guard_pyside_refcount_bug()  # before any widget exists (see crackviewer.app)
 
 ICON_DIR = Path(__file__).resolve().parents[1] / "resources" / "icons"
 TAB_KEYS = ["dataset", "train", "runs", "inspect", "annotate"]

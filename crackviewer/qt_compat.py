@@ -1,22 +1,29 @@
-"""Work-arounds for the Qt binding we ship with, applied once when `crackviewer` is imported."""
+"""Work-arounds for the Qt binding, applied once when the `crackviewer` package is imported."""
 from __future__ import annotations
 
 import sys
 
-_NONE_GUARDED = False
-
 
 def guard_none_refcount() -> bool:
-    """Work around PySide6 6.12 on Python 3.11: every call of a C++ method that returns void (``QLabel.setText``,
-    ``QWidget.setVisible``, ...) drops one reference to ``None`` without having taken it (on Python >= 3.12 ``None``
-    is immortal, so this goes unnoticed there). After ~90,000 such calls -- a few hundred repaints of a busy window --
-    CPython aborts with "Fatal Python error: none_dealloc". Giving ``None`` a huge reference count makes it
-    effectively immortal, as it is on 3.12+. Idempotent; a no-op on Python >= 3.12. Returns True when applied."""
-    global _NONE_GUARDED
-    if sys.version_info >= (3, 12) or _NONE_GUARDED:
+    """Work around PySide6 6.12.0 on Python < 3.12: every call of a void Qt method (setText, update, setData, ...)
+    returns None without a new reference (the abi3 wheel assumes Python 3.12's immortal None), so None's reference
+    count falls by one per call until CPython aborts with "Fatal Python error: none_dealloc" -- a window with live
+    plots dies within seconds. Making None, True and False effectively immortal (what Python 3.12 does) neutralises
+    it. pyproject pins PySide6-Essentials<6.12 (6.11.3 is not affected); this guard covers an environment that has
+    6.12 anyway. Only applied on the affected combination; idempotent. Returns True when applied."""
+    if sys.version_info >= (3, 12) or getattr(guard_none_refcount, "applied", False):
+        return getattr(guard_none_refcount, "applied", False)
+    try:
+        import PySide6
+    except ImportError:
+        return False
+    if not PySide6.__version__.startswith("6.12."):
         return False
     import ctypes
 
-    ctypes.c_ssize_t.from_address(id(None)).value += 1 << 40
-    _NONE_GUARDED = True
+    for obj in (None, True, False):
+        cell = ctypes.c_ssize_t.from_address(id(obj))  # ob_refcnt is the first field of every PyObject
+        if cell.value < 2 ** 59:
+            cell.value += 2 ** 60
+    guard_none_refcount.applied = True
     return True

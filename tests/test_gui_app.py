@@ -14,9 +14,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from crackviewer.app import guard_pyside_refcount_bug
 
-guard_pyside_refcount_bug()  # PySide6 6.12.0 + Python 3.11 refcount bug: see crackviewer.app
 pytestmark = pytest.mark.gui
 
 ROOT = Path(__file__).resolve().parents[1]

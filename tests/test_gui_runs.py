@@ -15,10 +15,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from crackviewer.app import guard_pyside_refcount_bug
 from tests.fakes import make_fake_dataset, make_fake_run
 
-guard_pyside_refcount_bug()  # PySide6 6.12.0 + Python 3.11 refcount bug: see crackviewer.app
 pytestmark = pytest.mark.gui
 
 

@@ -17,9 +17,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from crackviewer.app import guard_pyside_refcount_bug
 
-guard_pyside_refcount_bug()  # PySide6 6.12.0 + Python 3.11 refcount bug: see crackviewer.app
 pytestmark = pytest.mark.gui
 
 TINY = dict(input_height=64, input_width=64, batch_size=2, validation_n_epochs=1, save_images=False,

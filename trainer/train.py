@@ -175,7 +175,8 @@ def train(data_path: str | Path, out_dir: str | Path, config: dict[str, Any] | N
     Raises CrackError subclasses with user-facing messages (after emitting an `error` event).
     """
     out_dir = Path(out_dir)
-    if not resume and ((out_dir / "events.jsonl").is_file() or (out_dir / "checkpoints" / "last.pth").is_file()):
+    first_rank = os.environ.get("RANK", "0") == "0"  # other ranks could see the files rank 0 just created
+    if first_rank and not resume and ((out_dir / "events.jsonl").is_file() or (out_dir / "checkpoints" / "last.pth").is_file()):
         # Checked before anything is written, so the existing run's files stay untouched.
         raise ConfigError("this run folder already holds a run: add --resume to continue it, or choose another --out",
                           out_dir)
