@@ -16,7 +16,7 @@ What it measures (each configuration in its own subprocess, so peak RSS is per c
   spent waiting for the next batch, for a few ``num_workers`` values.
 
 The last line is the headline: ``train upsampling <size> auto-precision: N img/s`` ("auto" = bf16 where the hardware
-supports it: ``torch.ops.mkldnn._is_mkldnn_bf16_supported()`` on CPU, ``torch.cuda.is_bf16_supported()`` on CUDA).
+supports it fast: the rule of ``trainer.device.resolve_precision`` -- CUDA with bf16, or a CPU with AMX tiles).
 
 Usage::
 
@@ -86,7 +86,12 @@ def bf16_supported(device_type: str) -> bool:
 
 
 def auto_precision(device_type: str) -> str:
-    return "bf16" if bf16_supported(device_type) else "fp32"
+    """The same rule as training's precision = "auto" (trainer.device.resolve_precision)."""
+    import torch
+
+    from trainer.device import resolve_precision
+
+    return resolve_precision("auto", torch.device(device_type))
 
 
 def _sync(device) -> None:

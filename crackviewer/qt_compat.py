@@ -13,11 +13,7 @@ def guard_none_refcount() -> bool:
     6.12 anyway. Only applied on the affected combination; idempotent. Returns True when applied."""
     if sys.version_info >= (3, 12) or getattr(guard_none_refcount, "applied", False):
         return getattr(guard_none_refcount, "applied", False)
-    try:
-        import PySide6
-    except ImportError:
-        return False
-    if not PySide6.__version__.startswith("6.12."):
+    if not _pyside_version().startswith("6.12."):
         return False
     import ctypes
 
@@ -27,3 +23,15 @@ def guard_none_refcount() -> bool:
             cell.value += 2 ** 60
     guard_none_refcount.applied = True
     return True
+
+
+def _pyside_version() -> str:
+    """The installed PySide6 version, read from package metadata: the Qt-free models must not import PySide6."""
+    from importlib import metadata
+
+    for dist in ("PySide6-Essentials", "PySide6"):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return ""
