@@ -57,7 +57,7 @@ class EventLog:
             listener(rec)
         return rec
 
-    def log(self, message: str, level: str = "info", event: bool = True) -> None:
+    def log(self, message: str, level: str = "info", event: bool = True, echo: bool = True) -> None:
         """A human-readable line in log.txt (and stderr); also a `log` event unless event=False."""
         if not self.enabled:
             return
@@ -66,7 +66,7 @@ class EventLog:
         if self._log:
             self._log.write(line + "\n")
             self._log.flush()
-        if self.log_stream is not None:
+        if echo and self.log_stream is not None:
             self.log_stream.write(line + "\n")
             self.log_stream.flush()
         if event:

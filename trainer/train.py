@@ -176,7 +176,7 @@ def train(data_path: str | Path, out_dir: str | Path, config: dict[str, Any] | N
     """
     out_dir = Path(out_dir)
     first_rank = os.environ.get("RANK", "0") == "0"  # other ranks could see the files rank 0 just created
-    if first_rank and not resume and ((out_dir / "events.jsonl").is_file() or (out_dir / "checkpoints" / "last.pth").is_file()):
+    if first_rank and not resume and (_has_started(out_dir) or (out_dir / "checkpoints" / "last.pth").is_file()):
         # Checked before anything is written, so the existing run's files stay untouched.
         raise ConfigError("this run folder already holds a run: add --resume to continue it, or choose another --out",
                           out_dir)
@@ -192,7 +192,7 @@ def train(data_path: str | Path, out_dir: str | Path, config: dict[str, Any] | N
     except StopRequested:  # pragma: no cover - handled inside
         raise
     except CrackError as exc:
-        events.log(f"ERROR: {exc.message}", level="error", event=False)
+        events.log(f"ERROR: {exc.message}", level="error", event=False, echo=False)  # the CLI prints it once
         events.emit("error", kind=exc.kind, message=exc.message, file=exc.file)
         raise
     except BaseException as exc:
@@ -211,13 +211,22 @@ def train(data_path: str | Path, out_dir: str | Path, config: dict[str, Any] | N
         else:
             msg = f"training failed: {type(exc).__name__}: {exc}. The log has the traceback; resume with --resume."
             kind = "internal"
-        events.log(traceback.format_exc(), level="error", event=False)
+        events.log(traceback.format_exc(), level="error", event=False, echo=False)
         events.emit("error", kind=kind, message=msg)
         raise
     finally:
         _restore_stop_handlers(old_handlers)
         events.close()
         dist_ctx.close()
+
+
+def _has_started(out_dir: Path) -> bool:
+    """A run started here (a failed attempt that never got to `run_started`, e.g. a wrong --data, does not count)."""
+    path = out_dir / "events.jsonl"
+    if not path.is_file():
+        return False
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return any('"event": "run_started"' in line for line in fh)
 
 
 _STOP = {"flag": False}
