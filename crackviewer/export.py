@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import time
 from pathlib import Path
 from typing import Callable, Iterable
@@ -23,16 +22,11 @@ CSV_COLUMNS = ["name", "label", "score", "decision", "outcome", "dice", "iou", "
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    from trainer.checkpoint import atomic_write_bytes
+
     try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        atomic_write_bytes(Path(path), data)
     except OSError as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
         raise DataError(f"cannot write ({exc.strerror or exc})", path) from None
 
 

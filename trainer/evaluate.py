@@ -234,9 +234,9 @@ def _write_png(path: Path, prob_u8: np.ndarray) -> float:
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    from trainer.checkpoint import atomic_write_text
+
+    atomic_write_text(path, text)
 
 
 def _fmt(v) -> str:
