@@ -218,12 +218,14 @@ def test_architecture_figure_and_plots_build(qapp):
 
 
 # ------------------------------------------------------------------------------------------------- render subprocess
-def test_render_subprocess_writes_every_png(tmp_path):
-    """The one test that spawns Python + Qt: every figure of a small fake run, then the report links them."""
+def test_render_subprocess_writes_every_png(tmp_path, monkeypatch):
+    """The one test that spawns Python + Qt: every figure of a small fake run, then the report links them.
+    The folder is given relative to the working directory, as `crack-train report runs/R` does."""
     import cv2
 
     run = make_fake_run(tmp_path, n_samples=6, size=64, epochs=4)
-    assert R.render_figures(run) is True, (run / "figures.json").read_text()
+    monkeypatch.chdir(run.parent)
+    assert R.render_figures(Path(run.name)) is True, (run / "figures.json").read_text()
     info = json.loads((run / "figures.json").read_text())
     assert info["rendered"] and not info["errors"] and not info["skipped"]
     for name in R.PLOT_FILES:

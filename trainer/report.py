@@ -93,7 +93,9 @@ def render_figures(folder: str | Path, run_dir: str | Path | None = None, data: 
 
     Returns True when all drawable figures were written. On failure (PySide6/pyqtgraph missing, a crash, a
     timeout) returns False and records the reason in folder/figures.json, which the report quotes."""
-    folder = Path(folder)
+    folder = Path(folder).resolve()  # the renderer runs with cwd=folder, so relative paths would point elsewhere
+    run_dir = Path(run_dir).resolve() if run_dir is not None else None
+    data = Path(data).resolve() if data is not None else None
     missing = [m for m in ("PySide6", "pyqtgraph") if importlib.util.find_spec(m) is None]
     if missing:
         _write_figures_json(folder, {"rendered": False, "reason": f"{' and '.join(missing)} not installed "
