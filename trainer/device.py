@@ -15,13 +15,6 @@ def cpu_bf16_supported() -> bool:
         return False
 
 
-def cpu_amx_supported() -> bool:
-    try:
-        return bool(torch.cpu._is_amx_tile_supported())
-    except Exception:
-        return False
-
-
 def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
@@ -38,17 +31,16 @@ def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
 
 
 def resolve_precision(name: str, device: torch.device) -> str:
-    """'bf16' or 'fp32'. auto = bf16 where the hardware runs it fast: a CUDA GPU with bf16, or a CPU with AMX tiles.
-
-    On a CPU with AVX512-bf16 but no AMX (measured here on an AMD EPYC), bf16 convolutions train no faster than
-    fp32, so auto keeps fp32 there; on the AMX machine of platform-notes.md bf16 + channels_last is ~4x faster.
+    """'bf16' or 'fp32'. auto = bf16 where the hardware runs it natively: a CUDA GPU with bf16, or a CPU with
+    AVX512-bf16/AMX (benchmarks/train_speed.py: 1.9x faster than fp32 on this project's AMD EPYC with AVX512-bf16;
+    about 4x on the AMX machine of platform-notes.md).
     """
     if name == "fp32":
         return "fp32"
     if device.type == "cuda":
         supported = torch.cuda.is_bf16_supported()
     else:
-        supported = cpu_bf16_supported() and cpu_amx_supported()
+        supported = cpu_bf16_supported()
     if name == "bf16":
         if device.type == "cuda" and not supported:
             raise ConfigError("precision = bf16, but this GPU does not support bf16; use precision=fp32 or auto")
