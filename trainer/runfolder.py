@@ -70,18 +70,25 @@ def _to_float(value: str) -> float:
     return float(v)
 
 
+def _read_text(path: Path) -> str | None:
+    """The file's text, or None when it does not exist; unreadable -> DataError naming the file."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read: {exc}", path) from None
+
+
 def read_numeric_csv(path: Path) -> list[dict[str, float]]:
     """Rows of a CSV whose cells are all numbers, as floats (empty / None / nan cells -> NaN, True/False -> 1/0).
 
     A missing file gives []. A truncated last line (a writer in the middle of a row) is dropped.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    text = _read_text(path)
+    if text is None:
         return []
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read: {exc}", path) from None
     complete = text.endswith("\n")
     lines = text.splitlines()
     if not lines:
@@ -521,12 +528,9 @@ def _subdirs(d: Path) -> list[Path]:
 def read_results(path: str | Path) -> list[dict[str, Any]]:
     """results.csv rows: name (str), label/decision/segmented (int), score/dice/iou/... (float)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    text = _read_text(path)
+    if text is None:
         return []
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read: {exc}", path) from None
     rows = []
     reader = csv.DictReader(text.splitlines())
     if not reader.fieldnames or "name" not in reader.fieldnames:

@@ -584,28 +584,22 @@ def _validation_row(epoch: int, v: dict, is_best: bool) -> dict:
     return row
 
 
-def _read_csv(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+def _validation_rows(out_dir: Path) -> list[dict]:
+    """validation.csv as numbers (the run-folder reader), with empty cells as None (undefined metrics)."""
+    from trainer.runfolder import read_numeric_csv
 
-
-def _num(v):
-    try:
-        return float(v) if v not in (None, "") else None
-    except ValueError:
-        return None
+    return [{k: (None if math.isnan(v) else v) for k, v in row.items()}
+            for row in read_numeric_csv(out_dir / "validation.csv")]
 
 
 def _best_validation_row(out_dir: Path) -> dict | None:
-    rows = [r for r in _read_csv(out_dir / "validation.csv") if r.get("is_best") == "1"]
-    return {k: _num(v) for k, v in rows[-1].items()} if rows else None
+    rows = [r for r in _validation_rows(out_dir) if r.get("is_best") == 1]
+    return rows[-1] if rows else None
 
 
 def _last_validation_row(out_dir: Path) -> dict | None:
-    rows = _read_csv(out_dir / "validation.csv")
-    return {k: _num(v) for k, v in rows[-1].items()} if rows else None
+    rows = _validation_rows(out_dir)
+    return rows[-1] if rows else None
 
 
 def _f(v, spec=".6f"):
