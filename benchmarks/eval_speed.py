@@ -28,9 +28,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from trainer.evaluate import _bf16_supported, evaluate_split  # noqa: E402
-from trainer.metrics import image_metrics  # noqa: E402
-from trainer.model import SegDecNet  # noqa: E402
+from trainer.training.device import bf16_supported as _bf16_supported  # noqa: E402
+from trainer.training.evaluate import evaluate_split
+from trainer.metrics.image import image_metrics  # noqa: E402
+from trainer.training.model import SegDecNet  # noqa: E402
 
 
 class SyntheticSplit(torch.utils.data.Dataset):

@@ -45,7 +45,7 @@ def main() -> int:
     if args.data:
         data = Path(args.data)
     else:
-        from trainer.synthetic import make_synthetic_dataset
+        from trainer.datasets.synthetic import make_synthetic_dataset
 
         data = make_synthetic_dataset(tmp / "data", n_train_pos=12, n_train_neg=6, n_val_pos=4, n_val_neg=2,
                                       n_test_pos=4, n_test_neg=2, size=(96, 96), seed=11)

@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from trainer import metrics as M  # noqa: E402
+from trainer.metrics import image as MI
+from trainer.metrics import pixels as MP
 
 
 def synthetic_eval(out: Path, n: int, hw: int = 448, maps: int = 8, seed: int = 0) -> Path:
@@ -40,7 +41,7 @@ def synthetic_eval(out: Path, n: int, hw: int = 448, maps: int = 8, seed: int = 
     labels = (rng.random(n) < 0.55).astype(np.int8)
     px = hw * hw
     # probability of each bin for crack and background pixels at 8 model-quality levels (beta densities)
-    centres = (np.arange(M.B) + 0.5) / M.B
+    centres = (np.arange(MP.B) + 0.5) / MP.B
     levels = np.linspace(0.2, 0.95, 8)
 
     def pmf(a, b):
@@ -49,8 +50,8 @@ def synthetic_eval(out: Path, n: int, hw: int = 448, maps: int = 8, seed: int = 
 
     pos_pmf = [pmf(1 + 6 * q, 1.5) for q in levels]
     neg_pmf = [pmf(0.6, 12 + 20 * q) for q in levels]
-    hist_pos = np.zeros((n, M.B), np.uint32)
-    hist_neg = np.zeros((n, M.B), np.uint32)
+    hist_pos = np.zeros((n, MP.B), np.uint32)
+    hist_neg = np.zeros((n, MP.B), np.uint32)
     for i in range(n):
         q = int(rng.integers(0, len(levels)))
         g = int(px * rng.uniform(0.005, 0.05)) if labels[i] else 0
@@ -61,8 +62,8 @@ def synthetic_eval(out: Path, n: int, hw: int = 448, maps: int = 8, seed: int = 
     names = np.array([f"sample_{i:04d}" for i in range(n)])
     np.savez(out / "samples.npz", names=names, labels=labels, scores=scores, segmented=labels > 0,
              hist_pos=hist_pos, hist_neg=hist_neg)
-    im = M.image_metrics(labels, scores)
-    t, _ = M.seg_threshold_pr(hist_pos.sum(0, dtype=np.int64), hist_neg.sum(0, dtype=np.int64))
+    im = MI.image_metrics(labels, scores)
+    t, _ = MP.seg_threshold_pr(hist_pos.sum(0, dtype=np.int64), hist_neg.sum(0, dtype=np.int64))
     metrics = {"split": "test", "n": n, "auc": im["auc"], "ap": im["ap"], "best_threshold": im["best_threshold"],
                "seg_threshold": t, "honest": {"seg_threshold": t, "image_threshold": 0.5}, "input_hw": [hw, hw]}
     (out / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
@@ -150,7 +151,7 @@ def main(argv=None) -> int:
             app.processEvents()
             panel.repaint()
         m = panel.model
-        print(f"samples: {m.n}, histogram bins: {M.B}, open sample map: {panel.sample.prob8.shape}, "
+        print(f"samples: {m.n}, histogram bins: {MP.B}, open sample map: {panel.sample.prob8.shape}, "
               f"visible tiles: ~{_visible_tiles(panel)}")
         print(f"synthetic evaluation written in {t_make:.1f} s, opened in {t_open:.2f} s")
 

@@ -89,7 +89,7 @@ def auto_precision(device_type: str) -> str:
     """The same rule as training's precision = "auto" (trainer.device.resolve_precision)."""
     import torch
 
-    from trainer.device import resolve_precision
+    from trainer.training.device import resolve_precision
 
     return resolve_precision("auto", torch.device(device_type))
 
@@ -129,7 +129,7 @@ def measure_matmul(device_type: str, dtype_name: str, n: int, min_seconds: float
 def _make_model(arch: str, size: int, device, precision: str):
     import torch
 
-    from trainer.model import SegDecNet
+    from trainer.training.model import SegDecNet
 
     torch.manual_seed(0)
     model = SegDecNet(arch, "avg", 3, size, size).to(device)
@@ -164,7 +164,7 @@ def worker_train(cfg: dict) -> dict:
     """Compute-only training speed of one (device, architecture, precision) on in-memory random inputs."""
     import torch
 
-    from trainer.model import flops_per_image
+    from trainer.training.summary import flops_per_image
 
     device = torch.device(cfg["device"])
     if cfg.get("threads"):
@@ -218,7 +218,8 @@ def worker_stall(cfg: dict) -> dict:
     import torch
     from torch.utils.data import DataLoader
 
-    from trainer.data import CrackDataset, open_dataset
+    from trainer.training.dataset import CrackDataset
+    from trainer.datasets.layouts import open_dataset
 
     device = torch.device(cfg["device"])
     if cfg.get("threads"):
@@ -282,7 +283,7 @@ def _run_worker(cfg: dict, timeout: float) -> dict:
 # main
 # --------------------------------------------------------------------------------------------------------------------
 def _make_stall_dataset(out_dir: Path, n_images: int, size: int) -> Path:
-    from trainer.synthetic import make_synthetic_dataset
+    from trainer.datasets.synthetic import make_synthetic_dataset
 
     n_pos = max(1, (n_images * 3) // 4)
     n_neg = max(1, n_images - n_pos)

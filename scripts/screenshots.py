@@ -87,7 +87,8 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ws = Path(args.workspace) if args.workspace else Path(tempfile.mkdtemp(prefix="crackviewer-shots-"))
-    from trainer.config import DEFAULTS, PRESETS
+    from trainer.config import DEFAULTS
+    from trainer.schema import PRESETS
 
     quick = {**DEFAULTS, **PRESETS["quick"]}
     epochs = args.epochs or quick["epochs"]

@@ -56,7 +56,7 @@ def trace_points(mask_path: Path, step: int = 28) -> list[tuple[float, float]]:
     import numpy as np
 
     from crackviewer.review_queue import thin
-    from trainer.data import read_mask
+    from trainer.datasets.images import read_mask
 
     if not mask_path.is_file():
         return []
@@ -104,7 +104,7 @@ def main(argv=None) -> int:
             ds = copy_subset(src, tmp / "cracks", PICK, weak={"cfd_018", "cfd_040", "cfd_052"})
             sample = "cfd_018"
         else:
-            from trainer.synthetic import make_synthetic_dataset
+            from trainer.datasets.synthetic import make_synthetic_dataset
             ds = make_synthetic_dataset(tmp / "cracks", n_train_pos=6, n_train_neg=2, n_val_pos=2, n_val_neg=1,
                                         n_test_pos=2, n_test_neg=1, size=(320, 480), seed=4)
             sample = "syn_train_0001"
@@ -112,7 +112,7 @@ def main(argv=None) -> int:
         if args.run and not args.eval:
             import subprocess
 
-            from trainer.data import open_dataset
+            from trainer.datasets.layouts import open_dataset
             ev = tmp / "eval"
             for split in open_dataset(ds).splits:
                 subprocess.run([sys.executable, "-m", "trainer", "eval", "--run", args.run, "--data", str(ds),

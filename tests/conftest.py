@@ -23,7 +23,7 @@ def shared_cracks() -> Path:
 @pytest.fixture(scope="session")
 def synthetic_dataset(tmp_path_factory) -> Path:
     """A small synthetic manifest dataset (64x64), shared by the whole test session."""
-    from trainer.synthetic import make_synthetic_dataset
+    from trainer.datasets.synthetic import make_synthetic_dataset
 
     out = tmp_path_factory.mktemp("synthetic") / "cracks"
     return make_synthetic_dataset(out, n_train_pos=8, n_train_neg=4, n_val_pos=4, n_val_neg=2,

@@ -12,7 +12,7 @@ import pytest
 
 from trainer.cli import main
 from trainer.config import load_config
-from trainer.train import train
+from trainer.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,7 +43,7 @@ def test_eval_on_another_dataset_without_split_column(run, synthetic_dataset, tm
     assert len(list((out / "probs").glob("*.png"))) == len(rows)
     assert "EVAL on WHATEVER" in capsys.readouterr().out
     # the same evaluation at an explicit threshold gives the mean Dice of the stored histograms at that threshold
-    from trainer.metrics import CumulativeHist, threshold_to_bin
+    from trainer.metrics.pixels import CumulativeHist, threshold_to_bin
     out2 = tmp_path / "eval2"
     assert main(["eval", "--run", str(run), "--data", str(other), "--out", str(out2), "--seg-threshold", "0.3",
                  "--no-report"]) == 0

@@ -1,6 +1,7 @@
 import pytest
 
-from trainer.config import DEFAULTS, KEY_DOCS, PRESETS, dumps_config, load_config, parse_overrides
+from trainer.config import DEFAULTS, KEY_DOCS, dumps_config, load_config, parse_overrides
+from trainer.schema import PRESETS
 from trainer.errors import ConfigError
 
 

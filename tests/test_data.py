@@ -13,8 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from trainer import data as D
-from trainer.data import CrackDataset, open_dataset, read_image, read_mask, validate_records
+from trainer.datasets import images as DI
+from trainer.datasets import records as DR
+from trainer.training.dataset import CrackDataset
+from trainer.datasets.layouts import open_dataset
+from trainer.datasets.images import read_image, read_mask
+from trainer.datasets.validation import validate_records
 from trainer.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +83,7 @@ def _basic_rows():
 
 @pytest.fixture(scope="module")
 def syn(tmp_path_factory) -> Path:
-    from trainer.synthetic import make_synthetic_dataset
+    from trainer.datasets.synthetic import make_synthetic_dataset
     return make_synthetic_dataset(tmp_path_factory.mktemp("syn") / "ds", 6, 4, 3, 2, 3, 2, size=(48, 48), seed=5)
 
 
@@ -603,7 +607,7 @@ def test_channel_order_rgb_and_value_range(tmp_path):
     bgr[..., 0] = 255  # pure blue in BGR
     _write(root / "images" / "a.png", bgr)
     ds = CrackDataset(open_dataset(root).samples, (20, 24))
-    assert ds.channel_order == D.CHANNEL_ORDER == "RGB"
+    assert ds.channel_order == DR.CHANNEL_ORDER == "RGB"
     x = ds[0]["image"]
     assert x.dtype == torch.float32 and x.shape == (3, 20, 24)
     assert float(x[2].min()) == 1.0 and float(x[:2].max()) == 0.0
@@ -646,7 +650,7 @@ def test_seg_weight_distance_transform(tmp_path):
     assert abs(wgt[12, 16] - 3.0 * (5 / 9) ** 2) < 0.05  # (d / dmax)^p * max, d = 5 vs 9
     assert np.all(ds[1]["seg_weight"].numpy() == 1.0)
     assert np.all(CrackDataset(recs, (32, 32))[0]["seg_weight"].numpy() == 1.0)
-    assert np.all(D.distance_weight(np.zeros((4, 4), np.uint8), 2, 1) == 1.0)
+    assert np.all(DI.distance_weight(np.zeros((4, 4), np.uint8), 2, 1) == 1.0)
 
 
 def test_items_collate_in_a_dataloader(syn):
@@ -664,7 +668,7 @@ def test_items_collate_in_a_dataloader(syn):
 
 def test_lazy_loading_reads_nothing_at_construction(syn, monkeypatch):
     recs = open_dataset(syn).samples
-    many = [D.SampleRecord(f"s{i}", r.image_path, r.mask_path, r.has_mask, r.label, "train")
+    many = [DR.SampleRecord(f"s{i}", r.image_path, r.mask_path, r.has_mask, r.label, "train")
             for i, r in enumerate(recs * 20)][:400]
     calls = {"decode": 0, "read": 0}
     real_decode, real_fromfile, real_imread = cv2.imdecode, np.fromfile, cv2.imread
@@ -692,7 +696,7 @@ def test_peak_memory_does_not_grow_with_n(syn):
     recs = open_dataset(syn).samples
 
     def peak(n):
-        many = [D.SampleRecord(f"s{i}", r.image_path, r.mask_path, r.has_mask, r.label, "train")
+        many = [DR.SampleRecord(f"s{i}", r.image_path, r.mask_path, r.has_mask, r.label, "train")
                 for i, r in enumerate((recs * (n // len(recs) + 1))[:n])]
         tracemalloc.start()
         ds = CrackDataset(many, (64, 64))

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from trainer.checkpoint import load_checkpoint
+from trainer.training.checkpoint import load_checkpoint
 from trainer.config import load_config
-from trainer.model import SegDecNet
-from trainer.train import train
+from trainer.training.model import SegDecNet
+from trainer.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = ["epochs=2", "input_height=128", "input_width=64", "batch_size=2", "learning_rate=0.1", "precision=fp32",

@@ -12,8 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainer import metrics as M
-from trainer.evaluate import compute_validation, evaluate_split, load_samples, prob_png_name
+from trainer.metrics import image as MI
+from trainer.metrics import pixels as MP
+from trainer.training.evaluate import compute_validation, evaluate_split
+from trainer.runs.evaluation import load_samples
+from trainer.runs.paths import prob_png_name
 
 torch.set_num_threads(1)
 
@@ -119,14 +122,14 @@ def test_evaluate_split_writes_a_consistent_folder(tmp_path):
     assert s["names"].tolist() == names
     assert s["labels"].dtype == np.int8 and s["labels"].tolist() == labels
     assert s["scores"].dtype == np.float32 and s["segmented"].dtype == bool
-    assert s["hist_pos"].dtype == np.uint32 and s["hist_pos"].shape == (8, M.B) == s["hist_neg"].shape
+    assert s["hist_pos"].dtype == np.uint32 and s["hist_pos"].shape == (8, MP.B) == s["hist_neg"].shape
     assert s["hist_neg"].dtype == np.uint32 and s["max_prob"].dtype == np.float32
     assert np.all(s["hist_pos"].sum(1) + s["hist_neg"].sum(1) == H * W)
     for i, (score, p) in enumerate(direct):
         assert s["scores"][i] == pytest.approx(score, abs=1e-6)
         assert s["max_prob"][i] == pytest.approx(p.max(), abs=1e-6)
         gt = ds.masks[i][0] > 0.5
-        hp, hn = M.sample_histograms(p, gt)
+        hp, hn = MP.sample_histograms(p, gt)
         assert s["hist_pos"][i].sum() == gt.sum()
         # same histograms as a direct computation
         assert np.array_equal(hp, s["hist_pos"][i]) and np.array_equal(hn, s["hist_neg"][i])
@@ -134,8 +137,8 @@ def test_evaluate_split_writes_a_consistent_folder(tmp_path):
     rows = _read_csv(out / "results.csv")
     assert list(rows[0].keys()) == ["name", "label", "score", "decision", "dice", "iou", "max_prob", "gt_pixels",
                                     "pred_pixels", "segmented"]
-    k = M.threshold_to_bin(0.3)
-    dice, iou = M.dice_iou_from_hist(s["hist_pos"], s["hist_neg"], k)
+    k = MP.threshold_to_bin(0.3)
+    dice, iou = MP.dice_iou_from_hist(s["hist_pos"], s["hist_neg"], k)
     for i, r in enumerate(rows):
         assert r["name"] == names[i] and int(r["label"]) == labels[i]
         assert float(r["dice"]) == pytest.approx(dice[i], rel=1e-8, abs=1e-12)
@@ -151,17 +154,17 @@ def test_evaluate_split_writes_a_consistent_folder(tmp_path):
                 "undefined"):
         assert key in mj, key
     assert mj["split"] == "test" and mj["n"] == 8 and mj["input_hw"] == [H, W] and mj["checkpoint"] == "ckpt/best.pth"
-    im = M.image_metrics(s["labels"], s["scores"])
+    im = MI.image_metrics(s["labels"], s["scores"])
     for key in ("auc", "ap", "ap_sklearn", "best_threshold", "f_measure", "tp", "fp", "fn", "tn"):
         assert mj[key] == pytest.approx(im[key]), key
-    assert mj["seg_threshold"] == 0.3 and mj["seg_threshold_applied"] == k / M.B
+    assert mj["seg_threshold"] == 0.3 and mj["seg_threshold_applied"] == k / MP.B
     assert mj["dice_mean"] == pytest.approx(dice.mean()) and mj["dice_std"] == pytest.approx(np.std(dice))
     assert mj["iou_mean"] == pytest.approx(iou.mean()) and mj["iou_std"] == pytest.approx(np.std(iou))
     assert mj["decision_threshold"] == pytest.approx(im["best_threshold"])    # no image_threshold given
     assert mj["undefined"] == []
     # honest point: thresholds from validation applied here
-    hm = M.image_metrics(s["labels"], s["scores"], threshold=0.55)
-    hd, hi = M.dice_iou_from_hist(s["hist_pos"], s["hist_neg"], M.threshold_to_bin(0.62))
+    hm = MI.image_metrics(s["labels"], s["scores"], threshold=0.55)
+    hd, hi = MP.dice_iou_from_hist(s["hist_pos"], s["hist_neg"], MP.threshold_to_bin(0.62))
     h = mj["honest"]
     assert h["image_threshold"] == 0.55 == h["decision_threshold"] and h["seg_threshold"] == 0.62
     assert (h["tp"], h["fp"], h["fn"], h["tn"]) == (hm["tp"], hm["fp"], hm["fn"], hm["tn"])
@@ -169,7 +172,7 @@ def test_evaluate_split_writes_a_consistent_folder(tmp_path):
     assert h["dice_mean"] == pytest.approx(hd.mean()) and h["iou_std"] == pytest.approx(np.std(hi))
     # gated block: samples classified negative predict nothing
     gate = s["scores"] >= mj["decision_threshold"]
-    gd, _ = M.dice_iou_from_hist(s["hist_pos"], s["hist_neg"], k, gate=gate)
+    gd, _ = MP.dice_iou_from_hist(s["hist_pos"], s["hist_neg"], k, gate=gate)
     assert mj["gated"]["dice_mean"] == pytest.approx(gd.mean())
     assert "NaN" not in (out / "metrics.json").read_text()
 
@@ -221,11 +224,11 @@ def test_compute_validation(tmp_path, monkeypatch):
     direct = _direct_probs(model, ds)
     model.train()
     gts = [ds.masks[i][0] > 0.5 for i in range(len(ds))]
-    hp = sum(M.sample_histograms(p, g)[0] for (_, p), g in zip(direct, gts))
-    hn = sum(M.sample_histograms(p, g)[1] for (_, p), g in zip(direct, gts))
-    t, f1 = M.seg_threshold_pr(hp, hn)
-    assert v2["seg_threshold"] == pytest.approx(t, abs=1.5 / M.B) and v2["seg_f1"] == pytest.approx(f1, abs=1e-3)
-    im = M.image_metrics(ds.labels, [sc for sc, _ in direct])
+    hp = sum(MP.sample_histograms(p, g)[0] for (_, p), g in zip(direct, gts))
+    hn = sum(MP.sample_histograms(p, g)[1] for (_, p), g in zip(direct, gts))
+    t, f1 = MP.seg_threshold_pr(hp, hn)
+    assert v2["seg_threshold"] == pytest.approx(t, abs=1.5 / MP.B) and v2["seg_f1"] == pytest.approx(f1, abs=1e-3)
+    im = MI.image_metrics(ds.labels, [sc for sc, _ in direct])
     assert v2["ap"] == pytest.approx(im["ap"]) and v2["threshold"] == pytest.approx(im["best_threshold"], abs=1e-6)
     for key in ("auc", "ap", "ap_sklearn", "threshold", "f_measure", "tp", "fp", "fn", "tn", "seg_threshold",
                 "dice_mean", "dice_std", "iou_mean", "iou_std", "val_loss_seg", "val_loss_dec", "val_loss"):
@@ -245,28 +248,29 @@ def test_compute_validation(tmp_path, monkeypatch):
     assert v2["val_loss_dec"] == pytest.approx(np.mean(ld), rel=1e-5)
     assert v2["val_loss"] == pytest.approx(np.mean(ls) + np.mean(ld), rel=1e-5)
     # Dice at the chosen threshold, all samples but the weak positive
-    ks = M.threshold_to_bin(v2["seg_threshold"])
-    d = [M.dice_iou_from_hist(*M.sample_histograms(p, g), ks)[0] for (_, p), g in zip(direct, gts)]
-    valid = M.dice_valid(ds.labels, ds.is_segmented)
+    ks = MP.threshold_to_bin(v2["seg_threshold"])
+    d = [MP.dice_iou_from_hist(*MP.sample_histograms(p, g), ks)[0] for (_, p), g in zip(direct, gts)]
+    valid = MP.dice_valid(ds.labels, ds.is_segmented)
     assert v2["dice_mean"] == pytest.approx(np.mean(np.array(d)[valid]), abs=1e-3)
 
     # dice_threshold = 1: min over positives of the per-image maximum
     v1 = compute_validation(model, ds, dice_threshold=1)
     mins = min(p.max() for (sc, p), lab in zip(direct, ds.labels) if lab)
-    assert v1["seg_threshold"] == pytest.approx(M.bin_to_threshold(int(M.prob_to_bin(mins))), abs=1.5 / M.B)
+    assert v1["seg_threshold"] == pytest.approx(MP.bin_to_threshold(int(MP.prob_to_bin(mins))), abs=1.5 / MP.B)
     # pixel subsampling stride
     v10 = compute_validation(model, ds, dice_threshold=2, dice_threshold_factor=10)
     allp = np.concatenate([p.ravel() for _, p in direct])[::10]
     allg = np.concatenate([g.ravel() for g in gts])[::10]
-    t10, _ = M.seg_threshold_pr(*M.sample_histograms(allp, allg))
-    assert v10["seg_threshold"] == pytest.approx(t10, abs=1.5 / M.B)
+    t10, _ = MP.seg_threshold_pr(*MP.sample_histograms(allp, allg))
+    assert v10["seg_threshold"] == pytest.approx(t10, abs=1.5 / MP.B)
     with pytest.raises(Exception, match="dice_threshold"):
         compute_validation(model, ds, dice_threshold=3)
 
 
 def test_with_crackdataset_and_segdecnet(tmp_path, synthetic_dataset):
-    from trainer.data import CrackDataset, open_dataset
-    from trainer.model import SegDecNet
+    from trainer.training.dataset import CrackDataset
+    from trainer.datasets.layouts import open_dataset
+    from trainer.training.model import SegDecNet
 
     torch.manual_seed(0)
     index = open_dataset(synthetic_dataset)

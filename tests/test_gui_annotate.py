@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QApplication
 
 from crackviewer.annotate_panel import AnnotatePanel
 from crackviewer.mask_model import prediction_mask
-from trainer.data import open_dataset, read_mask
+from trainer.datasets.layouts import open_dataset
+from trainer.datasets.images import read_mask
 
 pytestmark = pytest.mark.gui
 

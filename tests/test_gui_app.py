@@ -304,7 +304,8 @@ def test_training_form_has_every_key_grouped_with_tooltips(window):
 
 
 def test_presets_and_overrides(window):
-    from trainer.config import DEFAULTS, PRESETS
+    from trainer.config import DEFAULTS
+    from trainer.schema import PRESETS
 
     tp = window.training_panel
     tp.apply_preset("published")

@@ -12,7 +12,8 @@ from PySide6.QtCore import QPoint, Qt
 
 from crackviewer.threshold_model import OUTCOMES
 from tests.fakes import make_fake_run
-from trainer import metrics as M
+from trainer.metrics import image as MI
+from trainer.metrics import pixels as MP
 
 pytestmark = pytest.mark.gui
 
@@ -83,11 +84,11 @@ def test_segmentation_slider_updates_everything(qtbot, panel):
     ev = m.evaluation
     before = (m.stats["dice_mean"], panel.viewer.view.pred_mask.sum(), m.order.copy(),
               panel.curves.m_pix.getData()[0][0], _mean_dice_text(panel))
-    k_new = M.threshold_to_bin(0.2) if m.seg_bin > M.threshold_to_bin(0.4) else M.threshold_to_bin(0.85)
+    k_new = MP.threshold_to_bin(0.2) if m.seg_bin > MP.threshold_to_bin(0.4) else MP.threshold_to_bin(0.85)
     panel.thresholds.seg_slider.setValue(k_new)
     assert m.seg_bin == k_new
-    d, i = M.dice_iou_from_hist(ev.hist_pos, ev.hist_neg, k_new)
-    assert m.stats["dice_mean"] == M.dice_stats(d, i, M.dice_valid(ev.labels, ev.segmented))["dice_mean"]
+    d, i = MP.dice_iou_from_hist(ev.hist_pos, ev.hist_neg, k_new)
+    assert m.stats["dice_mean"] == MP.dice_stats(d, i, MP.dice_valid(ev.labels, ev.segmented))["dice_mean"]
     assert m.stats["dice_mean"] != before[0]
     assert f"{m.stats['dice_mean']:.3f}" in _mean_dice_text(panel) and _mean_dice_text(panel) != before[4]
     assert panel.viewer.view.pred_mask.sum() != before[1]                      # overlay redrawn
@@ -100,7 +101,7 @@ def test_segmentation_slider_updates_everything(qtbot, panel):
     assert panel.thresholds.seg_spin.value() == pytest.approx(m.seg_threshold, abs=1e-4)
     # the numeric field snaps up to a bin edge
     panel.thresholds.seg_spin.setValue(0.33333)
-    assert m.seg_bin == M.threshold_to_bin(0.3333) and panel.thresholds.seg_slider.value() == m.seg_bin
+    assert m.seg_bin == MP.threshold_to_bin(0.3333) and panel.thresholds.seg_slider.value() == m.seg_bin
 
 
 def test_classification_slider_updates_counts_and_filters(panel):
@@ -112,7 +113,7 @@ def test_classification_slider_updates_counts_and_filters(panel):
         panel.thresholds.img_slider.setValue(v)
         t = v / 10000
         assert m.image_threshold == t
-        ref = M.confusion_counts(m.labels, m.scores, t)
+        ref = MI.confusion_counts(m.labels, m.scores, t)
         for key in ("TP", "FP", "FN", "TN"):
             assert f"{key} {ref[key.lower()]}" in panel.stats.text()
         assert panel.gallery.list_model.rowCount() == ref["fp"] + ref["fn"]
@@ -188,7 +189,7 @@ def test_reset_buttons(panel, run_dir):
     panel.thresholds.seg_opt.click()
     assert m.seg_threshold == m.presets["seg_optimal"].value
     panel.thresholds.seg_val.click()
-    assert m.seg_threshold == M.snap_threshold(met["honest"]["seg_threshold"])
+    assert m.seg_threshold == MP.snap_threshold(met["honest"]["seg_threshold"])
     panel.thresholds.img_opt.click()
     assert m.image_threshold == met["best_threshold"]
     panel.thresholds.img_val.click()
@@ -214,7 +215,7 @@ def test_curve_click_sets_classification_threshold(qtbot, panel):
     t = cv.click_at("pr", c["recall"][kp], c["precision"][kp])
     assert m.image_threshold == t
     t = cv.click_at("dice", 0.25, 0.5)
-    assert m.seg_bin == M.threshold_to_bin(0.25)
+    assert m.seg_bin == MP.threshold_to_bin(0.25)
 
 
 def test_keyboard_next_previous_and_overlay_toggles(qtbot, panel):
@@ -302,8 +303,8 @@ def test_big_split_gallery_is_virtual(qtbot, tmp_path):
     rng = np.random.default_rng(0)
     ev = tmp_path / "ev"
     ev.mkdir()
-    hp = rng.integers(0, 3, (n, M.B), dtype=np.uint32)
-    hn = rng.integers(0, 30, (n, M.B), dtype=np.uint32)
+    hp = rng.integers(0, 3, (n, MP.B), dtype=np.uint32)
+    hn = rng.integers(0, 30, (n, MP.B), dtype=np.uint32)
     labels = (rng.random(n) < 0.3).astype(np.int8)
     np.savez(ev / "samples.npz", names=np.array([f"s{k:04d}" for k in range(n)]), labels=labels,
                         scores=rng.random(n).astype(np.float32), segmented=labels > 0, hist_pos=hp, hist_neg=hn)
@@ -335,16 +336,16 @@ def test_overlay_colours_follow_the_rule(qtbot):
     img = np.full((4, 4, 3), 128, np.uint8)
     prob = np.array([[0, 100, 200, 255]] * 4, np.uint8)
     gt = np.array([[0, 0, 1, 1]] * 4, np.uint8)
-    k = M.threshold_to_bin(150 / 255)
+    k = MP.threshold_to_bin(150 / 255)
     v.set_sample(img, gt, prob, gt, threshold=k)
     px = v.right.layer("errors").pixels32[0]
     assert list(px) == [0, 0, premul_u32(colors.TP), premul_u32(colors.TP)]
-    v.set_threshold(M.threshold_to_bin(0.3))                 # 100/255 = 0.39 is now crack: FP at column 1
+    v.set_threshold(MP.threshold_to_bin(0.3))                 # 100/255 = 0.39 is now crack: FP at column 1
     assert v.right.layer("errors").pixels32[0, 1] == premul_u32(colors.FP)
-    v.set_threshold(M.B)                                      # nothing predicted: the GT pixels are misses
+    v.set_threshold(MP.B)                                      # nothing predicted: the GT pixels are misses
     assert list(v.right.layer("errors").pixels32[0]) == [0, 0, premul_u32(colors.FN), premul_u32(colors.FN)]
     v.set_gated(True)
     assert not v.pred_mask.any()
     v.set_gated(False)
-    v.set_sample(img, None, prob, None, threshold=M.threshold_to_bin(0.3))   # weak label: no GT known
+    v.set_sample(img, None, prob, None, threshold=MP.threshold_to_bin(0.3))   # weak label: no GT known
     assert list(v.right.layer("errors").pixels32[0]) == [0] + [premul_u32(colors.PRED)] * 3

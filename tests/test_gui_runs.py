@@ -103,7 +103,7 @@ def test_open_finished_run_shows_curves_report_config_and_log(window, workspace,
     # curves from the run's events
     assert sorted(rv.plots.epoch_loss["loss"].values) == [1, 2, 3, 4, 5, 6]
     assert rv.plots.step_raw["loss"].total > 0
-    from trainer.runfolder import RunFolder
+    from trainer.runs.folder import RunFolder
 
     assert sorted(rv.plots.val["ap"].values) == [int(r["epoch"]) for r in RunFolder(run).validation()]
     assert len(rv.plots.val["ap"].values) >= 3

@@ -26,7 +26,7 @@ TINY = dict(input_height=64, input_width=64, batch_size=2, validation_n_epochs=1
 
 @pytest.fixture(scope="module")
 def tiny_dataset(tmp_path_factory) -> Path:
-    from trainer.synthetic import make_synthetic_dataset
+    from trainer.datasets.synthetic import make_synthetic_dataset
 
     out = tmp_path_factory.mktemp("tiny") / "cracks"
     return make_synthetic_dataset(out, n_train_pos=4, n_train_neg=2, n_val_pos=2, n_val_neg=2, n_test_pos=2,
@@ -69,7 +69,7 @@ def _has(events, event_name, **fields) -> bool:
 # ------------------------------------------------------------------------------------------------ real trainings
 @pytest.mark.slow
 def test_train_live_updates_then_stop_resume_and_open_finished_run(window, qtbot):
-    from trainer.runfolder import RunFolder
+    from trainer.runs.folder import RunFolder
 
     tp = window.training_panel
     window.show_tab("train")
@@ -142,7 +142,7 @@ def test_train_live_updates_then_stop_resume_and_open_finished_run(window, qtbot
 
 @pytest.mark.slow
 def test_killed_worker_shows_error_and_window_stays_usable(window, qtbot):
-    from trainer.runfolder import RunFolder
+    from trainer.runs.folder import RunFolder
 
     tp = window.training_panel
     tp.set_config({**TINY, "validate": False})

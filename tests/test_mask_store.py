@@ -10,7 +10,8 @@ import pytest
 
 from crackviewer.mask_model import MaskModel
 from crackviewer.mask_store import LabelError, MaskSaveError, MaskStore, read_journal
-from trainer.data import open_dataset, read_mask
+from trainer.datasets.layouts import open_dataset
+from trainer.datasets.images import read_mask
 
 
 def _img(seed, h=40, w=48):

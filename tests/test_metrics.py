@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
 
-from trainer import metrics as M
+from trainer.metrics import image as MI
+from trainer.metrics import pixels as MP
 
 
 def _scores(rng, n, pos_frac=0.5):
@@ -31,7 +32,7 @@ def _pixels(rng, n, pos_frac=0.05):
 def test_image_metrics_match_sklearn(seed):
     rng = np.random.default_rng(seed)
     y, s = _scores(rng, 300)
-    m = M.image_metrics(y, s)
+    m = MI.image_metrics(y, s)
     precision, recall, thr = precision_recall_curve(y, s)
     f = 2 * precision * recall / (precision + recall + 1e-8)
     ix = int(np.argmax(f))
@@ -51,7 +52,7 @@ def test_image_metrics_match_sklearn(seed):
 def test_image_metrics_at_given_threshold_is_the_honest_point():
     rng = np.random.default_rng(5)
     y, s = _scores(rng, 200)
-    m = M.image_metrics(y, s, threshold=0.6)
+    m = MI.image_metrics(y, s, threshold=0.6)
     d = s >= 0.6
     tp, fp, fn = int((d & (y == 1)).sum()), int((d & (y == 0)).sum()), int((~d & (y == 1)).sum())
     p, r = tp / (tp + fp), tp / (tp + fn)
@@ -62,12 +63,12 @@ def test_image_metrics_at_given_threshold_is_the_honest_point():
     assert m["best_threshold"] is not None and m["best_f_measure"] >= m["f_measure"] - 1e-12
 
 
-@pytest.mark.parametrize("labels,reason", [(np.ones(6), M.REASON_ONLY_POS), (np.zeros(6), M.REASON_ONLY_NEG)])
+@pytest.mark.parametrize("labels,reason", [(np.ones(6), MI.REASON_ONLY_POS), (np.zeros(6), MI.REASON_ONLY_NEG)])
 def test_one_class_split_is_undefined_not_nan(labels, reason):
     s = np.array([0.1, 0.2, 0.4, 0.6, 0.8, 0.9])
     with warnings.catch_warnings():
         warnings.simplefilter("error")          # no sklearn warning spam
-        m = M.image_metrics(labels, s)
+        m = MI.image_metrics(labels, s)
     for key in ("auc", "ap", "ap_sklearn", "best_threshold"):
         assert m[key] is None and key in m["undefined"]
     assert m["undefined_reason"] == reason == f"undefined: split has only {'positives' if labels[0] else 'negatives'}"
@@ -80,16 +81,16 @@ def test_one_class_split_is_undefined_not_nan(labels, reason):
         assert m["f_measure"] is None and "f_measure" in m["undefined"]
     for v in m.values():
         assert not (isinstance(v, float) and np.isnan(v))
-    m2 = M.image_metrics(labels, s, threshold=0.3)
+    m2 = MI.image_metrics(labels, s, threshold=0.3)
     assert m2["tp"] + m2["fp"] == 4
 
 
 def test_roc_pr_curves():
     rng = np.random.default_rng(1)
     y, s = _scores(rng, 50)
-    c = M.roc_pr_curves(y, s)
+    c = MI.roc_pr_curves(y, s)
     assert c["fpr"][0] == 0 and c["tpr"][-1] == 1 and len(c["precision"]) == len(c["recall"])
-    assert M.roc_pr_curves(np.ones(4), s[:4]) is None
+    assert MI.roc_pr_curves(np.ones(4), s[:4]) is None
 
 
 # ---------------------------------------------------------------- bins and thresholds
@@ -97,40 +98,40 @@ def test_roc_pr_curves():
 def test_bin_edge_snapping_rule():
     rng = np.random.default_rng(0)
     p = np.concatenate([rng.random(20000).astype(np.float32),
-                        np.arange(M.B + 1, dtype=np.float32) / M.B,          # every edge exactly, incl. 1.0
-                        np.nextafter(np.arange(1, M.B, dtype=np.float32) / M.B, np.float32(0))])
-    b = M.prob_to_bin(p)
-    assert b.min() >= 0 and b.max() == M.B - 1
-    for k in [0, 1, 2, 17, 409, 2048, 4000, M.B - 1]:
-        assert np.array_equal(b >= k, p >= k / M.B), k
-    assert not (b >= M.B).any()                 # k = B (threshold 1.0) predicts nothing
-    assert M.threshold_to_bin(0.0) == 0 and M.threshold_to_bin(1.0) == M.B and M.threshold_to_bin(1.5) == M.B
-    assert M.threshold_to_bin(-0.2) == 0
+                        np.arange(MP.B + 1, dtype=np.float32) / MP.B,          # every edge exactly, incl. 1.0
+                        np.nextafter(np.arange(1, MP.B, dtype=np.float32) / MP.B, np.float32(0))])
+    b = MP.prob_to_bin(p)
+    assert b.min() >= 0 and b.max() == MP.B - 1
+    for k in [0, 1, 2, 17, 409, 2048, 4000, MP.B - 1]:
+        assert np.array_equal(b >= k, p >= k / MP.B), k
+    assert not (b >= MP.B).any()                 # k = B (threshold 1.0) predicts nothing
+    assert MP.threshold_to_bin(0.0) == 0 and MP.threshold_to_bin(1.0) == MP.B and MP.threshold_to_bin(1.5) == MP.B
+    assert MP.threshold_to_bin(-0.2) == 0
     for k in [0, 1, 100, 4095, 4096]:
-        assert M.threshold_to_bin(M.bin_to_threshold(k)) == k
+        assert MP.threshold_to_bin(MP.bin_to_threshold(k)) == k
     t = 0.30001
-    k = M.threshold_to_bin(t)
-    assert M.bin_to_threshold(k) >= t > M.bin_to_threshold(k - 1)   # snapped up to the next edge
+    k = MP.threshold_to_bin(t)
+    assert MP.bin_to_threshold(k) >= t > MP.bin_to_threshold(k - 1)   # snapped up to the next edge
     with pytest.raises(ValueError):
-        M.threshold_to_bin(float("nan"))
+        MP.threshold_to_bin(float("nan"))
 
 
 def test_sample_histograms_and_stride():
     rng = np.random.default_rng(3)
     maps = [_pixels(rng, n) for n in (1000, 777, 1234)]
     for stride in (1, 3, 10):
-        tot_p = np.zeros(M.B, np.int64)
-        tot_n = np.zeros(M.B, np.int64)
+        tot_p = np.zeros(MP.B, np.int64)
+        tot_n = np.zeros(MP.B, np.int64)
         off = 0
         for p, g in maps:
-            hp, hn = M.sample_histograms(p, g, stride, off)
+            hp, hn = MP.sample_histograms(p, g, stride, off)
             tot_p += hp
             tot_n += hn
-            off = M.next_offset(off, p.size, stride)
+            off = MP.next_offset(off, p.size, stride)
         allp = np.concatenate([m[0] for m in maps])[::stride]
         allg = np.concatenate([m[1] for m in maps])[::stride]
-        assert np.array_equal(tot_p, np.bincount(M.prob_to_bin(allp[allg]), minlength=M.B))
-        assert np.array_equal(tot_n, np.bincount(M.prob_to_bin(allp[~allg]), minlength=M.B))
+        assert np.array_equal(tot_p, np.bincount(MP.prob_to_bin(allp[allg]), minlength=MP.B))
+        assert np.array_equal(tot_n, np.bincount(MP.prob_to_bin(allp[~allg]), minlength=MP.B))
         assert tot_p.sum() + tot_n.sum() == allp.size
 
 
@@ -141,9 +142,9 @@ def test_histogram_threshold_within_one_bin_of_sklearn(seed):
     precision, recall, thr = precision_recall_curve(g, p)
     f = 2 * precision * recall / (precision + recall + 1e-8)
     exact = float(thr[int(np.argmax(f))])
-    hp, hn = M.sample_histograms(p, g)
-    t, f1 = M.seg_threshold_pr(hp, hn)
-    assert abs(t - exact) <= 1 / M.B, (t, exact)
+    hp, hn = MP.sample_histograms(p, g)
+    t, f1 = MP.seg_threshold_pr(hp, hn)
+    assert abs(t - exact) <= 1 / MP.B, (t, exact)
     assert f1 == pytest.approx(f.max(), abs=2e-3)
     # the histogram F1 is the exact F1 of the decision p >= t
     d = p >= t
@@ -153,24 +154,24 @@ def test_histogram_threshold_within_one_bin_of_sklearn(seed):
 
 
 def test_seg_threshold_pr_edge_cases():
-    assert M.seg_threshold_pr(np.zeros(M.B), np.ones(M.B)) == (None, 0.0)
-    hp = np.zeros(M.B, np.int64)
-    hn = np.zeros(M.B, np.int64)
+    assert MP.seg_threshold_pr(np.zeros(MP.B), np.ones(MP.B)) == (None, 0.0)
+    hp = np.zeros(MP.B, np.int64)
+    hn = np.zeros(MP.B, np.int64)
     hp[3000] = 50
     hn[100] = 1000
-    t, f1 = M.seg_threshold_pr(hp, hn)          # perfect separation: threshold at the crack bin, not in the gap
-    assert t == 3000 / M.B and f1 == pytest.approx(1.0, abs=1e-7)
+    t, f1 = MP.seg_threshold_pr(hp, hn)          # perfect separation: threshold at the crack bin, not in the gap
+    assert t == 3000 / MP.B and f1 == pytest.approx(1.0, abs=1e-7)
     with pytest.raises(ValueError):
-        M.seg_threshold_pr(np.zeros(10), np.zeros(10))
+        MP.seg_threshold_pr(np.zeros(10), np.zeros(10))
 
 
 def test_seg_threshold_min_max():
     maxima = np.array([0.9, 0.41, 0.77], np.float32)
-    t = M.seg_threshold_min_max(maxima)
-    assert t == M.bin_to_threshold(int(0.41 * M.B)) and t <= 0.41
+    t = MP.seg_threshold_min_max(maxima)
+    assert t == MP.bin_to_threshold(int(0.41 * MP.B)) and t <= 0.41
     for m in maxima:                            # every positive keeps at least its maximum pixel
-        assert M.prob_to_bin(m) >= M.threshold_to_bin(t)
-    assert M.seg_threshold_min_max([]) is None
+        assert MP.prob_to_bin(m) >= MP.threshold_to_bin(t)
+    assert MP.seg_threshold_min_max([]) is None
 
 
 # ---------------------------------------------------------------- Dice / IoU
@@ -201,58 +202,58 @@ def _random_maps(rng, n=12, hw=(40, 48)):
 def test_dice_from_hist_equals_direct_pixel_computation():
     rng = np.random.default_rng(7)
     probs, gts = _random_maps(rng)
-    hists = [M.sample_histograms(p, g) for p, g in zip(probs, gts)]
+    hists = [MP.sample_histograms(p, g) for p, g in zip(probs, gts)]
     hp = np.stack([h[0] for h in hists]).astype(np.uint32)
     hn = np.stack([h[1] for h in hists]).astype(np.uint32)
     scores = rng.random(len(probs))
-    cum = M.CumulativeHist(hp, hn, scores=scores)
+    cum = MP.CumulativeHist(hp, hn, scores=scores)
     for t in [0.0, 0.05, 0.123456, 0.3, 0.5, 0.77, 0.999, 1.0]:
-        k = M.threshold_to_bin(t)
-        tk = M.bin_to_threshold(k)
-        dice, iou = M.dice_iou_from_hist(hp, hn, k)
+        k = MP.threshold_to_bin(t)
+        tk = MP.bin_to_threshold(k)
+        dice, iou = MP.dice_iou_from_hist(hp, hn, k)
         for i, (p, g) in enumerate(zip(probs, gts)):
-            dd, ii = _direct_dice_iou(p, g, tk) if k < M.B else _direct_dice_iou(p, g, 2.0)
+            dd, ii = _direct_dice_iou(p, g, tk) if k < MP.B else _direct_dice_iou(p, g, 2.0)
             assert dice[i] == pytest.approx(dd, rel=1e-12, abs=1e-15)
             assert iou[i] == pytest.approx(ii, rel=1e-12, abs=1e-15)
         cd, ci = cum.dice_iou(k)
         assert np.array_equal(cd, dice) and np.array_equal(ci, iou)      # one formula, exact agreement
         # gating: samples scoring below the image threshold predict nothing
         gate = scores >= 0.5
-        gd, gi = M.dice_iou_from_hist(hp, hn, k, gate=gate)
+        gd, gi = MP.dice_iou_from_hist(hp, hn, k, gate=gate)
         cgd, cgi = cum.dice_iou(k, image_threshold=0.5)
         assert np.array_equal(gd, cgd) and np.array_equal(gi, cgi)
         for i, (p, g) in enumerate(zip(probs, gts)):
-            dd, ii = _direct_dice_iou(p, g, tk if k < M.B else 2.0, keep=bool(gate[i]))
+            dd, ii = _direct_dice_iou(p, g, tk if k < MP.B else 2.0, keep=bool(gate[i]))
             assert gd[i] == pytest.approx(dd, rel=1e-12, abs=1e-15)
     # the all-low negative: empty prediction at 0.5 scores exactly 1; a gated-off negative also scores 1
-    d, i = M.dice_iou_from_hist(hp[3], hn[3], M.threshold_to_bin(0.5))
+    d, i = MP.dice_iou_from_hist(hp[3], hn[3], MP.threshold_to_bin(0.5))
     assert d == 1.0 and i == 1.0
     # a negative with false-positive pixels scores ~0
-    d0, _ = M.dice_iou_from_hist(hp[0], hn[0], 0)
+    d0, _ = MP.dice_iou_from_hist(hp[0], hn[0], 0)
     assert d0 < 1e-10
 
 
 def test_dice_stats_population_std_and_valid():
     d = np.array([1.0, 0.5, 0.0, 0.25])
     i = d / 2
-    s = M.dice_stats(d, i)
+    s = MP.dice_stats(d, i)
     assert s["dice_mean"] == pytest.approx(d.mean()) and s["dice_std"] == pytest.approx(np.std(d))
     assert s["iou_std"] == pytest.approx(np.std(i)) and s["dice_n"] == 4
-    v = M.dice_valid(labels=[1, 0, 1, 1], segmented=[True, False, False, True])
+    v = MP.dice_valid(labels=[1, 0, 1, 1], segmented=[True, False, False, True])
     assert v.tolist() == [True, True, False, True]
-    s2 = M.dice_stats(d, i, v)
+    s2 = MP.dice_stats(d, i, v)
     assert s2["dice_n"] == 3 and s2["dice_mean"] == pytest.approx(np.mean([1.0, 0.5, 0.25]))
-    assert M.dice_stats([], [])["dice_mean"] is None
+    assert MP.dice_stats([], [])["dice_mean"] is None
 
 
 def test_cumulative_hist_speed_and_curve():
     rng = np.random.default_rng(0)
     n = 1695
-    hp = rng.integers(0, 20, (n, M.B), dtype=np.uint32)
-    hn = rng.integers(0, 60, (n, M.B), dtype=np.uint32)
-    cum = M.CumulativeHist(hp, hn, scores=rng.random(n))
+    hp = rng.integers(0, 20, (n, MP.B), dtype=np.uint32)
+    hn = rng.integers(0, 60, (n, MP.B), dtype=np.uint32)
+    cum = MP.CumulativeHist(hp, hn, scores=rng.random(n))
     k = 1234
-    ref = M.dice_iou_from_hist(hp, hn, k)
+    ref = MP.dice_iou_from_hist(hp, hn, k)
     assert np.array_equal(cum.dice_iou(k)[0], ref[0])
     best = 1e9
     for j in range(30):
@@ -261,10 +262,10 @@ def test_cumulative_hist_speed_and_curve():
         cum.dice_iou(100 + j, image_threshold=0.5)
         best = min(best, (time.perf_counter() - t0) / 2)
     assert best < 1e-3, f"{best * 1e3:.3f} ms per threshold at {n} samples"
-    curve = cum.mean_curve(ks=[0, k, M.B])
+    curve = cum.mean_curve(ks=[0, k, MP.B])
     assert curve["dice"][1] == pytest.approx(ref[0].mean())
-    assert curve["threshold"].tolist() == [0.0, k / M.B, 1.0]
+    assert curve["threshold"].tolist() == [0.0, k / MP.B, 1.0]
     with pytest.raises(ValueError):
-        cum.dice_iou(M.B + 1)
+        cum.dice_iou(MP.B + 1)
     with pytest.raises(ValueError):
-        M.CumulativeHist(hp, hn).dice_iou(5, image_threshold=0.5)   # gating needs scores
+        MP.CumulativeHist(hp, hn).dice_iou(5, image_threshold=0.5)   # gating needs scores

@@ -6,8 +6,9 @@ import torch
 import torch.nn.functional as F
 
 from trainer.errors import ConfigError
-from trainer.model import (FeatureNorm, GradientMultiply, GradientMultiplyLayer, SegDecNet, count_parameters,
-                           feature_norm_reference, flops_per_image, model_summary)
+from trainer.training.layers import FeatureNorm, GradientMultiply, GradientMultiplyLayer, feature_norm_reference
+from trainer.training.model import SegDecNet
+from trainer.training.summary import count_parameters, flops_per_image, model_summary
 
 # most tests use 64x64 inputs to stay fast; the decision-extractor warning for them is tested once, explicitly
 pytestmark = pytest.mark.filterwarnings("ignore:SegDecNet.*single pixel:UserWarning")

@@ -10,8 +10,12 @@ import numpy as np
 import pytest
 
 from tests.fakes import make_fake_eval, make_fake_run
-from trainer import report as R
-from trainer.runfolder import read_eval
+from trainer.report import compare as RC
+from trainer.report import figures as RFig
+from trainer.report import run as RR
+from trainer.runs import paths
+from trainer.errors import CrackError
+from trainer.runs.evaluation import read_eval, read_results
 
 SECTIONS = ["## Model architecture", "## Dataset", "## Run parameters", "## Test Evaluation", "## ROC",
             "## Precision Recall", "## Losses", "### Loss Segmentation", "### Loss Decision", "### Total Loss",
@@ -34,7 +38,7 @@ def good_bad(ws) -> tuple[Path, Path]:
 # ------------------------------------------------------------------------------------------------- run report
 def test_run_report_has_every_section_and_this_runs_numbers(good_bad):
     run = good_bad[0]
-    md_path = R.write_run_report(run, render=False)
+    md_path = RR.write_run_report(run, render=False)
     md = md_path.read_text()
     assert md_path == run / "README.md"
     pos = [md.index(s) for s in SECTIONS]
@@ -67,7 +71,7 @@ def test_eval_folder_report_uses_the_runs_config(good_bad, tmp_path):
     ev = make_fake_eval(tmp_path / "other_eval", n_samples=8, split="all")
     (ev / "source.json").write_text(json.dumps({"run": str(run), "data": str(tmp_path / "other_eval_data"),
                                                 "split": "all"}))
-    md = R.write_run_report(ev, run_dir=run, render=False).read_text()
+    md = RR.write_run_report(ev, run_dir=run, render=False).read_text()
     assert md.startswith("# Evaluation of good on other_eval_data (all)")
     assert "## Evaluation (all)" in md and "EVAL on ALL AUC=" in md
     labels = read_eval(ev)["labels"]
@@ -79,7 +83,7 @@ def test_eval_folder_report_uses_the_runs_config(good_bad, tmp_path):
 
 def test_one_class_split_says_undefined(tmp_path):
     ev = make_fake_eval(tmp_path / "neg", n_samples=5, pos_fraction=0.0)
-    md = R.write_run_report(ev, render=False).read_text()
+    md = RR.write_run_report(ev, render=False).read_text()
     assert "AUC=undefined, and AP=undefined" in md
     assert "Undefined on this split: auc" in md
     assert "nan" not in md.lower().replace("nan_", "")
@@ -87,31 +91,31 @@ def test_one_class_split_says_undefined(tmp_path):
 
 def test_report_of_a_running_run(tmp_path):
     run = make_fake_run(tmp_path, n_samples=6, status="running")
-    md = R.write_run_report(run, render=False).read_text()
+    md = RR.write_run_report(run, render=False).read_text()
     assert "status running" in md and "3/6 epochs" in md
     assert "No evaluation yet" in md
 
 
 def test_render_failure_is_reported(tmp_path, monkeypatch):
     run = make_fake_run(tmp_path, n_samples=4)
-    real = R.importlib.util.find_spec
-    monkeypatch.setattr(R.importlib.util, "find_spec", lambda n, *a: None if n == "PySide6" else real(n, *a))
-    assert R.render_figures(run) is False
-    md = R.write_run_report(run).read_text()
+    real = RFig.importlib.util.find_spec
+    monkeypatch.setattr(RFig.importlib.util, "find_spec", lambda n, *a: None if n == "PySide6" else real(n, *a))
+    assert RFig.render_figures(run) is False
+    md = RR.write_run_report(run).read_text()
     assert "> figures not rendered: PySide6 not installed" in md
 
 
 def test_dice_png_name():
-    assert R.dice_png_name(0.41349, "43") == "0.413_dice_43.png"
-    assert R.dice_png_name(1.0, "train_positive/12") == "1.000_dice_train_positive__12.png"
+    assert paths.dice_png_name(0.41349, "43") == "0.413_dice_43.png"
+    assert paths.dice_png_name(1.0, "train_positive/12") == "1.000_dice_train_positive__12.png"
 
 
 # ------------------------------------------------------------------------------------------------- comparison
 def test_better_run():
-    assert R.better_run([0.9, 0.95], True) == 1
-    assert R.better_run([3, 1, 2], False) == 1
-    assert R.better_run([0.5, 0.5], True) is None          # tie
-    assert R.better_run([0.5, None], True) is None         # undefined somewhere
+    assert RC.better_run([0.9, 0.95], True) == 1
+    assert RC.better_run([3, 1, 2], False) == 1
+    assert RC.better_run([0.5, 0.5], True) is None          # tie
+    assert RC.better_run([0.5, None], True) is None         # undefined somewhere
 
 
 def test_comparison_names_the_better_run(good_bad, tmp_path):
@@ -119,10 +123,10 @@ def test_comparison_names_the_better_run(good_bad, tmp_path):
     for r in good_bad:  # fake figures so that image links are written
         (r / "ROC.png").write_bytes(b"png")
         (r / "dices").mkdir(exist_ok=True)
-        for row in R.read_results(r / "results.csv"):
-            (r / "dices" / R.dice_png_name(row["dice"], row["name"])).write_bytes(b"png")
+        for row in read_results(r / "results.csv"):
+            (r / "dices" / paths.dice_png_name(row["dice"], row["name"])).write_bytes(b"png")
     out = tmp_path / "cmp" / "both.md"
-    R.write_comparison([bad, good], out, render_missing=False)
+    RC.write_comparison([bad, good], out, render_missing=False)
     md = out.read_text()
     assert "Run 1 (`bad`), Run 2 (`good`)" in md
     mb, mg = (json.loads((r / "metrics.json").read_text()) for r in (bad, good))
@@ -149,8 +153,8 @@ def test_comparison_names_the_better_run(good_bad, tmp_path):
 
 
 def test_comparison_needs_two_runs(good_bad, tmp_path):
-    with pytest.raises(R.CrackError):
-        R.write_comparison([good_bad[0]], tmp_path / "x.md")
+    with pytest.raises(CrackError):
+        RC.write_comparison([good_bad[0]], tmp_path / "x.md")
 
 
 # ------------------------------------------------------------------------------------------------- figures (in process)
@@ -225,21 +229,21 @@ def test_render_subprocess_writes_every_png(tmp_path, monkeypatch):
 
     run = make_fake_run(tmp_path, n_samples=6, size=64, epochs=4)
     monkeypatch.chdir(run.parent)
-    assert R.render_figures(Path(run.name)) is True, (run / "figures.json").read_text()
+    assert RFig.render_figures(Path(run.name)) is True, (run / "figures.json").read_text()
     info = json.loads((run / "figures.json").read_text())
     assert info["rendered"] and not info["errors"] and not info["skipped"]
-    for name in R.PLOT_FILES:
+    for name in paths.PLOT_FILES:
         img = cv2.imread(str(run / name))
         assert img is not None, name
         if name != "architecture.png":
             assert img.shape[:2] == (600, 800), name
         assert img.std() > 10, f"{name} looks blank"
-    rows = R.read_results(run / "results.csv")
-    expected = sorted(R.dice_png_name(r["dice"], r["name"]) for r in rows)
+    rows = read_results(run / "results.csv")
+    expected = sorted(paths.dice_png_name(r["dice"], r["name"]) for r in rows)
     assert sorted(p.name for p in (run / "dices").glob("*.png")) == expected
     panel = cv2.imread(str(run / "dices" / expected[-1]))
     assert panel.shape[1] > 5 * 256
-    md = R.write_run_report(run, render=False).read_text()
+    md = RR.write_run_report(run, render=False).read_text()
     assert "figures not rendered" not in md
     for rel in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
         assert (run / rel).is_file(), rel

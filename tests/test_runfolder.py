@@ -14,7 +14,10 @@ import pytest
 
 from tests.fakes import STATUSES, make_fake_eval, make_fake_run
 from trainer.errors import ConfigError, CrackError, DataError
-from trainer.runfolder import RunFolder, find_runs, pid_alive, read_eval, read_numeric_csv
+from trainer.runs.folder import RunFolder, find_runs
+from trainer.pids import pid_alive
+from trainer.runs.evaluation import read_eval
+from trainer.runs.files import read_numeric_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -2,7 +2,7 @@ import math
 
 import numpy as np
 
-from trainer.sampler import FrequencySampler
+from trainer.training.sampler import FrequencySampler
 
 
 def _run(sampler, epochs):

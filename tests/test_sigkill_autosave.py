@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from crackviewer.mask_store import MaskStore
-from trainer.data import open_dataset, read_mask
+from trainer.datasets.layouts import open_dataset
+from trainer.datasets.images import read_mask
 
 ROOT = Path(__file__).resolve().parents[1]
 H, W = 80, 100

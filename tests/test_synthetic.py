@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from trainer import synthetic as S
-from trainer.data import open_dataset, validate_records
+from trainer.datasets import synthetic as S
+from trainer.datasets.layouts import open_dataset
+from trainer.datasets.validation import validate_records
 from trainer.errors import DataError
 
 

@@ -12,7 +12,8 @@ import pytest
 from crackviewer import export as X
 from crackviewer.threshold_model import OUTCOMES, Evaluation, SampleStore, ThresholdModel
 from tests.fakes import make_fake_eval, make_fake_run
-from trainer import metrics as M
+from trainer.metrics import image as MI
+from trainer.metrics import pixels as MP
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def test_agrees_with_results_csv_at_eval_threshold(fake_run, model):
     """The window shows what the evaluation wrote: same per-sample Dice/IoU and the same mean at its threshold."""
     met = json.loads((fake_run / "metrics.json").read_text())
     model.set_seg_threshold(met["seg_threshold"])
-    assert model.seg_threshold == M.snap_threshold(met["seg_threshold"])
+    assert model.seg_threshold == MP.snap_threshold(met["seg_threshold"])
     rows = _results(fake_run)
     assert len(rows) == model.n
     for name, r in rows.items():
@@ -58,11 +59,11 @@ def test_agrees_with_results_csv_at_eval_threshold(fake_run, model):
 
 def test_mean_dice_equals_trainer_metrics_at_any_threshold(model):
     ev = model.evaluation
-    valid = M.dice_valid(ev.labels, ev.segmented)
+    valid = MP.dice_valid(ev.labels, ev.segmented)
     for t in (0.05, 0.3141, 0.5, 0.77, 0.999, 1.0):
         model.set_seg_threshold(t)
-        d, i = M.dice_iou_from_hist(ev.hist_pos, ev.hist_neg, M.threshold_to_bin(t))
-        ref = M.dice_stats(d, i, valid)
+        d, i = MP.dice_iou_from_hist(ev.hist_pos, ev.hist_neg, MP.threshold_to_bin(t))
+        ref = MP.dice_stats(d, i, valid)
         assert model.stats["dice_mean"] == ref["dice_mean"]
         assert model.stats["iou_mean"] == ref["iou_mean"]
         np.testing.assert_array_equal(model.dice_all, d)
@@ -72,9 +73,10 @@ def test_agrees_with_a_real_evaluate_split(synthetic_dataset, tmp_path):
     """A real (untrained) SegDecNet evaluated by trainer.evaluate at two thresholds: the model, loaded from the
     evaluation folder, shows the evaluation's mean Dice at each."""
     torch = pytest.importorskip("torch")
-    from trainer.data import CrackDataset, open_dataset
-    from trainer.evaluate import evaluate_split
-    from trainer.model import SegDecNet
+    from trainer.training.dataset import CrackDataset
+    from trainer.datasets.layouts import open_dataset
+    from trainer.training.evaluate import evaluate_split
+    from trainer.training.model import SegDecNet
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -128,24 +130,24 @@ def test_agrees_with_crack_train_eval_on_real_runs(ev_dir):
         if r["dice"] not in ("", None):
             assert m.dice[m.index_of(name)] == pytest.approx(float(r["dice"]), abs=1e-6)
     ev = m.evaluation
-    valid = M.dice_valid(ev.labels, ev.segmented)
+    valid = MP.dice_valid(ev.labels, ev.segmented)
     for t in (0.2, 0.5, 0.8):
         m.set_seg_threshold(t)
-        d, i = M.dice_iou_from_hist(ev.hist_pos, ev.hist_neg, M.threshold_to_bin(t))
-        assert m.stats["dice_mean"] == M.dice_stats(d, i, valid)["dice_mean"]
+        d, i = MP.dice_iou_from_hist(ev.hist_pos, ev.hist_neg, MP.threshold_to_bin(t))
+        assert m.stats["dice_mean"] == MP.dice_stats(d, i, valid)["dice_mean"]
 
 
 def test_seg_threshold_event_and_snapping(model):
     seen = []
     model.events.thresholds.connect(lambda **kw: seen.append(kw["model"].seg_bin))
     model.set_seg_threshold(0.30001)
-    assert model.seg_bin == M.threshold_to_bin(0.30001)
+    assert model.seg_bin == MP.threshold_to_bin(0.30001)
     assert model.seg_threshold >= 0.30001
     assert seen == [model.seg_bin]
     model.set_seg_threshold(0.30001)          # unchanged: no event
     assert len(seen) == 1
     d_lo = model.stats["dice_mean"]
-    model.set_seg_bin(M.B)                     # threshold 1.0: nothing predicted
+    model.set_seg_bin(MP.B)                     # threshold 1.0: nothing predicted
     assert model.pred_pixels.sum() == 0
     assert model.stats["dice_mean"] != d_lo
 
@@ -153,7 +155,7 @@ def test_seg_threshold_event_and_snapping(model):
 def test_image_threshold_outcomes(model):
     for t in (0.2, 0.5, 0.8):
         model.set_image_threshold(t)
-        ref = M.confusion_counts(model.labels, model.scores, t)
+        ref = MI.confusion_counts(model.labels, model.scores, t)
         assert (model.stats["tp"], model.stats["fp"], model.stats["fn"], model.stats["tn"]) == \
             (ref["tp"], ref["fp"], ref["fn"], ref["tn"])
         for i in range(model.n):
@@ -170,9 +172,9 @@ def test_gating_blanks_masks_and_updates_numbers(model):
     model.set_gated(True)
     ev = model.evaluation
     gate = model.scores >= 0.6
-    d, i = M.dice_iou_from_hist(ev.hist_pos, ev.hist_neg, model.seg_bin, gate=gate)
+    d, i = MP.dice_iou_from_hist(ev.hist_pos, ev.hist_neg, model.seg_bin, gate=gate)
     np.testing.assert_array_equal(model.dice_all, d)
-    assert model.stats["dice_mean"] == M.dice_stats(d, i, M.dice_valid(ev.labels, ev.segmented))["dice_mean"]
+    assert model.stats["dice_mean"] == MP.dice_stats(d, i, MP.dice_valid(ev.labels, ev.segmented))["dice_mean"]
     assert model.stats["dice_mean"] != ungated
     blanked = np.flatnonzero(~gate)
     assert blanked.size and all(model.pred_pixels[k] == 0 and model.mask_blanked(k) for k in blanked)
@@ -182,18 +184,18 @@ def test_gating_blanks_masks_and_updates_numbers(model):
     model.set_image_threshold(0.0)
     assert not any(model.mask_blanked(k) for k in range(model.n))
     assert model.stats["dice_mean"] == pytest.approx(
-        M.dice_stats(*M.dice_iou_from_hist(ev.hist_pos, ev.hist_neg, model.seg_bin),
-                     M.dice_valid(ev.labels, ev.segmented))["dice_mean"])
+        MP.dice_stats(*MP.dice_iou_from_hist(ev.hist_pos, ev.hist_neg, model.seg_bin),
+                     MP.dice_valid(ev.labels, ev.segmented))["dice_mean"])
 
 
 def test_presets(fake_run, model):
     met = json.loads((fake_run / "metrics.json").read_text())
     ev = model.evaluation
     model.reset_seg("optimal")
-    t, _ = M.seg_threshold_pr(ev.hist_pos.sum(0, dtype=np.int64), ev.hist_neg.sum(0, dtype=np.int64))
+    t, _ = MP.seg_threshold_pr(ev.hist_pos.sum(0, dtype=np.int64), ev.hist_neg.sum(0, dtype=np.int64))
     assert model.seg_threshold == t
     model.reset_seg("validation")
-    assert model.seg_threshold == M.snap_threshold(met["honest"]["seg_threshold"])
+    assert model.seg_threshold == MP.snap_threshold(met["honest"]["seg_threshold"])
     model.reset_image("optimal")
     assert model.image_threshold == met["best_threshold"]
     model.reset_image("validation")
@@ -250,8 +252,8 @@ def test_order_follows_threshold_when_sorted_by_dice(model):
 def test_weak_positives_have_no_dice_and_sort_last(tmp_path):
     rng = np.random.default_rng(1)
     n = 6
-    hp = rng.integers(0, 50, (n, M.B)).astype(np.uint32)
-    hn = rng.integers(0, 50, (n, M.B)).astype(np.uint32)
+    hp = rng.integers(0, 50, (n, MP.B)).astype(np.uint32)
+    hn = rng.integers(0, 50, (n, MP.B)).astype(np.uint32)
     seg = np.array([1, 1, 0, 1, 1, 1], bool)          # sample 2 is a weak positive
     ev = Evaluation.from_arrays([f"s{k}" for k in range(n)], [1] * n, rng.random(n), hp, hn, segmented=seg)
     m = ThresholdModel(ev)
@@ -363,7 +365,7 @@ def test_export_csv_masks_and_thresholds(tmp_path_factory):
     saved = json.loads(path.read_text())
     assert saved["seg_threshold"] == m.seg_threshold and saved["image_threshold"] == 0.55 and saved["gated"] is True
     # crack-train predict reads them
-    from trainer.cli import _run_thresholds
+    from trainer.runs.thresholds import run_thresholds as _run_thresholds
 
     thr = _run_thresholds(run)
     assert (thr["seg_threshold"], thr["image_threshold"], thr["gated"]) == (m.seg_threshold, 0.55, True)

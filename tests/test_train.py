@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from trainer.checkpoint import load_checkpoint
+from trainer.training.checkpoint import load_checkpoint
 from trainer.config import load_config
 from trainer.errors import CheckpointError, ConfigError
-from trainer.train import combine_losses, loss_weights, train
+from trainer.training.losses import combine_losses, loss_weights
+from trainer.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["epochs=2", "input_height=128", "input_width=64", "validation_n_epochs=1", "batch_size=2",

@@ -1,15 +1,15 @@
-"""Render a run's / an evaluation's report figures offscreen (no display needed), with the app's own plot code.
+"""Render a run's / an evaluation's report figures offscreen (no display needed), with the figures package's plot code (the app uses the same).
 
-    python -m crackviewer.render RUN_OR_EVAL_DIR [--run RUN_DIR] [--data DATASET] [--no-dices] [--max-dices N]
+    python -m figures.render RUN_OR_EVAL_DIR [--run RUN_DIR] [--data DATASET] [--no-dices] [--max-dices N]
 
 Writes into RUN_OR_EVAL_DIR: ROC.png, precision-recall.png (curves computed from samples.npz with sklearn, the
 operating points marked), loss.png, loss_seg.png, loss_dec.png, loss_val.png, dice_iou.png (from the run's CSVs),
-architecture.png (from the run's config, via trainer.model.model_summary) and dices/{dice:.3f}_dice_{name}.png for
+architecture.png (from the run's config, via trainer.training.summary.model_summary) and dices/{dice:.3f}_dice_{name}.png for
 every evaluated sample (image and GT from the dataset, probability map from probs/). What cannot be drawn (no
 losses in a bare evaluation folder, no dataset) is skipped with a reason. A summary goes to figures.json (and
 stdout); the exit status is 0 unless a figure that could be drawn failed (1) or the folder is unusable (2).
 
-`trainer.report.render_figures` runs this in a subprocess, so the training process never imports Qt.
+`trainer.report.figures.render_figures` runs this in a subprocess, so the training process never imports Qt.
 """
 from __future__ import annotations
 
@@ -26,59 +26,35 @@ from typing import Callable
 
 import numpy as np
 
+import cv2
+import torch
+from sklearn.metrics import auc as trapz
+from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve
+
+from figures.architecture import architecture_figure
+from figures.dice_panel import dice_panel
+from figures.plots import dice_iou_plot, ensure_app, loss_plot, loss_val_plot, pr_plot, roc_plot, save_widget_png
+from figures.qimage import qimage_to_array
+from trainer.datasets.images import read_image, read_mask
+from trainer.datasets.layouts import open_dataset
 from trainer.errors import CrackError
-from trainer.report import dice_png_name
-from trainer.runfolder import RunFolder, read_eval
+from trainer.metrics.pixels import dice_iou_from_counts, threshold_to_bin
+from trainer.report.figures import write_figures_json
+from trainer.runs import paths
+from trainer.runs.evaluation import find_eval_sources, read_eval
+from trainer.runs.folder import RunFolder
+from trainer.schema import KEYS
+from trainer.training.model import SegDecNet
+from trainer.training.summary import count_parameters, model_summary
 
 FIG_SIZE = (800, 600)
-
-
-def _prob_png(eval_dir: Path, name: str) -> Path:
-    p = eval_dir / "probs" / (str(name).replace("/", "__").replace("\\", "__") + ".png")
-    if not p.is_file():
-        alt = eval_dir / "probs" / f"{name}.png"
-        if alt.is_file():
-            return alt
-    return p
-
-
-def resolve_sources(target: Path, run_dir: str | Path | None = None, data: str | Path | None = None
-                    ) -> tuple[RunFolder | None, Path | None, dict]:
-    """(run folder or None, dataset path or None, source.json of an eval folder or {})."""
-    source: dict = {}
-    sp = target / "source.json"
-    if sp.is_file():
-        try:
-            source = json.loads(sp.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            source = {}
-    run = None
-    if run_dir is not None:
-        run = RunFolder(run_dir)
-    elif RunFolder(target).is_run():
-        run = RunFolder(target)
-    elif source.get("run") and Path(source["run"]).is_dir():
-        run = RunFolder(source["run"])
-    elif target.parent.name == "evals" and RunFolder(target.parent.parent).is_run():
-        run = RunFolder(target.parent.parent)
-    d = None
-    if data is not None:
-        d = Path(data)
-    elif source.get("data"):
-        d = Path(source["data"])
-    elif run is not None:
-        try:
-            d = run.data_path
-        except CrackError:
-            d = None
-    return run, d, source
 
 
 class Renderer:
     def __init__(self, target: str | Path, run_dir=None, data=None, dices: bool = True,
                  max_dices: int | None = None, log: Callable[[str], None] | None = None):
         self.target = Path(target)
-        self.run, self.data, self.source = resolve_sources(self.target, run_dir, data)
+        self.run, self.data, self.source = find_eval_sources(self.target, run_dir, data)
         self.want_dices = dices
         self.max_dices = max_dices
         self.log = log or (lambda s: print(s, file=sys.stderr))
@@ -90,11 +66,9 @@ class Renderer:
 
     # ------------------------------------------------------------------------------------------------
     def run_all(self) -> dict:
-        from crackviewer.figures import ensure_app
-
         ensure_app()
         t0 = time.perf_counter()
-        if (self.target / "samples.npz").is_file():
+        if (self.target / paths.SAMPLES).is_file():
             try:
                 self.ev = read_eval(self.target)
             except CrackError as exc:
@@ -120,15 +94,10 @@ class Renderer:
             "run": str(self.run.path) if self.run else None,
             "data": str(self.data) if self.data else None,
         }
-        try:
-            (self.target / "figures.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        except OSError as exc:
-            self.log(f"render: cannot write figures.json: {exc}")
+        write_figures_json(self.target, summary)
         return summary
 
     def _save(self, widget, name: str) -> None:
-        from crackviewer.figures import save_widget_png
-
         save_widget_png(widget, self.target / name, FIG_SIZE)
         widget.deleteLater()
         self.written.append(name)
@@ -157,10 +126,6 @@ class Renderer:
     def curves(self) -> None:
         if self.ev is None:
             return
-        from sklearn.metrics import precision_recall_curve, roc_curve
-
-        from crackviewer.figures import pr_plot, roc_plot
-
         y = self.ev["labels"] > 0
         s = self.ev["scores"].astype(np.float64)
         m = self.ev["metrics"]
@@ -179,18 +144,14 @@ class Renderer:
                     pr_pts.append((tp / max(tp + fn, 1), tp / (tp + fp), label))
         auc = m.get("auc")
         if auc is None and two:
-            from sklearn.metrics import roc_auc_score
             auc = float(roc_auc_score(y, s))
         ap = m.get("ap")
         if ap is None and two:
-            from sklearn.metrics import auc as trapz
             ap = float(trapz(rec, prec))
-        self._save(roc_plot(fpr, tpr, auc, point=roc_pts or None), "ROC.png")
-        self._save(pr_plot(rec, prec, ap, point=pr_pts or None), "precision-recall.png")
+        self._save(roc_plot(fpr, tpr, auc, point=roc_pts or None), paths.ROC_PNG)
+        self._save(pr_plot(rec, prec, ap, point=pr_pts or None), paths.PR_PNG)
 
     def losses(self) -> None:
-        from crackviewer.figures import dice_iou_plot, loss_plot, loss_val_plot
-
         if self.run is None:
             self.skipped["losses"] = "no run folder (pass --run RUN_DIR)"
             return
@@ -199,11 +160,11 @@ class Renderer:
         if losses:
             for which in ("loss", "loss_seg", "loss_dec"):
                 self._save(loss_plot(losses, which, validation=val), f"{which}.png")
-            self._save(loss_val_plot(losses, val), "loss_val.png")
+            self._save(loss_val_plot(losses, val), paths.LOSS_VAL_PNG)
         else:
             self.skipped["losses"] = f"no losses.csv rows in {self.run.path}"
         if val and any(not math.isnan(r.get("dice_mean", math.nan)) for r in val):
-            self._save(dice_iou_plot(val), "dice_iou.png")
+            self._save(dice_iou_plot(val), paths.DICE_IOU_PNG)
         else:
             self.skipped["dice_iou"] = "no validation Dice in validation.csv"
 
@@ -215,15 +176,10 @@ class Renderer:
         if not cfg:
             self.skipped["architecture"] = f"no config.toml in {self.run.path}"
             return
-        import torch
-
-        from crackviewer.figures import architecture_figure
-        from trainer.model import SegDecNet, count_parameters, model_summary
-
         torch.set_num_threads(1)
-        arch = str(cfg.get("architecture", "upsampling"))
-        pool = str(cfg.get("decision_pooling", "avg"))
-        hw = (int(cfg.get("input_height", 448)), int(cfg.get("input_width", 448)))
+        arch = str(cfg.get("architecture", KEYS["architecture"].default))
+        pool = str(cfg.get("decision_pooling", KEYS["decision_pooling"].default))
+        hw = (int(cfg.get("input_height", KEYS["input_height"].default)), int(cfg.get("input_width", KEYS["input_width"].default)))
         with torch.device("meta"):
             model = SegDecNet(architecture=arch, decision_pooling=pool, in_channels=3, input_height=hw[0],
                               input_width=hw[1])
@@ -233,9 +189,9 @@ class Renderer:
                + (f"decision branch pools the full-resolution logits with {pool}-pool 8"
                   if arch == "upsampling" else "segmentation at 1/8 resolution"))
         img = architecture_figure(rows, title=f"SegDecNet ({arch}): {total:,} parameters", subtitle=sub)
-        if not img.save(str(self.target / "architecture.png"), "PNG"):
+        if not img.save(str(self.target / paths.ARCHITECTURE_PNG), "PNG"):
             raise OSError(f"{self.target / 'architecture.png'}: could not write PNG")
-        self.written.append("architecture.png")
+        self.written.append(paths.ARCHITECTURE_PNG)
 
     def dices(self) -> None:
         if self.ev is None:
@@ -250,15 +206,10 @@ class Renderer:
         if self.data is None:
             self.skipped["dices"] = "dataset unknown (pass --data DATASET)"
             return
-        import cv2
-
-        from trainer.data import open_dataset
-        from trainer.metrics import threshold_to_bin
-
         ev = self.ev
         m = ev["metrics"]
-        index = open_dataset(self.data, val_fraction=float(cfg.get("val_fraction", 0.15)),
-                             seed=int(cfg.get("seed", 1337)), skip_bad=True)
+        index = open_dataset(self.data, val_fraction=float(cfg.get("val_fraction", KEYS["val_fraction"].default)),
+                             seed=int(cfg.get("seed", KEYS["seed"].default)), skip_bad=True)
         by_name = {r.name: r for r in index.samples}
         thr = m.get("seg_threshold")
         thr = 0.5 if thr is None else float(thr)
@@ -267,9 +218,9 @@ class Renderer:
         dilate = int(cfg.get("dilate", 1) or 1)
         results = {r["name"]: r for r in ev["results"]}
         hp, hn = ev["hist_pos"].astype(np.float64), ev["hist_neg"].astype(np.float64)
-        out_dir = self.target / "dices"
+        out_dir = self.target / paths.DICES
         out_dir.mkdir(exist_ok=True)
-        for old in out_dir.glob("*_dice_*.png"):
+        for old in out_dir.glob(paths.dice_png_glob("*")):
             old.unlink()
         missing, n_done = [], 0
         png = [cv2.IMWRITE_PNG_COMPRESSION, 1]
@@ -297,18 +248,12 @@ class Renderer:
 
     def _dice_loop(self, ev, by_name, results, hp, hn, k, applied, dilate, out_dir, missing, pool, pending,
                    write) -> None:
-        import cv2
-
-        from crackviewer.figures import dice_panel
-        from crackviewer.qimage import qimage_to_array
-        from trainer.data import read_image, read_mask
-
         self._weak = 0
         for i, name in enumerate(ev["names"]):
             if self.max_dices is not None and len(pending) >= self.max_dices:
                 break
             rec = by_name.get(name)
-            pp = _prob_png(self.target, name)
+            pp = paths.prob_png_path(self.target, name)
             if rec is None or not pp.is_file():
                 missing.append(name)
                 continue
@@ -318,10 +263,7 @@ class Renderer:
                 if int(ev["labels"][i]) == 1 and not bool(ev["segmented"][i]):
                     self._weak += 1  # weakly labelled positive: no GT mask, no Dice
                     continue
-                g = hp[i].sum()
-                tp, fp = hp[i, k:].sum(), hn[i, k:].sum()
-                dice = (2 * tp + 1e-15) / (g + tp + fp + 1e-15)
-                iou = (tp + 1e-15) / (g + fp + 1e-15)
+                dice, iou = dice_iou_from_counts(hp[i, k:].sum(), hn[i, k:].sum(), hp[i].sum())
             prob = cv2.imread(str(pp), cv2.IMREAD_GRAYSCALE)
             if prob is None:
                 missing.append(name)
@@ -343,7 +285,7 @@ class Renderer:
                       f"score: {float(ev['scores'][i]):.3f}")
             qimg = dice_panel(img, gt, prob, applied, float(dice), float(iou), header=header)
             bgr = cv2.cvtColor(qimage_to_array(qimg), cv2.COLOR_RGBA2BGR)
-            pending.append(pool.submit(write, out_dir / dice_png_name(float(dice), name), bgr))
+            pending.append(pool.submit(write, out_dir / paths.dice_png_name(float(dice), name), bgr))
             while len([f for f in pending if not f.done()]) > 8:  # bounded memory
                 pending[-9].result()
 
@@ -354,7 +296,7 @@ def render(target: str | Path, run_dir=None, data=None, dices: bool = True, max_
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m crackviewer.render",
+    ap = argparse.ArgumentParser(prog="python -m figures.render",
                                  description="Render a run's or an evaluation's report figures offscreen.")
     ap.add_argument("target", metavar="RUN_OR_EVAL_DIR")
     ap.add_argument("--run", help="the run folder (losses, config) when TARGET is a bare evaluation folder")

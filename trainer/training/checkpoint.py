@@ -1,38 +1,15 @@
-"""Checkpoints: atomic writes (temp file + rename) and safe loading (`weights_only=True`)."""
+"""Checkpoints: atomic saving (through trainer.atomic) and safe loading (`weights_only=True`)."""
 from __future__ import annotations
 
 import io
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from trainer.atomic import atomic_write_bytes
 from trainer.errors import CheckpointError
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a file so that a crash at any moment leaves the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(Path(path), text.encode("utf-8"))
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:

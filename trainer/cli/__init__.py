@@ -1,0 +1,85 @@
+"""`crack-train` (= `python -m trainer`): train, eval, predict, demo, report and device from a terminal, with no Qt.
+
+This module only parses arguments; each subcommand lives in its own module (``trainer.cli.<command>``, a
+``run(args)`` function) and is imported when it is chosen, so ``crack-train report`` or ``--help`` never load torch.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from trainer.errors import CrackError
+from trainer.schema import PRESETS
+
+EPILOG = "Config keys and the event format: see the README. Every command exits 1 with a one-line message on bad input."
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="crack-train", description="Train and evaluate SegDecNet crack segmentation.",
+                                 epilog=EPILOG)
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a run (or resume one)")
+    t.add_argument("--data", required=True, help="dataset folder (manifest, khanhha, reference or KSDD2 layout)")
+    t.add_argument("--out", required=True, help="run folder to create (or to resume with --resume)")
+    t.add_argument("--config", help="TOML config file (flat keys; see the README)")
+    t.add_argument("--preset", choices=list(PRESETS), help="start from a preset (default: published)")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one config key (repeatable)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last completed epoch")
+    t.add_argument("--events", action="store_true", help="also print every event to stdout as one JSON line")
+
+    e = sub.add_parser("eval", help="evaluate a run's model on any dataset split")
+    e.add_argument("--run", required=True)
+    e.add_argument("--data", required=True)
+    e.add_argument("--split", default="test", help="split name (a manifest without a split column is one split)")
+    e.add_argument("--out", help="evaluation folder (default RUN/evals/SPLIT)")
+    e.add_argument("--checkpoint", help="best, final, last or a .pth path (default: best, else final, else last)")
+    e.add_argument("--seg-threshold", type=float, help="segmentation threshold (default: the run's threshold rule)")
+    e.add_argument("--image-threshold", type=float, help="classification threshold for the honest operating point")
+    e.add_argument("--device", default="auto")
+    e.add_argument("--skip-bad", action="store_true", help="skip bad samples and list them")
+    e.add_argument("--no-report", action="store_true", help="write data only, no README/figures")
+
+    p = sub.add_parser("predict", help="binary masks and scores for new images")
+    p.add_argument("--run", required=True)
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
+    p.add_argument("--out", required=True)
+    p.add_argument("--checkpoint")
+    p.add_argument("--seg-threshold", type=float)
+    p.add_argument("--image-threshold", type=float)
+    p.add_argument("--gate", action="store_true", help="blank the mask of images classified crack-free")
+    p.add_argument("--device", default="auto")
+
+    d = sub.add_parser("demo", help="generate a synthetic dataset and train the quick preset on it (no download)")
+    d.add_argument("--out", default="demo_out")
+    d.add_argument("--data-only", action="store_true", help="only write the demo dataset (to OUT/dataset)")
+    d.add_argument("--set", action="append", metavar="KEY=VALUE")
+    d.add_argument("--events", action="store_true")
+
+    r = sub.add_parser("report", help="(re)write a run's report, or compare runs side by side")
+    r.add_argument("runs", nargs="+", metavar="RUN")
+    r.add_argument("--out", help="output .md (comparison default: comparison.md)")
+
+    v = sub.add_parser("device", help="which devices and precision torch offers here")
+    v.add_argument("--json", action="store_true", help="one JSON object: {torch, cuda, bf16_cpu, precision_auto}")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        command = importlib.import_module(f"trainer.cli.{args.command}_cmd")
+        return int(command.run(args) or 0)
+    except CrackError as exc:
+        print(f"crack-train: error: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("crack-train: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # keep tracebacks out of the user's face; the run's log.txt has them
+        print(f"crack-train: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if "--debug" in sys.argv or os.environ.get("CRACK_TRAIN_DEBUG"):
+            raise
+        return 1
