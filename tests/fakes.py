@@ -26,19 +26,26 @@ exited, no terminal event: RunFolder reports "failed").
 from __future__ import annotations
 
 import csv
-import json
 import math
+import time
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-BINS = 4096
+from trainer.config import DEFAULTS, save_config
+from trainer.datasets.records import MANIFEST
+from trainer.metrics.pixels import B as BINS
+from trainer.runs import paths
+from trainer.runs.curves import LOSS_COLUMNS, VALIDATION_COLUMNS, append_row
+from trainer.runs.evaluation import write_metrics, write_prob_png, write_results, write_samples
+from trainer.runs.events import EventLog
+from trainer.runs.folder import RunFolder
+
 STATUSES = ("finished", "stopped", "failed", "running", "interrupted")
 
 
@@ -89,7 +96,7 @@ def make_fake_dataset(root: str | Path, splits: dict[str, tuple[int, int]] | Non
             cv2.imwrite(str(root / "images" / f"{name}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
             cv2.imwrite(str(root / "masks" / f"{name}.png"), mask)
             rows.append((name, label, split))
-    with open(root / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+    with open(root / MANIFEST, "w", newline="", encoding="utf-8") as fh:
         wr = csv.writer(fh)
         wr.writerow(["name", "label", "split"])
         wr.writerows(rows)
@@ -98,7 +105,7 @@ def make_fake_dataset(root: str | Path, splits: dict[str, tuple[int, int]] | Non
 
 def read_fake_manifest(data: str | Path, split: str | None = None) -> list[tuple[str, int, str]]:
     """(name, label, split) rows of a manifest dataset, optionally one split."""
-    with open(Path(data) / "manifest.csv", newline="", encoding="utf-8") as fh:
+    with open(Path(data) / MANIFEST, newline="", encoding="utf-8") as fh:
         rows = [(r["name"], int(r["label"]), r.get("split") or "all") for r in csv.DictReader(fh)]
     return [r for r in rows if split is None or r[2] == split]
 
@@ -199,7 +206,7 @@ def make_fake_eval(out_dir: str | Path, data: str | Path | None = None, *, split
     if not rows:
         raise ValueError(f"{data}: no samples in split {split!r}")
     rng = np.random.default_rng(seed + 1000)
-    (out / "probs").mkdir(parents=True, exist_ok=True)
+    (out / paths.PROBS).mkdir(parents=True, exist_ok=True)
     names, labels, scores, hps, hns, maxp, gtpx = [], [], [], [], [], [], []
     for name, label, _ in rows:
         gt = cv2.imread(str(data / "masks" / f"{name}.png"), cv2.IMREAD_GRAYSCALE)
@@ -208,7 +215,7 @@ def make_fake_eval(out_dir: str | Path, data: str | Path | None = None, *, split
         h, w = gt.shape
         prob = _fake_prob(rng, gt, bool(label), quality)
         u8 = np.round(prob * 255).astype(np.uint8)
-        cv2.imwrite(str(out / "probs" / f"{name}.png"), u8)
+        write_prob_png(paths.prob_png_path(out, name), u8)
         hp, hn = hist_of(u8, gt)
         logit = rng.normal(1.8 * quality + 0.4, 1.3) if label else rng.normal(-1.8 * quality - 0.4, 1.3)
         names.append(name)
@@ -222,8 +229,8 @@ def make_fake_eval(out_dir: str | Path, data: str | Path | None = None, *, split
     scores_a = np.array(scores, np.float32)
     hist_pos, hist_neg = np.stack(hps), np.stack(hns)
     segmented = labels_a > 0
-    np.savez_compressed(out / "samples.npz", names=np.array(names, dtype=str), labels=labels_a, scores=scores_a,
-                        segmented=segmented, hist_pos=hist_pos, hist_neg=hist_neg)
+    write_samples(out, names=np.array(names, dtype=str), labels=labels_a, scores=scores_a, segmented=segmented,
+                  hist_pos=hist_pos, hist_neg=hist_neg)
 
     k = best_f1_bin(hist_pos, hist_neg)
     kv = val_bin if val_bin is not None else min(BINS - 1, max(1, int(k * 1.1)))
@@ -248,15 +255,11 @@ def make_fake_eval(out_dir: str | Path, data: str | Path | None = None, *, split
         "checkpoint": checkpoint,
         "undefined": m["undefined"],
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    write_metrics(out, metrics)
     hist_k = hist_pos[:, k:].sum(1) + hist_neg[:, k:].sum(1)
-    with open(out / "results.csv", "w", newline="", encoding="utf-8") as fh:
-        wr = csv.writer(fh)
-        wr.writerow(["name", "label", "score", "decision", "dice", "iou", "max_prob", "gt_pixels", "pred_pixels",
-                     "segmented"])
-        for i, name in enumerate(names):
-            wr.writerow([name, int(labels_a[i]), f"{scores_a[i]:.6f}", int(decisions[i]), f"{dice[i]:.6f}",
-                         f"{iou[i]:.6f}", f"{maxp[i]:.6f}", gtpx[i], int(hist_k[i]), int(segmented[i])])
+    write_results(out, ([name, int(labels_a[i]), float(scores_a[i]), int(decisions[i]), float(dice[i]),
+                         float(iou[i]), maxp[i], gtpx[i], int(hist_k[i]), int(segmented[i])]
+                        for i, name in enumerate(names)))
     return out
 
 
@@ -283,29 +286,12 @@ def _fake_prob(rng: np.random.Generator, gt: np.ndarray, positive: bool, quality
 # ----------------------------------------------------------------------------------------------- run
 def fake_config(size: int = 64, epochs: int = 6, **overrides: Any) -> dict[str, Any]:
     """A resolved config (every DEFAULTS key) for a small CPU run."""
-    try:
-        from trainer.config import DEFAULTS
-        cfg = dict(DEFAULTS)
-    except ImportError:  # pragma: no cover - config.py is part of the repo
-        cfg = {}
+    cfg = dict(DEFAULTS)
     cfg.update({"epochs": epochs, "input_height": size, "input_width": size, "batch_size": 4,
                 "learning_rate": 0.5, "validation_n_epochs": 2, "device": "cpu", "precision": "fp32",
                 "seed": 1337})
     cfg.update(overrides)
     return cfg
-
-
-def _toml(cfg: dict[str, Any]) -> str:
-    lines = ["# crackviewer run configuration (fake, tests/fakes.py)"]
-    for k, v in cfg.items():
-        if isinstance(v, bool):
-            s = "true" if v else "false"
-        elif isinstance(v, (int, float)):
-            s = repr(v)
-        else:
-            s = json.dumps(str(v))
-        lines.append(f"{k} = {s}")
-    return "\n".join(lines) + "\n"
 
 
 def dead_pid() -> int:
@@ -330,7 +316,7 @@ def make_fake_run(tmp_path: str | Path, n_samples: int = 40, size: int = 64, see
     run.mkdir(parents=True, exist_ok=True)
     if data is None:
         data = tmp_path / "data"
-        if not (data / "manifest.csv").is_file():
+        if not (data / MANIFEST).is_file():
             npos = int(round(n_samples * 0.6))
             nv = max(2, n_samples // 2)
             nvp = max(1, int(round(nv * 0.6)))
@@ -338,20 +324,20 @@ def make_fake_run(tmp_path: str | Path, n_samples: int = 40, size: int = 64, see
                                      "test": (npos, n_samples - npos)}, size=size, seed=seed)
     data = Path(data)
     cfg = fake_config(size, epochs, **(config or {}))
-    (run / "config.toml").write_text(_toml(cfg), encoding="utf-8")
+    save_config(cfg, run / paths.CONFIG)
     counts = dataset_counts(data)
     n_train = sum(counts.get("train", {}).get(k, 0) for k in ("positives", "negatives")) or n_samples
     steps = max(1, math.ceil(n_train / cfg["batch_size"]))
     rng = np.random.default_rng(seed + 7)
     t = start_time if start_time is not None else time.time() - 600.0
-    events: list[dict[str, Any]] = []
-    log: list[str] = []
+    t0 = t
+    log = EventLog(run)
 
     def emit(ev: str, **f: Any) -> None:
-        events.append({"event": ev, "time": round(t, 3), **f})
+        log.emit(ev, time=round(t, 3), **f)
 
     def say(msg: str) -> None:
-        log.append(time.strftime("%d-%m-%y %H:%M ", time.localtime(t)) + msg)
+        log.log(msg, event=False)
         emit("log", level="info", message=msg)
 
     pid = os.getpid() if status == "running" else dead_pid() if status == "interrupted" else 4_000_000
@@ -361,7 +347,7 @@ def make_fake_run(tmp_path: str | Path, n_samples: int = 40, size: int = 64, see
     say(f"{name}: training on {data} for {epochs} epochs (cpu, fp32)")
     stop_at = {"running": max(1, epochs // 2), "interrupted": max(1, epochs // 2), "failed": max(1, epochs // 2),
                "stopped": max(1, epochs - 2)}.get(status, epochs)
-    losses, vals = [], []
+    vals = []
     best_ap = -1.0
     for e in range(1, stop_at + 1):
         lam = e / epochs if cfg.get("dyn_balanced_loss", True) else 1.0
@@ -378,11 +364,11 @@ def make_fake_run(tmp_path: str | Path, n_samples: int = 40, size: int = 64, see
         sec = steps * 0.16
         row = {"epoch": e, "loss_seg": ls, "loss_dec": ld, "loss": lt, "correct": correct, "total": n_train,
                "lambda_seg": 1 - lam, "lambda_dec": cfg.get("delta_cls_loss", 0.01) * lam, "seconds": sec}
-        losses.append(row)
+        append_row(run / paths.LOSSES, LOSS_COLUMNS, row)
         emit("epoch", epochs=epochs, **row)
         say(f"Epoch {e}/{epochs} ==> avg_loss_seg={ls:.5f}, avg_loss_dec={ld:.5f}, avg_loss={lt:.5f}, "
             f"correct={correct}/{n_train}, in {sec:.2f}s/epoch")
-        emit("checkpoint", epoch=e, path=str(run / "checkpoints" / "last.pth"), kind="last")
+        emit("checkpoint", epoch=e, path=str(paths.checkpoint_path(run, "last")), kind="last")
         if e % cfg["validation_n_epochs"] == 0 or e == epochs:
             ap = min(1.0, 0.55 + 0.45 * quality * (1 - decay) + rng.normal(0, 0.01))
             auc = min(1.0, ap + 0.02)
@@ -395,59 +381,36 @@ def make_fake_run(tmp_path: str | Path, n_samples: int = 40, size: int = 64, see
             if ap > best_ap:
                 best_ap = ap
             vals.append(v)
+            append_row(run / paths.VALIDATION, VALIDATION_COLUMNS, v)
             emit("validation", **v)
             say(f"VALIDATION on VAL set || AUC={auc:.6f}, and AP={ap:.6f}, with best thr={v['threshold']:.6f} at "
                 f"f-measure={v['f_measure']:.3f} and FP=1, FN=1, TOTAL SAMPLES=10")
             if v["is_best"]:
-                emit("checkpoint", epoch=e, path=str(run / "checkpoints" / "best.pth"), kind="best")
+                emit("checkpoint", epoch=e, path=str(paths.checkpoint_path(run, "best")), kind="best")
         t += 1.0
 
-    _write_csv(run / "losses.csv", ["epoch", "loss_seg", "loss_dec", "loss", "correct", "total", "lambda_seg",
-                                    "lambda_dec", "seconds"], losses)
-    _write_csv(run / "validation.csv", ["epoch", "auc", "ap", "ap_sklearn", "threshold", "f_measure", "tp", "fp",
-                                        "fn", "tn", "seg_threshold", "dice_mean", "dice_std", "iou_mean", "iou_std",
-                                        "val_loss_seg", "val_loss_dec", "val_loss", "is_best"], vals)
-    ck = run / "checkpoints"
-    ck.mkdir(exist_ok=True)
     kinds = ["last"] + (["best"] if vals else []) + (["final"] if status == "finished" else [])
     for kind in kinds:
-        (ck / f"{kind}.pth").write_bytes(b"fake checkpoint written by tests/fakes.py: not loadable\n")
+        ck = paths.checkpoint_path(run, kind)
+        ck.parent.mkdir(exist_ok=True)
+        ck.write_bytes(b"fake checkpoint written by tests/fakes.py: not loadable\n")
 
     if status == "finished":
-        emit("checkpoint", epoch=epochs, path=str(ck / "final.pth"), kind="final")
+        emit("checkpoint", epoch=epochs, path=str(paths.checkpoint_path(run, "final")), kind="final")
         make_fake_eval(run, data, split="test", size=size, seed=seed, quality=quality)
-        m = json.loads((run / "metrics.json").read_text())
+        m = RunFolder(run).metrics()
         emit("evaluation", out_dir=str(run), **m)
         if m["auc"] is not None:
-            log.append(f"{name} EVAL on TEST AUC={m['auc']:.6f}, and AP={m['ap']:.6f}, w/ best "
-                       f"thr={m['best_threshold']:.6f} at f-m={m['f_measure']:.3f} and FP={m['fp']}, FN={m['fn']}")
+            log.log(f"{name} EVAL on TEST AUC={m['auc']:.6f}, and AP={m['ap']:.6f}, w/ best "
+                       f"thr={m['best_threshold']:.6f} at f-m={m['f_measure']:.3f} and FP={m['fp']}, FN={m['fn']}", event=False)
         if with_val_eval:
-            make_fake_eval(run / "evals" / "val", data, split="val", size=size, seed=seed + 1, quality=quality)
-        emit("finished", status="finished", epochs_done=epochs, seconds=t - events[0]["time"])
+            make_fake_eval(paths.eval_dir(run, "val"), data, split="val", size=size, seed=seed + 1, quality=quality)
+        emit("finished", status="finished", epochs_done=epochs, seconds=t - t0)
     elif status == "stopped":
-        emit("finished", status="stopped", epochs_done=stop_at, seconds=t - events[0]["time"])
+        emit("finished", status="stopped", epochs_done=stop_at, seconds=t - t0)
     elif status == "failed":
         emit("error", kind="oom", message="out of memory on cpu: lower batch_size or input size, then Resume",
              file=None)
-        log.append("ERROR out of memory")
-    with open(run / "events.jsonl", "w", encoding="utf-8") as fh:
-        for ev in events:
-            fh.write(json.dumps(ev) + "\n")
-    (run / "log.txt").write_text("\n".join(log) + "\n", encoding="utf-8")
+        log.log("ERROR out of memory", event=False)
+    log.close()
     return run
-
-
-def _write_csv(path: Path, cols: list[str], rows: list[dict[str, Any]]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        wr = csv.writer(fh)
-        wr.writerow(cols)
-        for r in rows:
-            wr.writerow([_fmt(r.get(c)) for c in cols])
-
-
-def _fmt(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return str(v)

@@ -118,7 +118,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     return validate_config(cfg)
 
 
-def _toml_value(v: Any) -> str:
+def dumps_value(v: Any) -> str:
+    """One config value as a TOML literal."""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (int, float)):
@@ -130,7 +131,7 @@ def dumps_config(cfg: dict[str, Any]) -> str:
     lines = ["# crackviewer run configuration (resolved: every key, defaults included)"]
     for key in DEFAULTS:
         if key in cfg:
-            lines.append(f"{key} = {_toml_value(cfg[key])}")
+            lines.append(f"{key} = {dumps_value(cfg[key])}")
     return "\n".join(lines) + "\n"
 
 

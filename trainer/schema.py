@@ -79,7 +79,7 @@ _KEYS = (
         step=1),
     Key("learning_rate", 1.0, "Optimisation", "Learning rate", "Learning rate of plain SGD (no momentum, no weight "
         "decay, no schedule).", "1", "Learning rate", min=1e-7, max=100.0, step=0.01),
-    Key("delta_cls_loss", 0.01, "Loss", "Delta CLS loss", "δ: weight of the classification (decision) loss.", "0.01",
+    Key("delta_cls_loss", 0.01, "Loss", "Delta CLS Loss", "δ: weight of the classification (decision) loss.", "0.01",
         "Delta CLS Loss", min=0.0, max=100.0, step=0.01),
     Key("dilate", 1, "Data", "Dilate", "Dilate GT masks with a k×k kernel before resizing (1 = no dilation).", "1",
         "Dilate", min=1, max=99, step=1),

@@ -105,6 +105,16 @@ def test_render_failure_is_reported(tmp_path, monkeypatch):
     assert "> figures not rendered: PySide6 not installed" in md
 
 
+def test_report_without_the_figures_package(tmp_path, monkeypatch, capsys):
+    run = make_fake_run(tmp_path, n_samples=4)
+    real = RFig.importlib.util.find_spec
+    monkeypatch.setattr(RFig.importlib.util, "find_spec", lambda n, *a: None if n == "figures" else real(n, *a))
+    assert RFig.render_figures(run) is False
+    assert "figures package is not installed" in capsys.readouterr().err
+    md = RR.write_run_report(run).read_text()
+    assert "> figures not rendered: the figures package is not installed" in md
+
+
 def test_dice_png_name():
     assert paths.dice_png_name(0.41349, "43") == "0.413_dice_43.png"
     assert paths.dice_png_name(1.0, "train_positive/12") == "1.000_dice_train_positive__12.png"

@@ -13,7 +13,7 @@ from trainer.config import load_config
 from trainer.training.model import SegDecNet
 from trainer.training.loop import train
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SETS = ["epochs=2", "input_height=128", "input_width=64", "batch_size=2", "learning_rate=0.1", "precision=fp32",
         "validate=false", "save_images=false"]
 

@@ -60,3 +60,40 @@ def test_broken_config_file_names_the_file(tmp_path):
 def test_override_types():
     assert parse_overrides(["learning_rate=1", "validate=no", "seed=5"]) == {"learning_rate": 1.0, "validate": False,
                                                                              "seed": 5}
+
+
+# ------------------------------------------------------------------------------------------------- the schema
+def test_every_key_has_bounds_or_choices_and_its_default_is_valid():
+    from trainer.schema import GROUPS, KEYS
+
+    for k in KEYS.values():
+        assert k.group in GROUPS and k.title and k.help and k.published, k.name
+        if k.type in (int, float):
+            assert (k.min is not None and k.max is not None) or k.choices, f"{k.name} has no bounds"
+        assert k.problem(k.default) is None, k.name
+    assert load_config() == DEFAULTS
+
+
+@pytest.mark.parametrize("override, words", [
+    (["input_width=8192"], "between 64 and 4096"),
+    (["num_workers=65"], "between 0 and 64"),
+    (["learning_rate=0"], "learning_rate"),
+    (["learning_rate=nan"], "finite"),
+    (["seed=-1"], "between 0 and 2147483647"),
+    (["val_fraction=1.0"], "val_fraction"),
+    (["dice_threshold=3"], "choose one of 1, 2"),
+    (["precision=fp16"], "auto, bf16, fp32"),
+])
+def test_schema_bounds_are_enforced(override, words):
+    with pytest.raises(ConfigError) as exc:
+        load_config(None, override)
+    assert words in str(exc.value)
+
+
+def test_report_names_and_docs_come_from_the_schema():
+    from trainer.config import REPORT_NAMES
+    from trainer.schema import KEYS
+
+    assert REPORT_NAMES["delta_cls_loss"] == "Delta CLS Loss" and len(REPORT_NAMES) == 14
+    assert KEY_DOCS["epochs"] == (KEYS["epochs"].group, KEYS["epochs"].help, KEYS["epochs"].published)
+    assert list(DEFAULTS)[:3] == ["batch_size", "epochs", "learning_rate"]  # the report's order

@@ -16,7 +16,7 @@ from trainer.errors import CheckpointError, ConfigError
 from trainer.training.losses import combine_losses, loss_weights
 from trainer.training.loop import train
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 TINY = ["epochs=2", "input_height=128", "input_width=64", "validation_n_epochs=1", "batch_size=2",
         "learning_rate=0.1", "save_images=false"]
 
@@ -155,12 +155,3 @@ def test_hostile_checkpoint_is_refused_without_running_code(tmp_path):
     with pytest.raises(CheckpointError) as exc:
         load_checkpoint(junk)
     assert "junk.pth" in str(exc.value)
-
-
-def test_trainer_never_imports_qt():
-    code = ("import sys, trainer.cli, trainer.train, trainer.data, trainer.evaluate, trainer.metrics, "
-            "trainer.report, trainer.runfolder, trainer.model, trainer.synthetic\n"
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'PyQt5', 'PyQt6', 'crackviewer')]\n"
-            "print(bad); sys.exit(1 if bad else 0)")
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stdout + r.stderr

@@ -14,7 +14,7 @@ from trainer.cli import main
 from trainer.config import load_config
 from trainer.training.loop import train
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

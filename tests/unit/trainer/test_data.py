@@ -21,7 +21,7 @@ from trainer.datasets.images import read_image, read_mask
 from trainer.datasets.validation import validate_records
 from trainer.errors import DataError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
