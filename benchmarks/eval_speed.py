@@ -2,7 +2,7 @@
 writing results.csv / samples.npz / probs/*.png / metrics.json).
 
 A split of N synthetic samples (in memory, so disk reads of the dataset are not measured) is run through the real
-SegDecNet (random weights) through ``trainer.evaluate.evaluate_split`` (``--repeat`` times, the fastest run is kept).
+SegDecNet (random weights) through ``trainer.training.evaluate.evaluate_split`` (``--repeat`` times, the fastest run is kept).
 
     inference       = the forward passes inside evaluate_split (timed around each model call)
     everything else = evaluate_split's wall time outside them + the PNG writer thread's busy time (counted in full,

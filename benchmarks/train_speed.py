@@ -7,16 +7,16 @@ What it measures (each configuration in its own subprocess, so peak RSS is per c
 * training images/s = forward + backward + SGD step (batch 1 unless ``--batch``), the published run's loss
   (BCE seg + 0.01 * BCE cls, gradient adjustment on), for both architectures, in fp32 (contiguous) and in bf16
   autocast + channels_last, on the CPU and, when ``torch.cuda.is_available()``, on CUDA;
-* achieved model TFLOP/s = ``trainer.model.flops_per_image`` (forward + backward, FlopCounterMode) x images/s, next
+* achieved model TFLOP/s = ``trainer.training.summary.flops_per_image`` (forward + backward, FlopCounterMode) x images/s, next
   to the machine's own bf16 and fp32 matmul TFLOP/s (a timed ``torch.matmul`` of large square matrices, measured in
   the same run), as a ratio;
 * peak RSS (``resource.getrusage``; includes ~0.25 GB for ``import torch``) and, on CUDA, peak allocated GPU memory;
-* data-loading stall: a DataLoader over ``trainer.data.CrackDataset`` of a synthetic dataset
-  (``trainer.synthetic.make_synthetic_dataset``) feeding the auto-precision upsampling model; the share of step time
+* data-loading stall: a DataLoader over ``trainer.training.dataset.CrackDataset`` of a synthetic dataset
+  (``trainer.datasets.synthetic.make_synthetic_dataset``) feeding the auto-precision upsampling model; the share of step time
   spent waiting for the next batch, for a few ``num_workers`` values.
 
 The last line is the headline: ``train upsampling <size> auto-precision: N img/s`` ("auto" = bf16 where the hardware
-supports it fast: the rule of ``trainer.device.resolve_precision`` -- CUDA with bf16, or a CPU with AMX tiles).
+supports it fast: the rule of ``trainer.training.device.resolve_precision`` -- CUDA with bf16, or a CPU with AMX tiles).
 
 Usage::
 
@@ -86,7 +86,7 @@ def bf16_supported(device_type: str) -> bool:
 
 
 def auto_precision(device_type: str) -> str:
-    """The same rule as training's precision = "auto" (trainer.device.resolve_precision)."""
+    """The same rule as training's precision = "auto" (trainer.training.device.resolve_precision)."""
     import torch
 
     from trainer.training.device import resolve_precision

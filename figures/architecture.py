@@ -55,7 +55,7 @@ def _fmt_params(n: int) -> str:
 def architecture_figure(summary_rows: list[dict], title: str | None = None, subtitle: str | None = None) -> QImage:
     """The model's stages, in execution order, as boxes: height ∝ √(spatial size), width ∝ log(channels), coloured
     by role (encoder, decoder, decision, input/output); under each its name, type, output shape and parameters.
-    Rows are `trainer.model.model_summary()` dicts: name, type, out_shape, params."""
+    Rows are `trainer.training.model.model_summary()` dicts: name, type, out_shape, params."""
     rows = list(summary_rows)
     n = len(rows)
     if n == 0:

@@ -3,7 +3,7 @@
 
     python scripts/convert_layout.py SRC OUT --layout khanhha|reference|ksdd2|manifest [--image-format keep|jpg|png]
 
-SRC is any dataset :func:`trainer.data.open_dataset` reads (normally a manifest dataset such as
+SRC is any dataset :func:`trainer.datasets.layouts.open_dataset` reads (normally a manifest dataset such as
 ``../shared/data/cracks``); OUT must be a new or empty folder.
 
 - ``khanhha``: ``{train,test}/{images,masks}/<stem>.jpg``; masks are written as JPEG (quality 95), so they carry

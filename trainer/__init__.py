@@ -1,2 +1,2 @@
-"""trainer: the SegDecNet training engine of crackviewer. It never imports Qt."""
+"""trainer: the SegDecNet training engine of crackviewer. It never imports Qt; only trainer.training imports torch."""
 __version__ = "0.1.0"

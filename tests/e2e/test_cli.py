@@ -96,3 +96,14 @@ def test_bad_input_gives_one_line_and_exit_1(args, words, tmp_path, synthetic_da
     assert r.returncode == 1
     assert "Traceback" not in r.stderr
     assert r.stderr.startswith("crack-train: error:") and words in r.stderr, r.stderr
+
+
+def test_device_json_reports_what_torch_offers():
+    import json
+
+    r = subprocess.run([sys.executable, "-m", "trainer", "device", "--json"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout.strip().splitlines()[-1])
+    assert set(info) >= {"torch", "cuda", "bf16_cpu", "precision_auto"}
+    assert info["precision_auto"] in ("bf16", "fp32") and isinstance(info["cuda"], list)

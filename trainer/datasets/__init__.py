@@ -2,7 +2,7 @@
 
 Four layouts are read as they are (no conversion step); :func:`open_dataset` detects which one a folder holds.
 
-``manifest`` (the layout of ``../shared/data/cracks`` and of :mod:`trainer.synthetic`)
+``manifest`` (the layout of ``../shared/data/cracks`` and of :mod:`trainer.datasets.synthetic`)
     ``manifest.csv`` with the columns ``name,label`` and optionally ``split`` (other columns such as ``width``,
     ``height``, ``source`` are ignored), ``images/<name>.<ext>`` (any image extension: jpg, jpeg, png, bmp, tif,
     tiff, webp) and ``masks/<name>.png`` (other image extensions are accepted too). A name is a bare file stem: a

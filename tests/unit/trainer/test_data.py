@@ -1,4 +1,4 @@
-"""trainer.data: every layout, the khanhha/KSDD2 val carve, each bad input, skip_bad, mixed supervision,
+"""trainer.datasets: every layout, the khanhha/KSDD2 val carve, each bad input, skip_bad, mixed supervision,
 mask binarisation, EXIF orientation, lazy loading and dilation."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""trainer.evaluate: the evaluation folder (results.csv, samples.npz, probs/, metrics.json) and compute_validation."""
+"""trainer.training.evaluate: the evaluation folder (results.csv, samples.npz, probs/, metrics.json) and compute_validation."""
 from __future__ import annotations
 
 import csv
@@ -49,7 +49,7 @@ class _Rec:
 
 
 class FakeDataset(torch.utils.data.Dataset):
-    """Same item contract as trainer.data.CrackDataset (random images, band-shaped cracks)."""
+    """Same item contract as trainer.datasets.CrackDataset (random images, band-shaped cracks)."""
 
     def __init__(self, labels, segmented=None, seed=0, names=None):
         rng = np.random.default_rng(seed)

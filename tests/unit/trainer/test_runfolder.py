@@ -1,4 +1,4 @@
-"""trainer.runfolder: status rules, tolerant event reading, CSV/JSON readers, find_runs, read_eval; and the fakes
+"""trainer.runs.folder: status rules, tolerant event reading, CSV/JSON readers, find_runs, read_eval; and the fakes
 (tests/fakes.py) checked against the real metrics module, since other tests rely on them."""
 from __future__ import annotations
 

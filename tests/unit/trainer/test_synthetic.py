@@ -1,4 +1,4 @@
-"""trainer.synthetic: the layout it writes, determinism, variety of cracks and distractors, and that crack-free
+"""trainer.datasets.synthetic: the layout it writes, determinism, variety of cracks and distractors, and that crack-free
 images are not separable by naive image statistics."""
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from trainer.datasets import scenes as SC
 from trainer.datasets import synthetic as S
 from trainer.datasets.layouts import open_dataset
 from trainer.datasets.validation import validate_records
@@ -76,11 +77,11 @@ def test_val_and_test_do_not_depend_on_train_count(tmp_path):
 
 def test_variety_of_textures_and_distractors(mixed):
     rows = _rows(mixed)
-    assert {r["texture"] for r in rows} == set(S.TEXTURES)
+    assert {r["texture"] for r in rows} == set(SC.TEXTURES)
     neg = [r for r in rows if r["label"] == "0"]
     assert all(r["distractors"] for r in neg)  # every crack-free image carries a distractor
     kinds = {d for r in neg for d in r["distractors"].split("+")}
-    assert len(kinds) >= 5 and kinds <= set(S.DISTRACTORS)
+    assert len(kinds) >= 5 and kinds <= set(SC.DISTRACTORS)
     assert any(r["distractors"] for r in rows if r["label"] == "1")  # and some crack images do too
 
 
@@ -102,7 +103,7 @@ def test_cracks_vary_in_width_and_contrast_and_are_darker(mixed):
 
 def test_cracks_branch(monkeypatch):
     calls = []
-    real = S._walk
+    real = SC._walk
 
     def spy(*a, **k):
         calls.append(1)
@@ -110,7 +111,7 @@ def test_cracks_branch(monkeypatch):
 
     monkeypatch.setattr(S, "_walk", spy)
     cracks = 0
-    real_render = S._render_cracks
+    real_render = SC._render_cracks
 
     def count_render(rng, h, w):
         nonlocal cracks
@@ -122,7 +123,7 @@ def test_cracks_branch(monkeypatch):
 
     monkeypatch.setattr(S, "_render_cracks", count_render)
     for k in range(15):
-        S.render_sample(np.random.default_rng(k), (64, 64), crack=True)
+        SC.render_sample(np.random.default_rng(k), (64, 64), crack=True)
     assert cracks >= 15 and len(calls) >= 2 * cracks  # on average more walks (branches) than crack systems
 
 
