@@ -28,8 +28,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from trainer.training.device import bf16_supported as _bf16_supported  # noqa: E402
-from trainer.training.evaluate import evaluate_split
+from trainer.training.device import resolve_precision  # noqa: E402
+from trainer.training.evaluate import evaluate_split  # noqa: E402
 from trainer.metrics.image import image_metrics  # noqa: E402
 from trainer.training.model import SegDecNet  # noqa: E402
 
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     dev = torch.device("cpu")
-    precision = ("bf16" if _bf16_supported(dev) else "fp32") if args.precision == "auto" else args.precision
+    precision = resolve_precision(args.precision, dev)
     channels_last = precision == "bf16"
     torch.manual_seed(0)
     model = SegDecNet(architecture=args.architecture, input_height=args.size, input_width=args.size).eval()

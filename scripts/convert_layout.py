@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from trainer.datasets.layouts import open_dataset  # noqa: E402
-from trainer.datasets.images import read_image, read_mask
+from trainer.datasets.images import read_image, read_mask  # noqa: E402
 from trainer.errors import DataError  # noqa: E402
 
 LAYOUT_CHOICES = ("khanhha", "reference", "ksdd2", "manifest")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from trainer.atomic import atomic_write_text
 from trainer.errors import ConfigError
 from trainer.report.compare import write_comparison
 from trainer.report.run import write_run_report
@@ -18,7 +19,7 @@ def run(args) -> int:
         write_run_report(runs[0])
         target = Path(args.out) if args.out else runs[0] / paths.REPORT
         if args.out:
-            target.write_text((runs[0] / paths.REPORT).read_text(encoding="utf-8"), encoding="utf-8")
+            atomic_write_text(target, (runs[0] / paths.REPORT).read_text(encoding="utf-8"))
         print(f"report: {target}")
         return 0
     out = Path(args.out or paths.COMPARISON)

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from trainer.atomic import atomic_write_text
 from trainer.runs import paths
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +46,7 @@ def _figures_env() -> dict:
 def write_figures_json(folder: Path, info: dict) -> None:
     """figures.json: what the renderer drew, skipped or failed (the report quotes its reasons)."""
     try:
-        (folder / paths.FIGURES_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(folder / paths.FIGURES_INFO, json.dumps(info, indent=2) + "\n")
     except OSError:
         pass
 

@@ -67,9 +67,9 @@ def run_thresholds(folder: str | Path, run_dir: str | Path | None = None) -> dic
     metrics = read_json_object(folder / paths.METRICS) or {}
     honest = metrics.get("honest") or (honest_thresholds(run_dir) if run_dir is not None else None) or {}
     sources = [
-        ("thresholds.json", {k: chosen.get(k) for k in KEYS}),
+        (paths.THRESHOLDS, {k: chosen.get(k) for k in KEYS}),
         ("chosen on validation", {k: honest.get(k) for k in KEYS}),
-        ("metrics.json", {"seg_threshold": metrics.get("seg_threshold"),
+        (paths.METRICS, {"seg_threshold": metrics.get("seg_threshold"),
                           "image_threshold": metrics.get("decision_threshold", metrics.get("best_threshold"))}),
     ]
     out: dict[str, Any] = {"gated": bool(chosen.get("gated", False)) if chosen_path else False}

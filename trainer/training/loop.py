@@ -19,9 +19,7 @@ from torch.utils.data import DataLoader
 from torch.nn.parallel import DistributedDataParallel
 
 from trainer import config as config_mod
-from trainer.datasets.layouts import open_dataset
-from trainer.datasets.validation import validate_records
-from trainer.errors import CheckpointError, ConfigError, CrackError, DataError
+from trainer.errors import CheckpointError, ConfigError, CrackError
 from trainer.report.lines import eval_summary, validation_line
 from trainer.report.run import write_run_report
 from trainer.runs import events as ev
@@ -30,12 +28,12 @@ from trainer.runs.curves import (LOSS_COLUMNS, VALIDATION_COLUMNS, append_row, b
                                  last_validation_row, truncate_rows, validation_row)
 from trainer.runs.events import EventLog
 from trainer.training.checkpoint import load_checkpoint, save_checkpoint
-from trainer.training.dataset import CrackDataset
 from trainer.training.device import autocast, resolve_device, resolve_precision, set_cpu_threads
 from trainer.training.distributed import Distributed, is_oom
 from trainer.training.evaluate import compute_validation, evaluate_split
 from trainer.training.losses import combine_losses, loss_weights, sample_losses
 from trainer.training.model import SegDecNet
+from trainer.training.run_data import prepare_run_data
 from trainer.training.sampler import FrequencySampler
 from trainer.training.stop import StopRequested, install_stop_handlers, restore_stop_handlers, stop_requested
 from trainer.training.summary import count_parameters
@@ -147,43 +145,9 @@ def _train(data_path: Path, out_dir: Path, config: dict | None, resume: bool, ev
     per_rank_batch = cfg["batch_size"] // world
 
     # -- data ----------------------------------------------------------------------------------------------------
-    index = open_dataset(data_path, val_fraction=cfg["val_fraction"], seed=cfg["seed"],
-                         skip_bad=cfg["skip_bad_samples"])
-    for w in getattr(index, "warnings", []) or []:
-        events.log(f"warning: {w}", level="warning")
-    train_records = index.split("train")
-    val_split = "test" if cfg["validate_on_test"] else "val"
-    val_records = index.split(val_split) if cfg["validate"] else []
-    test_records = index.split("test")
-    bad_all = list(getattr(index, "bad", []) or [])
-    checked = {}
-    for name, recs in (("train", train_records), (val_split, val_records), ("test", test_records)):
-        if name in checked or not recs:
-            continue
-        good, bad = validate_records(recs, skip_bad=cfg["skip_bad_samples"])
-        checked[name] = good
-        bad_all.extend(bad)
-    train_records = checked.get("train", train_records)
-    val_records = checked.get(val_split, val_records) if cfg["validate"] else []
-    test_records = checked.get("test", test_records)
-    for file, reason in bad_all:
-        events.log(f"skipped bad sample {file}: {reason}", level="warning")
-    if not train_records:
-        raise DataError("the train split is empty (after skipping bad samples)", data_path)
     hw = (cfg["input_height"], cfg["input_width"])
-    weighted = (cfg["weighted_seg_loss_p"], cfg["weighted_seg_loss_max"]) if cfg["weighted_seg_loss"] else None
-    train_ds = CrackDataset(train_records, hw, dilate=cfg["dilate"], num_segmented=cfg["num_segmented"],
-                            seed=cfg["seed"], weighted=weighted, train=True)
-    val_ds = CrackDataset(val_records, hw, dilate=cfg["dilate"], seed=cfg["seed"], train=False) if val_records else None
-    test_ds = CrackDataset(test_records, hw, dilate=cfg["dilate"], seed=cfg["seed"], train=False) if test_records else None
-    counts = index.counts()
-    counts["train"]["segmented_used"] = int(np.sum(train_ds.is_segmented & (train_ds.labels == 1)))
-    counts["train"]["weak_used"] = int(np.sum(~train_ds.is_segmented & (train_ds.labels == 1)))
-    for name, split_counts in counts.items():
-        if split_counts.get("positives", 0) == 0 or split_counts.get("negatives", 0) == 0:
-            which = "positives" if split_counts.get("negatives", 0) == 0 else "negatives"
-            events.log(f"warning: the {name} split has only {which}; image-level metrics on it are undefined",
-                       level="warning")
+    data = prepare_run_data(data_path, cfg, events)
+    train_ds, val_ds, test_ds, val_split = data.train, data.val, data.test, data.val_split
 
     # -- model, optimiser, sampler ---------------------------------------------------------------------------
     torch.manual_seed(cfg["seed"])
@@ -227,9 +191,9 @@ def _train(data_path: Path, out_dir: Path, config: dict | None, resume: bool, ev
     epochs = cfg["epochs"]
     params = count_parameters(model)
     events.emit(ev.RUN_STARTED, config=cfg, data=str(Path(data_path).resolve()), device=str(device),
-                precision=precision, channels_last=channels_last, counts=counts, layout=index.layout,
+                precision=precision, channels_last=channels_last, counts=data.counts, layout=data.layout,
                 resumed_from_epoch=start_epoch, world_size=world, pid=os.getpid(), parameters=params,
-                bad_samples=[{"file": f, "reason": r} for f, r in bad_all])
+                bad_samples=[{"file": f, "reason": r} for f, r in data.bad])
     events.log(f"{'resuming' if start_epoch else 'starting'} run {out_dir.name}: {cfg['architecture']} "
                f"({params:,} parameters) on {device} with {precision}"
                f"{' + channels_last' if channels_last else ''}, {world} process(es); "
