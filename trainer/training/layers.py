@@ -10,9 +10,10 @@ from torch import nn
 import torch.nn.functional as F
 
 from trainer.errors import ConfigError
+from trainer.schema import KEYS
 
 
-MIN_INPUT_SIZE = 64
+MIN_INPUT_SIZE = KEYS["input_height"].min
 
 
 def _hw_sum(t: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -21,11 +21,13 @@ import torch
 from torch import nn
 
 from trainer.errors import ConfigError
-from trainer.training.layers import ConvBlock, GradientMultiplyLayer, LogitHead, MIN_INPUT_SIZE, UpBlock, _autocast_off, _check_input_size
+from trainer.schema import KEYS
+from trainer.training.layers import (MIN_INPUT_SIZE, ConvBlock, GradientMultiplyLayer, LogitHead, UpBlock,
+                                     _autocast_off, _check_input_size)
 
 
-ARCHITECTURES = ("upsampling", "original")
-DECISION_POOLINGS = ("avg", "max")
+ARCHITECTURES = KEYS["architecture"].choices
+DECISION_POOLINGS = KEYS["decision_pooling"].choices
 
 
 class SegDecNet(nn.Module):
