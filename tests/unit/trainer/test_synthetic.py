@@ -109,7 +109,7 @@ def test_cracks_branch(monkeypatch):
         calls.append(1)
         return real(*a, **k)
 
-    monkeypatch.setattr(S, "_walk", spy)
+    monkeypatch.setattr(SC, "_walk", spy)
     cracks = 0
     real_render = SC._render_cracks
 
