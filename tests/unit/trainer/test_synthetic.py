@@ -121,7 +121,7 @@ def test_cracks_branch(monkeypatch):
         assert len(calls) > before
         return out
 
-    monkeypatch.setattr(S, "_render_cracks", count_render)
+    monkeypatch.setattr(SC, "_render_cracks", count_render)
     for k in range(15):
         SC.render_sample(np.random.default_rng(k), (64, 64), crack=True)
     assert cracks >= 15 and len(calls) >= 2 * cracks  # on average more walks (branches) than crack systems
