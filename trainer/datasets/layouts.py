@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 import csv
+import json
 import os
 from pathlib import Path
 import re
@@ -13,7 +14,8 @@ import numpy as np
 
 from trainer.datasets.images import _decode
 from trainer.datasets.index import DatasetIndex
-from trainer.datasets.records import MANIFEST, ALL_SPLIT, IMAGE_EXTS, SPLIT_ORDER, SampleRecord, _LOOKED_FOR, _REFERENCE_DIR, _split_sort_key
+from trainer.datasets.records import (ALL_SPLIT, IMAGE_EXTS, MANIFEST, SPLIT_ORDER, _LOOKED_FOR, _REFERENCE_DIR,
+                                      SampleRecord, _split_sort_key)
 from trainer.datasets.validation import _raise_bad, _reason, _workers, validate_records
 from trainer.errors import DataError
 
@@ -306,8 +308,6 @@ def _apply_label_overrides(root: Path, samples: list[SampleRecord], warnings: li
     path = root / LABEL_OVERRIDES
     if not path.is_file():
         return samples
-    import json
-
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:

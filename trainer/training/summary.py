@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from trainer.errors import ConfigError
 from trainer.training.layers import GradientMultiplyLayer, _check_input_size
@@ -96,8 +97,6 @@ def flops_per_image(model: nn.Module, input_hw: tuple[int, int], train: bool = T
     Counted with ``torch.utils.flop_counter.FlopCounterMode`` on a meta-device copy, so it costs no compute and
     leaves the model (and its .grad) untouched. Only convolutions and matrix products are counted.
     """
-    from torch.utils.flop_counter import FlopCounterMode
-
     h, w = _check_hw(input_hw)
     m = _meta_copy(model)
     m.train(bool(train))
