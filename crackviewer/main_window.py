@@ -5,23 +5,41 @@ import traceback
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget)
 
-from crackviewer.dataset_view import DatasetView
-from crackviewer.runs_view import RunsView
-from crackviewer.settings import AppSettings
-from crackviewer.training_panel import TrainingPanel
+import crackviewer
+from crackviewer.dataset.panel import DatasetView
+from crackviewer.qt.icons import icon
+from crackviewer.qt.settings import AppSettings
+from crackviewer.qt.tasks import TaskRunner
+from crackviewer.runs.panel import RunsView
+from crackviewer.train.panel import TrainingPanel
+from trainer.runfolder import RunFolder
 
 
-ICON_DIR = Path(__file__).resolve().parents[1] / "resources" / "icons"
 TAB_KEYS = ["dataset", "train", "runs", "inspect", "annotate"]
-DATASET_CHANGE_SIGNALS = ("sampleChanged", "countsChanged", "datasetChanged", "masksChanged", "maskSaved")
 
 
-def icon(name: str) -> QIcon:
-    p = ICON_DIR / f"{name}.svg"
-    return QIcon(str(p)) if p.is_file() else QIcon()
+OPTIONAL_PANELS = (("inspect", "Inspect"), ("annotate", "Annotate"))
+
+
+def import_optional_panels() -> dict[str, type | ImportError]:
+    """The Inspect and Annotate panel classes, or the ImportError that stopped each. Imported here rather than at
+    the top because both import trainer.data, which imports torch (seconds); once the torch-free trainer.datasets
+    exists, these become ordinary top-level imports."""
+    classes: dict[str, type | ImportError] = {}
+    try:
+        from crackviewer.inspect.panel import InspectPanel
+        classes["inspect"] = InspectPanel
+    except ImportError as exc:
+        classes["inspect"] = exc
+    try:
+        from crackviewer.annotate.panel import AnnotatePanel
+        classes["annotate"] = AnnotatePanel
+    except ImportError as exc:
+        classes["annotate"] = exc
+    return classes
 
 
 class UnavailablePanel(QWidget):
@@ -54,6 +72,7 @@ class MainWindow(QMainWindow):
         self.annotate_panel = None
         self.dataset_path: Path | None = None
         self._pending_inspect: str | None = None
+        self._placeholders = False
         self._inspected: str | None = None
 
         self.tabs = QTabWidget()
@@ -74,6 +93,10 @@ class MainWindow(QMainWindow):
         elif optional_panels:
             self._make_optional_panels()
 
+        self._annot_timer = QTimer(self)          # annotation edits come in bursts: recount the dataset once after
+        self._annot_timer.setSingleShot(True)
+        self._annot_timer.setInterval(1500)
+        self._annot_timer.timeout.connect(self.dataset_view.refresh_counts)
         self._wire()
         self._build_menus()
         self._build_status_bar()
@@ -89,36 +112,23 @@ class MainWindow(QMainWindow):
         self.panels[key] = widget
         return self.tabs.addTab(widget, icon(key), title)
 
-    OPTIONAL_PANELS = (("inspect", "Inspect", "crackviewer.inspect_panel", "InspectPanel"),
-                       ("annotate", "Annotate", "crackviewer.annotate_panel", "AnnotatePanel"))
-
     def _load_optional_panels_in_background(self) -> None:
-        """Show placeholder tabs at once; import the heavy dependencies (trainer.data imports torch: seconds) on a
+        """Show placeholder tabs at once; import Inspect and Annotate (trainer.data imports torch: seconds) on a
         pool thread, then build the panels on the GUI thread. Keeps the window responsive while it starts."""
-        from PySide6.QtCore import QThreadPool
-
-        from crackviewer.dataset_view import run_task
-
-        for key, title, _, _ in self.OPTIONAL_PANELS:
+        for key, title in OPTIONAL_PANELS:
             placeholder = QLabel(f"Loading {title}…")
+            placeholder.setObjectName("placeholder")
             placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            placeholder.setStyleSheet("color:#6b727b;")
             self.add_panel(title, placeholder, key)
         self._placeholders = True
-        self._warm_pool = QThreadPool(self)
-        self._warm_keep: set = set()
-
-        def warm():
-            import trainer.data  # noqa: F401 - imports torch off the GUI thread
-            return True
-
-        run_task(self._warm_pool, warm, lambda _: self._make_optional_panels(),
-                 lambda _msg: self._make_optional_panels(), self._warm_keep, owner=self)
+        self._tasks = TaskRunner(self, threads=1)
+        self._tasks.run(import_optional_panels, self._make_optional_panels,
+                        lambda _msg: self._make_optional_panels())
 
     def _put_panel(self, key: str, title: str, widget: QWidget) -> None:
         """Add a tab, or replace the placeholder tab of that key in place."""
         old = self.panels.get(key)
-        if old is not None and getattr(self, "_placeholders", False):
+        if old is not None and self._placeholders:
             index = self.tabs.indexOf(old)
             current = self.tabs.currentIndex() == index
             self.tabs.removeTab(index)
@@ -130,15 +140,17 @@ class MainWindow(QMainWindow):
         else:
             self.add_panel(title, widget, key)
 
-    def _make_optional_panels(self) -> None:
-        """Inspect (issue 5) and Annotate (issue 6) panels, when their modules import; otherwise a message tab."""
-        for key, title, module, cls_name in self.OPTIONAL_PANELS:
+    def _make_optional_panels(self, classes: dict | None = None) -> None:
+        """The Inspect and Annotate panels; a panel that cannot be imported or built shows a message tab."""
+        classes = classes or import_optional_panels()
+        for key, title in OPTIONAL_PANELS:
+            cls = classes[key]
             try:
-                mod = __import__(module, fromlist=[cls_name])
-                cls = getattr(mod, cls_name)
-                widget = self._construct_panel(cls)
+                if isinstance(cls, Exception):
+                    raise cls
+                widget = cls()
             except Exception as exc:  # noqa: BLE001 - ImportError, or a panel that fails to build
-                reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ImportError) else str(exc)
+                reason = str(exc) if isinstance(exc, ImportError) else f"{type(exc).__name__}: {exc}"
                 if not isinstance(exc, ImportError):
                     traceback.print_exc()
                 self._put_panel(key, title, UnavailablePanel(title, reason))
@@ -146,24 +158,12 @@ class MainWindow(QMainWindow):
             self._put_panel(key, title, widget)
             setattr(self, f"{key}_panel", widget)
         self._placeholders = False
-        if self.annotate_panel is not None and self.dataset_path is not None:
-            self._open_in_annotate(self.dataset_path)
+        if self.annotate_panel is not None:
+            self.annotate_panel.sampleChanged.connect(self._on_annotation_changed)
+            if self.dataset_path is not None:
+                self._open_in_annotate(self.dataset_path)
         if self.tabs.currentWidget() is self.inspect_panel:
             self._deliver_inspect()
-        if self.annotate_panel is not None:
-            for name in DATASET_CHANGE_SIGNALS:
-                sig = getattr(self.annotate_panel, name, None)
-                if sig is not None and hasattr(sig, "connect"):
-                    sig.connect(self._on_annotation_changed)
-                    break
-
-    def _construct_panel(self, cls):
-        for kwargs in ({"settings": self.settings}, {}):
-            try:
-                return cls(**kwargs)
-            except TypeError:
-                continue
-        return cls()
 
     # ------------------------------------------------------------------------------------------- wiring
     def _wire(self) -> None:
@@ -231,6 +231,7 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
         self.train_state_label = QLabel("")
+        self.train_state_label.setObjectName("trainState")
         self.workspace_label = QLabel("")
         sb.addPermanentWidget(self.train_state_label)
         sb.addPermanentWidget(self.workspace_label)
@@ -305,22 +306,17 @@ class MainWindow(QMainWindow):
         self._open_in_annotate(path)
 
     def _open_in_annotate(self, path) -> None:
-        if self.annotate_panel is not None and hasattr(self.annotate_panel, "open_dataset"):
+        if self.annotate_panel is not None:
             try:
                 self.annotate_panel.open_dataset(str(path))
             except Exception as exc:  # noqa: BLE001 - a panel's failure must not break the shell
                 self.statusBar().showMessage(f"Annotate could not open the dataset: {exc}", 15000)
 
     def _on_annotation_changed(self, *args) -> None:
-        if not hasattr(self, "_annot_timer"):
-            self._annot_timer = QTimer(self)
-            self._annot_timer.setSingleShot(True)
-            self._annot_timer.setInterval(1500)
-            self._annot_timer.timeout.connect(self.dataset_view.refresh_counts)
         self._annot_timer.start()
 
     def _open_sample_in_annotate(self, name: str) -> None:
-        if self.annotate_panel is not None and hasattr(self.annotate_panel, "open_sample"):
+        if self.annotate_panel is not None:
             try:
                 self.annotate_panel.open_sample(name)
             except Exception as exc:  # noqa: BLE001
@@ -350,12 +346,10 @@ class MainWindow(QMainWindow):
     def _deliver_inspect(self) -> None:
         """Hand the opened run to the Inspect panel (lazily: only when that tab is shown)."""
         path = self._pending_inspect
-        if path is None or self.inspect_panel is None or not hasattr(self.inspect_panel, "open_run"):
+        if path is None or self.inspect_panel is None:
             return
         if path == self._inspected:
             return
-        from trainer.runfolder import RunFolder
-
         rf = RunFolder(path)
         if not rf.evaluations():
             self.statusBar().showMessage(f"{Path(path).name} has no evaluation yet (it is {rf.status}).", 8000)
@@ -391,7 +385,6 @@ class MainWindow(QMainWindow):
         names = {"running": "● training", "starting": "● starting", "stopping": "● stopping",
                  "evaluating": "● evaluating"}
         self.train_state_label.setText(names.get(state, ""))
-        self.train_state_label.setStyleSheet("color:#0072B2; font-weight:600;")
 
     # ------------------------------------------------------------------------------------------- tabs
     def show_tab(self, key: str) -> None:
@@ -414,8 +407,6 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------------------------------- misc
     def _about(self) -> None:
-        import crackviewer
-
         QMessageBox.about(self, "About crackviewer",
                           f"<h3>crackviewer {crackviewer.__version__}</h3>"
                           "<p>Train SegDecNet crack-segmentation models, watch them learn, inspect every prediction "
@@ -437,11 +428,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Stopping the training run…")
             self.training_panel.shutdown()
         for panel in (self.annotate_panel, self.inspect_panel):
-            closer = getattr(panel, "shutdown", None) or getattr(panel, "flush", None)
-            if callable(closer):
+            if panel is not None:
                 try:
-                    closer()
-                except Exception:  # noqa: BLE001
+                    panel.shutdown()
+                except Exception:  # noqa: BLE001 - the window must close even when a panel's shutdown fails
                     traceback.print_exc()
         self.settings.set_bytes("window_geometry", self.saveGeometry())
         self.settings.sync()

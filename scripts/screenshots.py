@@ -95,7 +95,7 @@ def main() -> int:
 
     app = QApplication.instance() or QApplication([])
     from crackviewer.app import apply_style, create_window, parse_args
-    from crackviewer.settings import AppSettings
+    from crackviewer.qt.settings import AppSettings
 
     apply_style(app)
     settings = AppSettings(ws / "settings.ini", workspace=ws)
@@ -119,7 +119,7 @@ def main() -> int:
         return step
 
     def welcome():
-        return not getattr(win, "_placeholders", False) and grab("welcome.png")
+        return not win._placeholders and grab("welcome.png")
 
     def create_demo():
         dv.welcome.demo_button.click()

@@ -68,7 +68,7 @@ def _middling_positive(m) -> int:
 
 
 def shoot(app, run_dir: Path, out: Path, prefix: str, run_b: Path | None = None) -> list[Path]:
-    from crackviewer.inspect_panel import InspectPanel
+    from crackviewer.inspect.panel import InspectPanel
 
     panel = InspectPanel()
     panel.resize(*SIZE)
