@@ -12,7 +12,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from PySide6.QtCore import (QAbstractListModel, QModelIndex, QObject, QRect, QSize, Qt, QTimer, Signal)
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFrame, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QListView, QPlainTextEdit, QPushButton, QSizePolicy, QSplitter,
@@ -23,6 +23,7 @@ from crackviewer import colors
 from crackviewer.qimage import array_to_qimage
 from crackviewer.qt.tasks import TaskRunner
 from crackviewer.train.training_process import TrainerCommand
+from trainer.data import read_image
 
 THUMB = 120
 SPLIT_TITLES = {"train": "Train", "val": "Validation", "test": "Test", "all": "All"}

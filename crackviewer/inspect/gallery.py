@@ -17,9 +17,8 @@ import numpy as np
 from PySide6.QtCore import (QAbstractListModel, QItemSelectionModel, QModelIndex, QObject, QRect, QRectF, QSize, Qt,
                             Signal)
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel,
-                               QLineEdit, QListView, QSizePolicy, QStyle, QStyledItemDelegate, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit,
+                               QListView, QSizePolicy, QStyle, QStyledItemDelegate, QToolButton, QVBoxLayout, QWidget)
 
 from crackviewer import colors
 from crackviewer.inspect.threshold_model import OUTCOMES, SampleStore, ThresholdModel, Thumbnail
