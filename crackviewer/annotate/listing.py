@@ -10,7 +10,6 @@ from PySide6.QtCore import QModelIndex
 from crackviewer.annotate.sample_list import sample_kind
 
 
-
 class SampleListMixin:
     # ============================================================== list, filters, counts
     def _filter_key(self) -> str:

@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHBoxLayo
                                QPlainTextEdit, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget,
                                QTextBrowser, QVBoxLayout, QWidget)
 
+from crackviewer.qt.style import set_state
+from crackviewer.qt.text import human_duration
 from crackviewer.train.live_plots import LivePlots
 from crackviewer.train.training_process import tail_lines
 
@@ -133,7 +135,7 @@ class RunsView(QWidget):
         dv.setSpacing(6)
         top = QHBoxLayout()
         self.run_title = QLabel("Select a run")
-        self.run_title.setStyleSheet("font-size:12pt; font-weight:600;")
+        self.run_title.setObjectName("runTitle")
         self.run_title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         top.addWidget(self.run_title)
         self.run_status = QLabel("")
@@ -203,7 +205,7 @@ class RunsView(QWidget):
                                   "Runs started from a terminal (crack-train train --out WORKSPACE/runs/NAME) "
                                   "appear here too, and are followed live while they train.")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.placeholder.setStyleSheet("color:#6b727b; font-size:11pt;")
+        self.placeholder.setObjectName("placeholder")
         dv.addWidget(self.placeholder, 1)
         self.metrics_card.setVisible(False)
         self.tabs.setVisible(False)
@@ -351,7 +353,7 @@ class RunsView(QWidget):
         self.placeholder.setVisible(False)
         self.metrics_card.setVisible(True)
         self.tabs.setVisible(True)
-        self.run_status.setStyleSheet(f"background:{STATUS_COLOURS.get(status, '#7a828c')};")
+        set_state(self.run_status, "state", status)
         resumable = status in ("stopped", "failed") and rf is not None and rf.last_checkpoint() is not None
         self.resume_button.setEnabled(resumable)
         self.inspect_button.setEnabled(status == "finished" and rf is not None and bool(rf.evaluations()))
@@ -385,8 +387,6 @@ class RunsView(QWidget):
         for ev in events:
             if ev.get("event") == "finished" and isinstance(ev.get("seconds"), (int, float)):
                 secs = (secs or 0) + ev["seconds"]
-        from crackviewer.train.panel import human_duration
-
         lab["time"].setText(human_duration(secs) if secs is not None else "–")
 
     def _load_report(self, path: Path) -> None:
