@@ -76,7 +76,7 @@ def synthetic_eval(out: Path, n: int, hw: int = 448, maps: int = 8, seed: int = 
 
 
 def fill_thumbnails(panel, size: int = 112, seed: int = 1) -> None:
-    from crackviewer.inspect.threshold_model import Thumbnail
+    from crackviewer.inspect.sample_store import Thumbnail
 
     rng = np.random.default_rng(seed)
     loader = panel.gallery.loader

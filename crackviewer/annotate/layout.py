@@ -16,7 +16,7 @@ from crackviewer.annotate.help_overlay import HelpOverlay
 from crackviewer.annotate.keys import TOOLS, key_of
 from crackviewer.annotate.sample_list import FILTERS, SampleListModel
 from crackviewer.annotate.tools import TOOL_HINTS
-from crackviewer.viewer.view import ContourItem
+from crackviewer.viewer.layers import ContourItem
 
 
 class AnnotateLayoutMixin:

@@ -386,5 +386,3 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
         self.save_all()
         self._saver.shutdown(wait=True)
         self._ranker.shutdown(wait=False, cancel_futures=True)
-
-

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from crackviewer.annotate.mask_model import prediction_mask
 from crackviewer.annotate.review_queue import PredictionSource, ReviewItem, rank
-from crackviewer.viewer.view import mask_contours
+from crackviewer.viewer.layers import mask_contours
 from trainer.errors import CrackError
 
 

@@ -20,8 +20,11 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFrame, Q
                                QLabel, QListWidget, QListWidgetItem, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from crackviewer import colors
-from crackviewer.viewer.view import ContourItem, SampleViewer, ViewLink, error_map_bgra, mask_contours
-from crackviewer.inspect.threshold_model import Evaluation, SampleStore, ThresholdModel, evaluations_of
+from crackviewer.inspect.evaluation_folder import Evaluation, evaluations_of
+from crackviewer.inspect.sample_store import SampleStore
+from crackviewer.inspect.threshold_model import ThresholdModel
+from crackviewer.viewer.layers import ContourItem, error_map_bgra, mask_contours
+from crackviewer.viewer.view import SampleViewer, ViewLink
 from trainer import metrics as M
 from trainer.errors import CrackError
 

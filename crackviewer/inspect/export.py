@@ -14,7 +14,9 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from crackviewer.inspect.threshold_model import SampleStore, ThresholdModel
+from crackviewer.inspect.threshold_model import ThresholdModel
+
+from crackviewer.inspect.sample_store import SampleStore
 from trainer.errors import DataError
 
 CSV_COLUMNS = ["name", "label", "score", "decision", "outcome", "dice", "iou", "gt_pixels", "pred_pixels",

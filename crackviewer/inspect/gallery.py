@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
                                QListView, QSizePolicy, QStyle, QStyledItemDelegate, QToolButton, QVBoxLayout, QWidget)
 
 from crackviewer import colors
-from crackviewer.inspect.threshold_model import OUTCOMES, SampleStore, ThresholdModel, Thumbnail
+from crackviewer.inspect.threshold_model import OUTCOMES, ThresholdModel
+from crackviewer.inspect.sample_store import SampleStore, Thumbnail
 from crackviewer.qt.tasks import TaskRunner
 from trainer import metrics as M
 

@@ -328,7 +328,8 @@ def test_big_split_gallery_is_virtual(qtbot, tmp_path):
 def test_overlay_colours_follow_the_rule(qtbot):
     """Pixel colours of the error map: TP/FP/FN from the 8-bit map at the bin-edge rule; no GT -> prediction only."""
     from crackviewer import colors
-    from crackviewer.viewer.view import CrackOverlayView, premul_u32
+    from crackviewer.viewer.layers import premul_u32
+    from crackviewer.viewer.overlay import CrackOverlayView
 
     v = CrackOverlayView()
     qtbot.addWidget(v)

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from crackviewer.inspect import export as X
-from crackviewer.inspect.threshold_model import OUTCOMES, Evaluation, SampleStore, ThresholdModel
+from crackviewer.inspect.threshold_model import OUTCOMES, ThresholdModel
+from crackviewer.inspect.evaluation_folder import Evaluation
+from crackviewer.inspect.sample_store import SampleStore
 from tests.fakes import make_fake_eval, make_fake_run
 from trainer import metrics as M
 
