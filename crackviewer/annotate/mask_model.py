@@ -118,10 +118,6 @@ class Change:
     def nbytes(self) -> int:
         return sum(p.nbytes for p in self.patches)
 
-    @property
-    def changed_pixels(self) -> int:
-        return int(sum(int(np.count_nonzero(p.values("old") != p.values("new"))) for p in self.patches))
-
     def writes(self, which: str) -> list[tuple[int, int, np.ndarray]]:
         """``(y, x, values)`` blocks that bring the mask to the ``which`` ("old" or "new") side of this change."""
         return [(p.y, p.x, p.values(which)) for p in self.patches]
@@ -444,11 +440,6 @@ class MaskModel:
         self._push_undo(change)
         self._notify(change, "redo")
         return change.rect
-
-    def clear_history(self) -> None:
-        self._undo.clear()
-        self._redo.clear()
-        self._undo_bytes = 0
 
     def _apply(self, change: Change, which: str) -> None:
         for y, x, vals in change.writes(which):

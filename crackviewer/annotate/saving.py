@@ -145,9 +145,6 @@ class SavingMixin:
                 ok = self._save_sync(s) and ok
         return ok
 
-    def has_unsaved(self) -> bool:
-        return (self.session is not None and self.session.unsaved) or any(s.unsaved for s in self._sessions.values())
-
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Process events until no save is pending (tests and scripts)."""
         end = time.monotonic() + timeout

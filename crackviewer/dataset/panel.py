@@ -10,9 +10,8 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QListView, QPushButton, QSizePolicy, QSplitter, QStackedWidget, QTableWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListView,
+                               QPushButton, QSizePolicy, QSplitter, QStackedWidget, QTableWidget, QVBoxLayout, QWidget)
 
 from crackviewer.dataset.thumbnails import ThumbnailDelegate, ThumbnailModel
 from crackviewer.dataset.widgets import SPLIT_TITLES, CompositionBars, WelcomePage, table_item
@@ -458,7 +457,3 @@ class DatasetView(QWidget):
             return
         self.open_dataset(data)
         self.demoCreated.emit(str(data))
-
-    def pick_folder(self, start: str | None = None) -> str | None:
-        path = QFileDialog.getExistingDirectory(self, "Open a dataset folder", start or str(Path.home()))
-        return path or None

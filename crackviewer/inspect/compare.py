@@ -493,10 +493,6 @@ class ComparePanel(QWidget):
         self._show_pair(k)
         self.pairSelected.emit(self.cmp.names()[k])
 
-    def select_name(self, name: str) -> None:
-        names = self.cmp.names() if self.cmp else []
-        self.select_pair(names.index(name))
-
     def _show_pair(self, k: int) -> None:
         c = self.cmp
         ia, ib = int(c.ia[k]), int(c.ib[k])

@@ -632,13 +632,6 @@ class Gallery(QWidget):
         self.model.set_current(self.list_model.sample_at(current.row()))
 
     # -- helpers for tests / shortcuts
-    def first_tile_sample(self) -> int | None:
-        return self.list_model.sample_at(0) if self.list_model.rowCount() else None
-
-    def click_row(self, row: int) -> None:
-        """Select a tile as a click would."""
-        self.view.setCurrentIndex(self.list_model.index(row))
-
     def closeEvent(self, event) -> None:
         self.loader.shutdown()
         super().closeEvent(event)

@@ -82,29 +82,17 @@ class ThresholdControls(QGroupBox):
         grid.setHorizontalSpacing(6)
         grid.setVerticalSpacing(3)
         t1 = QLabel("Segmentation (pixels)")
-        t1.setStyleSheet("font-weight:600;color:#2b3038;")
+        t1.setObjectName("sliderTitle")
         t2 = QLabel("Classification (images)")
-        t2.setStyleSheet("font-weight:600;color:#2b3038;")
+        t2.setObjectName("sliderTitle")
         grid.addWidget(t1, 0, 0, 1, 2)
         grid.addWidget(self.seg_slider, 1, 0)
         grid.addWidget(self.seg_spin, 1, 1)
-        b1 = QHBoxLayout()
-        b1.setSpacing(4)
-        b1.addWidget(QLabel("Reset to"))
-        b1.addWidget(self.seg_val)
-        b1.addWidget(self.seg_opt)
-        b1.addStretch(1)
-        grid.addLayout(b1, 2, 0, 1, 2)
+        grid.addLayout(self._reset_row(self.seg_val, self.seg_opt), 2, 0, 1, 2)
         grid.addWidget(t2, 3, 0, 1, 2)
         grid.addWidget(self.img_slider, 4, 0)
         grid.addWidget(self.img_spin, 4, 1)
-        b2 = QHBoxLayout()
-        b2.setSpacing(4)
-        b2.addWidget(QLabel("Reset to"))
-        b2.addWidget(self.img_val)
-        b2.addWidget(self.img_opt)
-        b2.addStretch(1)
-        grid.addLayout(b2, 5, 0, 1, 2)
+        grid.addLayout(self._reset_row(self.img_val, self.img_opt), 5, 0, 1, 2)
         grid.addWidget(self.gate_check, 6, 0, 1, 2)
         grid.setColumnStretch(0, 1)
 
@@ -122,6 +110,16 @@ class ThresholdControls(QGroupBox):
         self.setEnabled(model.evaluation is not None)
         if model.evaluation is not None:
             self._on_evaluation()
+
+    @staticmethod
+    def _reset_row(*buttons) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.setSpacing(4)
+        row.addWidget(QLabel("Reset to"))
+        for b in buttons:
+            row.addWidget(b)
+        row.addStretch(1)
+        return row
 
     def _on_evaluation(self, **_):
         self.setEnabled(True)

@@ -59,10 +59,6 @@ class AppSettings:
     def runs_dir(self) -> Path:
         return self.workspace / "runs"
 
-    @property
-    def demo_dir(self) -> Path:
-        return self.workspace / "demo"
-
     # -- remembered paths ---------------------------------------------------------------------------------
     def _path(self, key: str) -> Path | None:
         value = self.qsettings.value(key, "", type=str)
@@ -110,12 +106,6 @@ class AppSettings:
         return value if isinstance(value, QByteArray) and not value.isEmpty() else None
 
     def set_bytes(self, key: str, value: QByteArray) -> None:
-        self.qsettings.setValue(key, value)
-
-    def get_str(self, key: str, default: str = "") -> str:
-        return self.qsettings.value(key, default, type=str)
-
-    def set_str(self, key: str, value: str) -> None:
         self.qsettings.setValue(key, value)
 
     def sync(self) -> None:

@@ -401,11 +401,6 @@ class LivePlots(QWidget):
         self.load_events(events)
         return len(events)
 
-    def point_counts(self) -> dict[str, int]:
-        """How many points each curve currently draws (tests and the benchmark check the caps)."""
-        return {k: len(self.c_smooth[k].getData()[0] if self.c_smooth[k].getData()[0] is not None else [])
-                for k in self.c_smooth}
-
     # -- event handling ---------------------------------------------------------------------------------
     def _on_step(self, ev: dict) -> None:
         try:

@@ -202,9 +202,6 @@ class TrainingPanel(ParametersMixin, ProgressMixin, QWidget):
         self.worker.request_stop()
         self._set_state("stopping")
 
-    def kill_worker(self) -> None:
-        self.worker.kill()
-
     def set_resume_target(self, run_dir: str | Path | None) -> None:
         """Offer Resume for an earlier run (from the Runs tab); loads its config and curves."""
         if self.worker.is_running():

@@ -163,10 +163,6 @@ class TrainingProcess(QObject):
         pid = int(self.process.processId())
         return pid or None
 
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop_requested
-
     # -- control -----------------------------------------------------------------------------------------
     def start(self, data: str | Path, run_dir: str | Path, overrides: dict[str, Any] | None = None,
               resume: bool = False, config_file: str | Path | None = None,

@@ -174,10 +174,6 @@ class RasterLayer(QGraphicsItem):
             self._pixels[...] = bgra
         self.update()
 
-    def set_rgba(self, rgba: np.ndarray) -> None:
-        """Replace all pixels from a straight-alpha RGBA array."""
-        self.set_bgra(rgba_to_bgra_premultiplied(rgba))
-
     def set_rgb(self, rgb: np.ndarray) -> None:
         """Replace all pixels by an opaque RGB (or grey) image."""
         self.set_bgra(rgb_to_bgra(rgb))
@@ -196,16 +192,6 @@ class RasterLayer(QGraphicsItem):
         region = self._pixels[y0:y1, x0:x1]
         region[...] = 0
         region[sub] = _premul(color, alpha)
-        self.update_rect(x0, y0, x1, y1)
-
-    def write_bgra(self, patch: np.ndarray, x: int, y: int) -> None:
-        """Write a premultiplied BGRA patch at (x, y) and repaint only that rectangle."""
-        h, w = patch.shape[:2]
-        x0, y0 = max(0, x), max(0, y)
-        x1, y1 = min(self.width, x + w), min(self.height, y + h)
-        if x1 <= x0 or y1 <= y0:
-            return
-        self._pixels[y0:y1, x0:x1] = patch[y0 - y:y1 - y, x0 - x:x1 - x]
         self.update_rect(x0, y0, x1, y1)
 
     def update_rect(self, x0: int, y0: int, x1: int, y1: int) -> None:

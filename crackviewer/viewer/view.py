@@ -94,10 +94,6 @@ class SampleViewer(QGraphicsView):
         if not (same and keep_view) or self._fit_mode:
             self.fit()
 
-    def image_size(self) -> tuple[int, int]:
-        """(width, height) of the base image."""
-        return self.base.width, self.base.height
-
     # -- layers
     def add_layer(self, name: str, z: float = 1.0, opacity: float = 1.0) -> RasterLayer:
         """A transparent raster layer the size of the image, drawn above layers with a lower ``z``."""
@@ -122,13 +118,6 @@ class SampleViewer(QGraphicsView):
 
     def layer(self, name: str) -> QGraphicsItem:
         return self._layers[name]
-
-    def layer_names(self) -> list[str]:
-        return list(self._layers)
-
-    def remove_layer(self, name: str) -> None:
-        item = self._layers.pop(name)
-        self.scene().removeItem(item)
 
     def set_layer_visible(self, name: str, visible: bool) -> None:
         self._layers[name].setVisible(bool(visible))
