@@ -52,7 +52,8 @@ def main() -> int:
     os.environ.setdefault("CRACK_REPORT_FIGURES", "0")
 
     app = QApplication.instance() or QApplication([])
-    from crackviewer.app import apply_style, create_window, parse_args
+    from crackviewer.app import create_window, parse_args
+    from crackviewer.qt.style import apply_style
     from crackviewer.qt.settings import AppSettings
 
     apply_style(app)

@@ -126,7 +126,7 @@ def main(argv=None) -> int:
 
     app = QApplication.instance() or QApplication([])
     try:
-        from crackviewer.app import apply_style
+        from crackviewer.qt.style import apply_style
 
         apply_style(app)
     except Exception:  # noqa: BLE001 - the look does not change the measurement much

@@ -94,7 +94,8 @@ def main() -> int:
     shot_epoch = args.shot_at_epoch or max(2, epochs // 2)
 
     app = QApplication.instance() or QApplication([])
-    from crackviewer.app import apply_style, create_window, parse_args
+    from crackviewer.app import create_window, parse_args
+    from crackviewer.qt.style import apply_style
     from crackviewer.qt.settings import AppSettings
 
     apply_style(app)

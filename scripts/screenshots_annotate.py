@@ -94,7 +94,7 @@ def main(argv=None) -> int:
 
     app = QApplication.instance() or QApplication([])
     from crackviewer.annotate.panel import AnnotatePanel
-    from crackviewer.app import apply_style
+    from crackviewer.qt.style import apply_style
 
     apply_style(app)
     tmp = Path(tempfile.mkdtemp(prefix="annotate_shots_"))

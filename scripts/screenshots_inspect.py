@@ -163,7 +163,7 @@ def main(argv=None) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(["crackviewer"])
-    from crackviewer.app import apply_style
+    from crackviewer.qt.style import apply_style
 
     apply_style(app)
     out = Path(args.out)
