@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -513,8 +514,6 @@ class ComparePanel(QWidget):
         contours = mask_contours(sa.gt) if sa.gt is not None else []
         # B's map at A's resolution (two models may have different input sizes)
         if preds[1] is not None and preds[0] is not None and preds[1].shape != preds[0].shape:
-            import cv2
-
             h, w = preds[0].shape
             preds[1] = cv2.resize(preds[1].astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
         g = gt if gt is not None else (np.zeros_like(preds[0]) if preds[0] is not None else None)

@@ -12,11 +12,12 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
+import cv2
 import numpy as np
 
-from crackviewer.inspect.threshold_model import ThresholdModel
-
 from crackviewer.inspect.sample_store import SampleStore
+from crackviewer.inspect.threshold_model import ThresholdModel
+from trainer import metrics as M
 from trainer.errors import DataError
 
 CSV_COLUMNS = ["name", "label", "score", "decision", "outcome", "dice", "iou", "gt_pixels", "pred_pixels",
@@ -69,10 +70,6 @@ def predicted_mask(prob8: np.ndarray, seg_bin: int, out_hw: tuple[int, int] | No
     rule). At another resolution the map is resized bilinearly first and compared with ``seg_bin / B``, as
     ``crack-train predict`` does with its full-resolution masks.
     """
-    import cv2
-
-    from trainer import metrics as M
-
     if out_hw is None or tuple(out_hw) == prob8.shape[:2]:
         return (M.prob_to_bin(prob8.astype(np.float64) / 255.0) >= seg_bin).astype(np.uint8) * 255
     h, w = int(out_hw[0]), int(out_hw[1])
@@ -89,8 +86,6 @@ def export_masks(model: ThresholdModel, store: SampleStore, out_dir: str | Path,
     evaluation's map size). Samples blanked by gating get an all-zero mask. ``progress(done, total)`` may return
     False to cancel. Returns ``dict(written, skipped, out_dir, problems)``.
     """
-    import cv2
-
     from trainer.evaluate import prob_png_name
 
     if resolution not in ("image", "model"):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from crackviewer.inspect.evaluation_folder import Evaluation
@@ -36,8 +38,6 @@ class Thumbnail:
 
 def _max_pool_resize(a: np.ndarray, w: int, h: int) -> np.ndarray:
     """Downscale keeping thin bright structures (a 1-pixel crack stays visible in a thumbnail)."""
-    import cv2
-
     fy, fx = a.shape[0] / h, a.shape[1] / w
     k = int(math.ceil(max(fx, fy)))
     if k > 1:
@@ -53,8 +53,6 @@ class SampleStore:
     """
 
     def __init__(self, ev: Evaluation, data_path: str | Path | None = None):
-        import threading
-
         self.ev = ev
         self.data_path = Path(data_path) if data_path is not None else ev.data_path
         self.dilate = int(ev.config.get("dilate", 1) or 1)
@@ -109,8 +107,6 @@ class SampleStore:
         return self.ev.dir / "probs" / prob_png_name(self.ev.names[i])
 
     def prob8(self, i: int) -> np.ndarray | None:
-        import cv2
-
         p = self.prob_path(i)
         if not p.is_file():
             return None
@@ -119,8 +115,6 @@ class SampleStore:
 
     def load(self, i: int) -> SampleData:
         """Everything the viewer needs for sample ``i`` (full resolution)."""
-        import cv2
-
         from trainer.data import read_image, read_mask
 
         i = int(i)
@@ -166,8 +160,6 @@ class SampleStore:
 
     def thumbnail(self, i: int, size: int = 112) -> Thumbnail:
         """Small image + max-pooled probability map and GT (for the gallery's error-coloured tiles)."""
-        import cv2
-
         d = self.load(i)
         h, w = d.image.shape[:2]
         s = size / max(h, w)

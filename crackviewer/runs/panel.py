@@ -15,14 +15,16 @@ from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices, QImage, QTextCursor, QTextDocument
-from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
-                               QPlainTextEdit, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget,
-                               QTextBrowser, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit,
+                               QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QTextBrowser,
+                               QVBoxLayout, QWidget)
 
 from crackviewer.qt.style import set_state
 from crackviewer.qt.text import human_duration
-from crackviewer.train.live_plots import LivePlots
+from crackviewer.train.live_plots import LivePlots, read_run_events
 from crackviewer.train.training_process import tail_lines
+from trainer.config import DEFAULTS, KEY_DOCS
+from trainer.runfolder import RunFolder, find_runs
 
 STATUS_COLOURS = {"running": "#0072B2", "finished": "#00875a", "stopped": "#b5651d", "failed": "#b00020"}
 COLUMNS = ["Run", "Status", "Epochs", "Best val AP", "Test AUC", "Test AP", "Test F1", "Dice", "Started", "Folder"]
@@ -228,8 +230,6 @@ class RunsView(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        from trainer.runfolder import RunFolder, find_runs
-
         if self.workspace is None:
             return
         self.where.setText(f"  in {self.workspace}")
@@ -322,15 +322,12 @@ class RunsView(QWidget):
     # ------------------------------------------------------------------------------------------- detail
     def open_run(self, path: str | Path) -> None:
         """Show a run's curves, report, config and log; follow it live when it is still running."""
-        from trainer.runfolder import RunFolder
-
         path = Path(path)
         self.current = path
         rf = self.folders.get(str(path)) or RunFolder(path)
         self.folders[str(path)] = rf
         self.run_title.setText(path.name)
         self.run_title.setToolTip(str(path))
-        from crackviewer.train.live_plots import read_run_events
 
         events = rf.events() or read_run_events(path)   # no events.jsonl: rebuilt from losses/validation.csv
         self.plots.load_events(events)
@@ -405,10 +402,6 @@ class RunsView(QWidget):
 
     def _fill_config(self, rf) -> None:
         cfg = rf.config_or_empty()
-        try:
-            from trainer.config import DEFAULTS, KEY_DOCS
-        except ImportError:  # pragma: no cover
-            DEFAULTS, KEY_DOCS = {}, {}
         keys = [k for k in DEFAULTS if k in cfg] + [k for k in cfg if k not in DEFAULTS]
         t = self.config_table
         t.setRowCount(len(keys))

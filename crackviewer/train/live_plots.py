@@ -14,6 +14,7 @@ only mark series dirty; a 10 Hz QTimer redraws what changed. Curves clip to the 
 """
 from __future__ import annotations
 
+import csv
 import json
 import math
 from pathlib import Path
@@ -25,6 +26,7 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from crackviewer import colors
+from trainer.runfolder import RunFolder
 
 
 MAX_POINTS = 4000
@@ -554,8 +556,6 @@ def read_run_events(run_dir: str | Path) -> list[dict]:
     """A run's events: RunFolder.events() when available, else events.jsonl, else rebuilt from the CSV files."""
     run_dir = Path(run_dir)
     try:
-        from trainer.runfolder import RunFolder
-
         evs = RunFolder(run_dir).events()
         if evs:
             return list(evs)
@@ -581,8 +581,6 @@ def read_run_events(run_dir: str | Path) -> list[dict]:
 
 
 def _read_csv(path: Path) -> list[dict]:
-    import csv
-
     if not path.is_file():
         return []
     with open(path, newline="", encoding="utf-8") as fh:
