@@ -15,6 +15,7 @@ from PySide6.QtCore import QEvent, QTimer
 from PySide6.QtWidgets import QApplication
 
 from crackviewer.main_window import MainWindow
+from crackviewer.menus import TAB_KEYS
 from crackviewer.qt.qt_compat import guard_none_refcount as guard_pyside_refcount_bug
 from crackviewer.qt.settings import AppSettings
 from crackviewer.qt.style import apply_style
@@ -41,7 +42,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     "or $CRACKVIEWER_WORKSPACE)")
     ap.add_argument("--settings", help="settings file (.ini) to use instead of the user's (also "
                     "$CRACKVIEWER_SETTINGS)")
-    ap.add_argument("--tab", choices=["dataset", "train", "runs", "inspect", "annotate"], help="tab to show first")
+    ap.add_argument("--tab", choices=TAB_KEYS, help="tab to show first")
     ap.add_argument("--no-restore", action="store_true", help="do not reopen the last dataset and run")
     ap.add_argument("--quit-after", type=float, metavar="SECONDS",
                     help="smoke test: print what the window shows and quit after SECONDS")

@@ -4,12 +4,12 @@ from __future__ import annotations
 import traceback
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 import crackviewer
 from crackviewer.dataset.panel import DatasetView
+from crackviewer.menus import MenusMixin
 from crackviewer.qt.icons import icon
 from crackviewer.qt.settings import AppSettings
 from crackviewer.qt.tasks import TaskRunner
@@ -18,7 +18,6 @@ from crackviewer.train.panel import TrainingPanel
 from trainer.runfolder import RunFolder
 
 
-TAB_KEYS = ["dataset", "train", "runs", "inspect", "annotate"]
 
 
 OPTIONAL_PANELS = (("inspect", "Inspect"), ("annotate", "Annotate"))
@@ -58,7 +57,7 @@ class UnavailablePanel(QWidget):
         self.reason = reason
 
 
-class MainWindow(QMainWindow):
+class MainWindow(MenusMixin, QMainWindow):
     def __init__(self, settings: AppSettings | None = None, probe_devices: bool = True,
                  optional_panels: bool = True):
         super().__init__()
@@ -181,65 +180,6 @@ class MainWindow(QMainWindow):
         rv.resumeRequested.connect(self._resume_run)
         rv.inspectRequested.connect(self.inspect_run)
 
-    def _build_menus(self) -> None:
-        mb = self.menuBar()
-        m = mb.addMenu("&File")
-        a = QAction("&Open dataset…", self)
-        a.setShortcut(QKeySequence.StandardKey.Open)
-        a.triggered.connect(self.open_dataset_dialog)
-        m.addAction(a)
-        a = QAction("Create the &demo dataset", self)
-        a.triggered.connect(self._create_demo)
-        m.addAction(a)
-        self.recent_menu = m.addMenu("&Recent datasets")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        m.addSeparator()
-        a = QAction("Change &workspace…", self)
-        a.triggered.connect(self.change_workspace_dialog)
-        m.addAction(a)
-        a = QAction("Open workspace &folder", self)
-        a.triggered.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.settings.workspace))))
-        m.addAction(a)
-        m.addSeparator()
-        a = QAction("&Quit", self)
-        a.setShortcut(QKeySequence.StandardKey.Quit)
-        a.triggered.connect(self.close)
-        m.addAction(a)
-        v = mb.addMenu("&View")
-        for i, key in enumerate(TAB_KEYS):
-            a = QAction(key.capitalize(), self)
-            a.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
-            a.triggered.connect(lambda _=False, k=key: self.show_tab(k))
-            v.addAction(a)
-        t = mb.addMenu("&Training")
-        a = QAction("&Start", self)
-        a.setShortcut(QKeySequence("Ctrl+Return"))
-        a.triggered.connect(lambda: (self.show_tab("train"), self.training_panel.start()))
-        t.addAction(a)
-        a = QAction("S&top", self)
-        a.setShortcut(QKeySequence("Ctrl+."))
-        a.triggered.connect(self.training_panel.stop)
-        t.addAction(a)
-        a = QAction("&Resume", self)
-        a.triggered.connect(self.training_panel.resume)
-        t.addAction(a)
-        h = mb.addMenu("&Help")
-        a = QAction("&About crackviewer", self)
-        a.triggered.connect(self._about)
-        h.addAction(a)
-
-    def _build_status_bar(self) -> None:
-        sb = self.statusBar()
-        self.train_state_label = QLabel("")
-        self.train_state_label.setObjectName("trainState")
-        self.workspace_label = QLabel("")
-        sb.addPermanentWidget(self.train_state_label)
-        sb.addPermanentWidget(self.workspace_label)
-        self._update_workspace_label()
-
-    def _update_workspace_label(self) -> None:
-        self.workspace_label.setText(f"workspace: {self.settings.workspace}")
-
     # ------------------------------------------------------------------------------------------- session
     def restore_session(self, dataset: str | None = None, run: str | None = None, restore: bool = True) -> None:
         """Open the given (or last) dataset and run; with no dataset, show the welcome page with the demo offer."""
@@ -279,18 +219,6 @@ class MainWindow(QMainWindow):
         if self.dataset_view.index is not None:
             self.dataset_view.stack.setCurrentWidget(self.dataset_view.welcome)
         self.dataset_view.create_demo()
-
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for p in self.settings.recent_datasets:
-            a = QAction(p, self)
-            a.setEnabled(Path(p).exists())
-            a.triggered.connect(lambda _=False, p=p: self.open_dataset(p))
-            self.recent_menu.addAction(a)
-        if not self.recent_menu.actions():
-            a = QAction("(none)", self)
-            a.setEnabled(False)
-            self.recent_menu.addAction(a)
 
     def _on_dataset_opened(self, path: str, index) -> None:
         self.dataset_path = Path(path)
@@ -406,14 +334,6 @@ class MainWindow(QMainWindow):
             self._deliver_inspect()
 
     # ------------------------------------------------------------------------------------------- misc
-    def _about(self) -> None:
-        QMessageBox.about(self, "About crackviewer",
-                          f"<h3>crackviewer {crackviewer.__version__}</h3>"
-                          "<p>Train SegDecNet crack-segmentation models, watch them learn, inspect every prediction "
-                          "and correct the masks.</p>"
-                          f"<p>Workspace: <tt>{self.settings.workspace}</tt><br>"
-                          f"Settings: <tt>{self.settings.file_name}</tt></p>")
-
     def closeEvent(self, event) -> None:  # noqa: N802
         if self.training_panel.is_training():
             if self.confirm_close:

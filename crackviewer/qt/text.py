@@ -14,3 +14,14 @@ def human_duration(s: float | None) -> str:
     if s >= 60:
         return f"{s // 60} min {s % 60:02d} s"
     return f"{s} s"
+
+
+def fmt_number(v, digits: int = 4) -> str:
+    """A metric with `digits` decimals; '–' for None or NaN; anything not a number as it is."""
+    if v is None:
+        return "–"
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    return "–" if math.isnan(f) else f"{f:.{digits}f}"

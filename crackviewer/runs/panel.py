@@ -8,36 +8,23 @@ between refreshes, so polling reads only the bytes appended to each events.jsonl
 from __future__ import annotations
 
 import datetime as _dt
-import math
-import re
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QColor, QDesktopServices, QImage, QTextCursor, QTextDocument
+from PySide6.QtGui import QColor, QDesktopServices, QTextCursor
 from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit,
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QTextBrowser,
                                QVBoxLayout, QWidget)
 
-from crackviewer.qt.style import set_state
-from crackviewer.qt.text import human_duration
+from crackviewer.qt.text import fmt_number
+from crackviewer.runs.detail import RunDetailMixin
 from crackviewer.train.live_plots import LivePlots, read_run_events
 from crackviewer.train.training_process import tail_lines
-from trainer.config import DEFAULTS, KEY_DOCS
 from trainer.runfolder import RunFolder, find_runs
 
 STATUS_COLOURS = {"running": "#0072B2", "finished": "#00875a", "stopped": "#b5651d", "failed": "#b00020"}
 COLUMNS = ["Run", "Status", "Epochs", "Best val AP", "Test AUC", "Test AP", "Test F1", "Dice", "Started", "Folder"]
-
-
-def _fmt(v: Any, digits: int = 4) -> str:
-    if v is None:
-        return "–"
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return str(v)
-    return "–" if math.isnan(f) else f"{f:.{digits}f}"
 
 
 class _SortItem(QTableWidgetItem):
@@ -59,28 +46,7 @@ class _SortItem(QTableWidgetItem):
             return str(a) < str(b)
 
 
-def report_html(readme: Path, max_width: int) -> str:
-    """A run's README.md as HTML for a QTextBrowser, with images wider than max_width scaled down (keeps aspect).
-    Image paths stay relative: the browser resolves them against the run folder (searchPaths)."""
-    base = readme.parent
-    doc = QTextDocument()
-    doc.setMarkdown(readme.read_text(encoding="utf-8", errors="replace"))
-    html = doc.toHtml()
-
-    def scale(m: re.Match) -> str:
-        src = m.group(1)
-        url = QUrl(src)
-        path = Path(url.toLocalFile()) if url.isLocalFile() else base / src
-        img = QImage(str(path))
-        if img.isNull() or img.width() <= max_width:
-            return m.group(0)
-        h = round(img.height() * max_width / img.width())
-        return f'<img src="{src}" width="{max_width}" height="{h}"'
-
-    return re.sub(r'<img src="([^"]+)"', scale, html)
-
-
-class RunsView(QWidget):
+class RunsView(RunDetailMixin, QWidget):
     """The Runs tab. runOpened(path) when the user opens (selects) a run."""
 
     runOpened = Signal(str)
@@ -271,10 +237,10 @@ class RunsView(QWidget):
         done, total = h.get("epochs_done") or 0, h.get("epochs_total")
         ep = _SortItem(f"{done} / {total}" if total else str(done), done)
         best = h.get("best_val_ap")
-        best_text = _fmt(best) + (f"  (ep {h['best_epoch']})" if best is not None and h.get("best_epoch") else "")
-        items = [name, st, ep, _SortItem(best_text, best), _SortItem(_fmt(h.get("test_auc")), h.get("test_auc")),
-                 _SortItem(_fmt(h.get("test_ap")), h.get("test_ap")), _SortItem(_fmt(h.get("test_f")), h.get("test_f")),
-                 _SortItem(_fmt(h.get("dice_mean")), h.get("dice_mean"))]
+        best_text = fmt_number(best) + (f"  (ep {h['best_epoch']})" if best is not None and h.get("best_epoch") else "")
+        items = [name, st, ep, _SortItem(best_text, best), _SortItem(fmt_number(h.get("test_auc")), h.get("test_auc")),
+                 _SortItem(fmt_number(h.get("test_ap")), h.get("test_ap")), _SortItem(fmt_number(h.get("test_f")), h.get("test_f")),
+                 _SortItem(fmt_number(h.get("dice_mean")), h.get("dice_mean"))]
         started = h.get("started")
         stamp = _dt.datetime.fromtimestamp(started).strftime("%Y-%m-%d %H:%M") if started else "–"
         items.append(_SortItem(stamp, started or 0))
@@ -339,85 +305,6 @@ class RunsView(QWidget):
         self.log.moveCursor(QTextCursor.MoveOperation.End)
         self._update_detail_header()
         self.runOpened.emit(str(path))
-
-    def _update_detail_header(self) -> None:
-        if self.current is None:
-            return
-        rf = self.folders.get(str(self.current))
-        status = rf.status if rf is not None else "failed"
-        self.run_status.setText(status)
-        self.run_status.setVisible(True)
-        self.placeholder.setVisible(False)
-        self.metrics_card.setVisible(True)
-        self.tabs.setVisible(True)
-        set_state(self.run_status, "state", status)
-        resumable = status in ("stopped", "failed") and rf is not None and rf.last_checkpoint() is not None
-        self.resume_button.setEnabled(resumable)
-        self.inspect_button.setEnabled(status == "finished" and rf is not None and bool(rf.evaluations()))
-        self.folder_button.setEnabled(True)
-        err = rf.error if rf is not None else None
-        self.problem_label.setText(f"<b>{status.capitalize()}:</b> {err}" if err else "")
-        self.problem_label.setVisible(bool(err))
-        following = status == "running"
-        if following and not self.poll.isActive():
-            self.poll.start()
-        elif not following:
-            self.poll.stop()
-
-    def _fill_metrics(self, rf, events: list[dict]) -> None:
-        try:
-            m = rf.metrics() or {}
-        except Exception:  # noqa: BLE001
-            m = {}
-        lab = self.metric_labels
-        lab["auc"].setText(_fmt(m.get("auc")))
-        lab["ap"].setText(_fmt(m.get("ap")))
-        lab["f"].setText(_fmt(m.get("f_measure"), 3))
-        lab["fpfn"].setText(f"{m['fp']} / {m['fn']}" if m.get("fp") is not None and m.get("fn") is not None
-                            else "–")
-        lab["dice"].setText(f"{_fmt(m.get('dice_mean'), 3)} ± {_fmt(m.get('dice_std'), 3)}"
-                            if m.get("dice_mean") is not None else "–")
-        lab["iou"].setText(f"{_fmt(m.get('iou_mean'), 3)} ± {_fmt(m.get('iou_std'), 3)}"
-                           if m.get("iou_mean") is not None else "–")
-        lab["seg_thr"].setText(_fmt(m.get("seg_threshold")))
-        secs = None
-        for ev in events:
-            if ev.get("event") == "finished" and isinstance(ev.get("seconds"), (int, float)):
-                secs = (secs or 0) + ev["seconds"]
-        lab["time"].setText(human_duration(secs) if secs is not None else "–")
-
-    def _load_report(self, path: Path) -> None:
-        readme = path / "README.md"
-        if readme.is_file():
-            self.report.setSearchPaths([str(path)])
-            self.report.document().setBaseUrl(QUrl.fromLocalFile(str(path) + "/"))
-            width = max(400, min(640, self.report.viewport().width() - 40 if self.report.isVisible() else 640))
-            try:
-                self.report.setHtml(report_html(readme, width))
-            except OSError as exc:
-                self.report.setPlainText(f"Cannot read {readme}: {exc}")
-        else:
-            self.report.setHtml("<p style='color:#666'>No report yet: <tt>README.md</tt> is written when a run "
-                                "finishes (or with <tt>crack-train report RUN</tt>).</p>")
-
-    def _fill_config(self, rf) -> None:
-        cfg = rf.config_or_empty()
-        keys = [k for k in DEFAULTS if k in cfg] + [k for k in cfg if k not in DEFAULTS]
-        t = self.config_table
-        t.setRowCount(len(keys))
-        for row, k in enumerate(keys):
-            group, doc, published = KEY_DOCS.get(k, ("", "", ""))
-            items = [QTableWidgetItem(k), QTableWidgetItem(str(cfg[k])), QTableWidgetItem(published),
-                     QTableWidgetItem(group)]
-            for it in items:
-                it.setToolTip(doc)
-            if k in DEFAULTS and cfg[k] != DEFAULTS[k]:
-                items[1].setForeground(QColor("#0072B2"))
-                f = items[1].font()
-                f.setBold(True)
-                items[1].setFont(f)
-            for col, it in enumerate(items):
-                t.setItem(row, col, it)
 
     # ------------------------------------------------------------------------------------------- live follow
     def _poll(self) -> None:
