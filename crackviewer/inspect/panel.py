@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QHBoxLayout, QLabel, QMenu, QMessageBox,
                                QProgressDialog, QPushButton, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
@@ -26,10 +26,12 @@ from crackviewer.inspect.compare import ComparePanel
 from crackviewer.inspect.curves import CurvesPanel
 from crackviewer.inspect.evaluation_folder import Evaluation, evaluations_of, find_run_dir
 from crackviewer.inspect.gallery import Gallery
+from crackviewer.inspect.keys import INSPECT_SHORTCUTS
 from crackviewer.inspect.sample_store import SampleStore
 from crackviewer.inspect.stats import StatsPanel, ThresholdControls
 from crackviewer.inspect.threshold_model import ThresholdModel
 from crackviewer.inspect.viewer_pane import ViewerPane
+from crackviewer.qt.shortcuts import bind
 from trainer import metrics as M
 from trainer.errors import CrackError
 
@@ -311,25 +313,21 @@ class InspectPanel(QWidget):
 
     # ------------------------------------------------------------------ keyboard
     def _shortcuts(self) -> None:
-        def sc(key, fn):
-            s = QShortcut(QKeySequence(key), self.samples_page)
-            s.setContext(Qt.WidgetWithChildrenShortcut)
-            s.activated.connect(fn)
-            return s
-
+        """Bind every row of inspect.keys.INSPECT_SHORTCUTS on the samples page."""
         v = self.viewer.view
-        self._sc = [
-            sc("N", lambda: self.step(1)),
-            sc("P", lambda: self.step(-1)),
-            sc("G", lambda: self.toggle_overlay("gt")),
-            sc("M", lambda: self.toggle_overlay("pred")),
-            sc("H", lambda: self.toggle_overlay("heatmap")),
-            sc("E", lambda: self.toggle_overlay("errors")),
-            sc("S", lambda: self.viewer.sbs.toggle()),
-            sc("F", v.fit),
-            sc("1", v.zoom_1to1),
-            sc("Shift+G", lambda: self.model.set_gated(not self.model.gated)),
-        ]
+        handlers = {
+            "next_sample": lambda: self.step(1),
+            "previous_sample": lambda: self.step(-1),
+            "overlay_gt": lambda: self.toggle_overlay("gt"),
+            "overlay_pred": lambda: self.toggle_overlay("pred"),
+            "overlay_heatmap": lambda: self.toggle_overlay("heatmap"),
+            "overlay_errors": lambda: self.toggle_overlay("errors"),
+            "side_by_side": lambda: self.viewer.sbs.toggle(),
+            "gate": lambda: self.model.set_gated(not self.model.gated),
+            "fit": v.fit,
+            "zoom_1to1": v.zoom_1to1,
+        }
+        self._sc = bind(self.samples_page, INSPECT_SHORTCUTS, handlers)
 
     def toggle_overlay(self, name: str) -> None:
         self.viewer.view.toggle_overlay(name)
