@@ -64,8 +64,8 @@ def main(argv=None) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
-    from crackviewer.annotate_panel import AnnotatePanel
-    from crackviewer.app import apply_style
+    from crackviewer.annotate.panel import AnnotatePanel
+    from crackviewer.qt.style import apply_style
 
     apply_style(app)
 
@@ -130,7 +130,7 @@ def main(argv=None) -> int:
                 panel.end_stroke()
                 panel._autosave.stop()
                 model.undo()
-                panel._repaint_mask(None, full=True)
+                panel.repaint_mask(None, full=True)
                 # (b) the whole mouse-move path: a real QMouseEvent through the viewer, the brush tool (cursor ring,
                 # segment, overlay), the status line, and the repaint
                 vpts = [panel.canvas.mapFromScene(QPointF(x, y)) for x, y in pts]
@@ -164,7 +164,7 @@ def main(argv=None) -> int:
                 print(f"{label:>9} zoom {zoom:>4} end of stroke (diff + journal append + fsync, once per stroke): "
                       f"{t_end:.1f} ms")
                 panel.session.model.undo()
-                panel._repaint_mask(None, full=True)
+                panel.repaint_mask(None, full=True)
         for label in ("448x448",):
             print(f"brush segment {label}: {max(headline[label]):.2f} ms")
         panel.session.saved_revision = panel.session.model.revision   # nothing to save: the benchmark undid it

@@ -52,8 +52,9 @@ def main() -> int:
     os.environ.setdefault("CRACK_REPORT_FIGURES", "0")
 
     app = QApplication.instance() or QApplication([])
-    from crackviewer.app import apply_style, create_window, parse_args
-    from crackviewer.settings import AppSettings
+    from crackviewer.app import create_window, parse_args
+    from crackviewer.qt.style import apply_style
+    from crackviewer.qt.settings import AppSettings
 
     apply_style(app)
     settings = AppSettings(tmp / "settings.ini", workspace=tmp / "ws")
@@ -99,7 +100,7 @@ def main() -> int:
     user.timeout.connect(act_like_a_user)
 
     def start_when_ready():
-        ready = win.dataset_view.index is not None and not getattr(win, "_placeholders", False)
+        ready = win.dataset_view.index is not None and not win._placeholders
         if time.monotonic() > state["deadline"]:
             print("timed out before training started", file=sys.stderr)
             app.quit()

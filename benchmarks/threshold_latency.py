@@ -77,7 +77,7 @@ def synthetic_eval(out: Path, n: int, hw: int = 448, maps: int = 8, seed: int = 
 
 
 def fill_thumbnails(panel, size: int = 112, seed: int = 1) -> None:
-    from crackviewer.threshold_model import Thumbnail
+    from crackviewer.inspect.sample_store import Thumbnail
 
     rng = np.random.default_rng(seed)
     loader = panel.gallery.loader
@@ -127,12 +127,12 @@ def main(argv=None) -> int:
 
     app = QApplication.instance() or QApplication([])
     try:
-        from crackviewer.app import apply_style
+        from crackviewer.qt.style import apply_style
 
         apply_style(app)
     except Exception:  # noqa: BLE001 - the look does not change the measurement much
         pass
-    from crackviewer.inspect_panel import InspectPanel
+    from crackviewer.inspect.panel import InspectPanel
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -160,7 +160,7 @@ def main(argv=None) -> int:
         img_values = [int(v) for v in rng.integers(500, 9500, args.steps)]
 
         # the model alone (no widgets): what every step starts with
-        from crackviewer.threshold_model import ThresholdModel
+        from crackviewer.inspect.threshold_model import ThresholdModel
 
         bare = ThresholdModel(m.evaluation)
         bare.set_sort("dice")

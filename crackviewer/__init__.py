@@ -1,5 +1,5 @@
 """crackviewer: the PySide6 + pyqtgraph desktop app."""
-from crackviewer.qt_compat import guard_none_refcount
+from crackviewer.qt.qt_compat import guard_none_refcount
 
 __version__ = "0.1.0"
 

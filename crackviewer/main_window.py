@@ -4,24 +4,41 @@ from __future__ import annotations
 import traceback
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
-from crackviewer.dataset_view import DatasetView
-from crackviewer.runs_view import RunsView
-from crackviewer.settings import AppSettings
-from crackviewer.training_panel import TrainingPanel
+import crackviewer
+from crackviewer.dataset.panel import DatasetView
+from crackviewer.menus import MenusMixin
+from crackviewer.qt.icons import icon
+from crackviewer.qt.settings import AppSettings
+from crackviewer.qt.tasks import TaskRunner
+from crackviewer.runs.panel import RunsView
+from crackviewer.train.panel import TrainingPanel
+from trainer.runs.folder import RunFolder
 
 
-ICON_DIR = Path(__file__).resolve().parents[1] / "resources" / "icons"
-TAB_KEYS = ["dataset", "train", "runs", "inspect", "annotate"]
-DATASET_CHANGE_SIGNALS = ("sampleChanged", "countsChanged", "datasetChanged", "masksChanged", "maskSaved")
 
 
-def icon(name: str) -> QIcon:
-    p = ICON_DIR / f"{name}.svg"
-    return QIcon(str(p)) if p.is_file() else QIcon()
+OPTIONAL_PANELS = (("inspect", "Inspect"), ("annotate", "Annotate"))
+
+
+def import_optional_panels() -> dict[str, type | ImportError]:
+    """The Inspect and Annotate panel classes, or the ImportError that stopped each. Imported here rather than at
+    the top because both import trainer.data, which imports torch (seconds); once the torch-free trainer.datasets
+    exists, these become ordinary top-level imports."""
+    classes: dict[str, type | ImportError] = {}
+    try:
+        from crackviewer.inspect.panel import InspectPanel
+        classes["inspect"] = InspectPanel
+    except ImportError as exc:
+        classes["inspect"] = exc
+    try:
+        from crackviewer.annotate.panel import AnnotatePanel
+        classes["annotate"] = AnnotatePanel
+    except ImportError as exc:
+        classes["annotate"] = exc
+    return classes
 
 
 class UnavailablePanel(QWidget):
@@ -40,7 +57,7 @@ class UnavailablePanel(QWidget):
         self.reason = reason
 
 
-class MainWindow(QMainWindow):
+class MainWindow(MenusMixin, QMainWindow):
     def __init__(self, settings: AppSettings | None = None, probe_devices: bool = True,
                  optional_panels: bool = True):
         super().__init__()
@@ -54,6 +71,7 @@ class MainWindow(QMainWindow):
         self.annotate_panel = None
         self.dataset_path: Path | None = None
         self._pending_inspect: str | None = None
+        self._placeholders = False
         self._inspected: str | None = None
 
         self.tabs = QTabWidget()
@@ -74,6 +92,10 @@ class MainWindow(QMainWindow):
         elif optional_panels:
             self._make_optional_panels()
 
+        self._annot_timer = QTimer(self)          # annotation edits come in bursts: recount the dataset once after
+        self._annot_timer.setSingleShot(True)
+        self._annot_timer.setInterval(1500)
+        self._annot_timer.timeout.connect(self.dataset_view.refresh_counts)
         self._wire()
         self._build_menus()
         self._build_status_bar()
@@ -89,36 +111,23 @@ class MainWindow(QMainWindow):
         self.panels[key] = widget
         return self.tabs.addTab(widget, icon(key), title)
 
-    OPTIONAL_PANELS = (("inspect", "Inspect", "crackviewer.inspect_panel", "InspectPanel"),
-                       ("annotate", "Annotate", "crackviewer.annotate_panel", "AnnotatePanel"))
-
     def _load_optional_panels_in_background(self) -> None:
-        """Show placeholder tabs at once; import the heavy dependencies (trainer.data imports torch: seconds) on a
+        """Show placeholder tabs at once; import Inspect and Annotate (trainer.data imports torch: seconds) on a
         pool thread, then build the panels on the GUI thread. Keeps the window responsive while it starts."""
-        from PySide6.QtCore import QThreadPool
-
-        from crackviewer.dataset_view import run_task
-
-        for key, title, _, _ in self.OPTIONAL_PANELS:
+        for key, title in OPTIONAL_PANELS:
             placeholder = QLabel(f"Loading {title}…")
+            placeholder.setObjectName("placeholder")
             placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            placeholder.setStyleSheet("color:#6b727b;")
             self.add_panel(title, placeholder, key)
         self._placeholders = True
-        self._warm_pool = QThreadPool(self)
-        self._warm_keep: set = set()
-
-        def warm():
-            import trainer.data  # noqa: F401 - imports torch off the GUI thread
-            return True
-
-        run_task(self._warm_pool, warm, lambda _: self._make_optional_panels(),
-                 lambda _msg: self._make_optional_panels(), self._warm_keep, owner=self)
+        self._tasks = TaskRunner(self, threads=1)
+        self._tasks.run(import_optional_panels, self._make_optional_panels,
+                        lambda _msg: self._make_optional_panels())
 
     def _put_panel(self, key: str, title: str, widget: QWidget) -> None:
         """Add a tab, or replace the placeholder tab of that key in place."""
         old = self.panels.get(key)
-        if old is not None and getattr(self, "_placeholders", False):
+        if old is not None and self._placeholders:
             index = self.tabs.indexOf(old)
             current = self.tabs.currentIndex() == index
             self.tabs.removeTab(index)
@@ -130,15 +139,17 @@ class MainWindow(QMainWindow):
         else:
             self.add_panel(title, widget, key)
 
-    def _make_optional_panels(self) -> None:
-        """Inspect (issue 5) and Annotate (issue 6) panels, when their modules import; otherwise a message tab."""
-        for key, title, module, cls_name in self.OPTIONAL_PANELS:
+    def _make_optional_panels(self, classes: dict | None = None) -> None:
+        """The Inspect and Annotate panels; a panel that cannot be imported or built shows a message tab."""
+        classes = classes or import_optional_panels()
+        for key, title in OPTIONAL_PANELS:
+            cls = classes[key]
             try:
-                mod = __import__(module, fromlist=[cls_name])
-                cls = getattr(mod, cls_name)
-                widget = self._construct_panel(cls)
+                if isinstance(cls, Exception):
+                    raise cls
+                widget = cls()
             except Exception as exc:  # noqa: BLE001 - ImportError, or a panel that fails to build
-                reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ImportError) else str(exc)
+                reason = str(exc) if isinstance(exc, ImportError) else f"{type(exc).__name__}: {exc}"
                 if not isinstance(exc, ImportError):
                     traceback.print_exc()
                 self._put_panel(key, title, UnavailablePanel(title, reason))
@@ -146,24 +157,12 @@ class MainWindow(QMainWindow):
             self._put_panel(key, title, widget)
             setattr(self, f"{key}_panel", widget)
         self._placeholders = False
-        if self.annotate_panel is not None and self.dataset_path is not None:
-            self._open_in_annotate(self.dataset_path)
+        if self.annotate_panel is not None:
+            self.annotate_panel.sampleChanged.connect(self._on_annotation_changed)
+            if self.dataset_path is not None:
+                self._open_in_annotate(self.dataset_path)
         if self.tabs.currentWidget() is self.inspect_panel:
             self._deliver_inspect()
-        if self.annotate_panel is not None:
-            for name in DATASET_CHANGE_SIGNALS:
-                sig = getattr(self.annotate_panel, name, None)
-                if sig is not None and hasattr(sig, "connect"):
-                    sig.connect(self._on_annotation_changed)
-                    break
-
-    def _construct_panel(self, cls):
-        for kwargs in ({"settings": self.settings}, {}):
-            try:
-                return cls(**kwargs)
-            except TypeError:
-                continue
-        return cls()
 
     # ------------------------------------------------------------------------------------------- wiring
     def _wire(self) -> None:
@@ -180,64 +179,6 @@ class MainWindow(QMainWindow):
         rv.runOpened.connect(self._on_run_opened)
         rv.resumeRequested.connect(self._resume_run)
         rv.inspectRequested.connect(self.inspect_run)
-
-    def _build_menus(self) -> None:
-        mb = self.menuBar()
-        m = mb.addMenu("&File")
-        a = QAction("&Open dataset…", self)
-        a.setShortcut(QKeySequence.StandardKey.Open)
-        a.triggered.connect(self.open_dataset_dialog)
-        m.addAction(a)
-        a = QAction("Create the &demo dataset", self)
-        a.triggered.connect(self._create_demo)
-        m.addAction(a)
-        self.recent_menu = m.addMenu("&Recent datasets")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        m.addSeparator()
-        a = QAction("Change &workspace…", self)
-        a.triggered.connect(self.change_workspace_dialog)
-        m.addAction(a)
-        a = QAction("Open workspace &folder", self)
-        a.triggered.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.settings.workspace))))
-        m.addAction(a)
-        m.addSeparator()
-        a = QAction("&Quit", self)
-        a.setShortcut(QKeySequence.StandardKey.Quit)
-        a.triggered.connect(self.close)
-        m.addAction(a)
-        v = mb.addMenu("&View")
-        for i, key in enumerate(TAB_KEYS):
-            a = QAction(key.capitalize(), self)
-            a.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
-            a.triggered.connect(lambda _=False, k=key: self.show_tab(k))
-            v.addAction(a)
-        t = mb.addMenu("&Training")
-        a = QAction("&Start", self)
-        a.setShortcut(QKeySequence("Ctrl+Return"))
-        a.triggered.connect(lambda: (self.show_tab("train"), self.training_panel.start()))
-        t.addAction(a)
-        a = QAction("S&top", self)
-        a.setShortcut(QKeySequence("Ctrl+."))
-        a.triggered.connect(self.training_panel.stop)
-        t.addAction(a)
-        a = QAction("&Resume", self)
-        a.triggered.connect(self.training_panel.resume)
-        t.addAction(a)
-        h = mb.addMenu("&Help")
-        a = QAction("&About crackviewer", self)
-        a.triggered.connect(self._about)
-        h.addAction(a)
-
-    def _build_status_bar(self) -> None:
-        sb = self.statusBar()
-        self.train_state_label = QLabel("")
-        self.workspace_label = QLabel("")
-        sb.addPermanentWidget(self.train_state_label)
-        sb.addPermanentWidget(self.workspace_label)
-        self._update_workspace_label()
-
-    def _update_workspace_label(self) -> None:
-        self.workspace_label.setText(f"workspace: {self.settings.workspace}")
 
     # ------------------------------------------------------------------------------------------- session
     def restore_session(self, dataset: str | None = None, run: str | None = None, restore: bool = True) -> None:
@@ -279,18 +220,6 @@ class MainWindow(QMainWindow):
             self.dataset_view.stack.setCurrentWidget(self.dataset_view.welcome)
         self.dataset_view.create_demo()
 
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for p in self.settings.recent_datasets:
-            a = QAction(p, self)
-            a.setEnabled(Path(p).exists())
-            a.triggered.connect(lambda _=False, p=p: self.open_dataset(p))
-            self.recent_menu.addAction(a)
-        if not self.recent_menu.actions():
-            a = QAction("(none)", self)
-            a.setEnabled(False)
-            self.recent_menu.addAction(a)
-
     def _on_dataset_opened(self, path: str, index) -> None:
         self.dataset_path = Path(path)
         self.settings.last_dataset = path
@@ -305,22 +234,17 @@ class MainWindow(QMainWindow):
         self._open_in_annotate(path)
 
     def _open_in_annotate(self, path) -> None:
-        if self.annotate_panel is not None and hasattr(self.annotate_panel, "open_dataset"):
+        if self.annotate_panel is not None:
             try:
                 self.annotate_panel.open_dataset(str(path))
             except Exception as exc:  # noqa: BLE001 - a panel's failure must not break the shell
                 self.statusBar().showMessage(f"Annotate could not open the dataset: {exc}", 15000)
 
     def _on_annotation_changed(self, *args) -> None:
-        if not hasattr(self, "_annot_timer"):
-            self._annot_timer = QTimer(self)
-            self._annot_timer.setSingleShot(True)
-            self._annot_timer.setInterval(1500)
-            self._annot_timer.timeout.connect(self.dataset_view.refresh_counts)
         self._annot_timer.start()
 
     def _open_sample_in_annotate(self, name: str) -> None:
-        if self.annotate_panel is not None and hasattr(self.annotate_panel, "open_sample"):
+        if self.annotate_panel is not None:
             try:
                 self.annotate_panel.open_sample(name)
             except Exception as exc:  # noqa: BLE001
@@ -350,12 +274,10 @@ class MainWindow(QMainWindow):
     def _deliver_inspect(self) -> None:
         """Hand the opened run to the Inspect panel (lazily: only when that tab is shown)."""
         path = self._pending_inspect
-        if path is None or self.inspect_panel is None or not hasattr(self.inspect_panel, "open_run"):
+        if path is None or self.inspect_panel is None:
             return
         if path == self._inspected:
             return
-        from trainer.runfolder import RunFolder
-
         rf = RunFolder(path)
         if not rf.evaluations():
             self.statusBar().showMessage(f"{Path(path).name} has no evaluation yet (it is {rf.status}).", 8000)
@@ -391,7 +313,6 @@ class MainWindow(QMainWindow):
         names = {"running": "● training", "starting": "● starting", "stopping": "● stopping",
                  "evaluating": "● evaluating"}
         self.train_state_label.setText(names.get(state, ""))
-        self.train_state_label.setStyleSheet("color:#0072B2; font-weight:600;")
 
     # ------------------------------------------------------------------------------------------- tabs
     def show_tab(self, key: str) -> None:
@@ -413,16 +334,6 @@ class MainWindow(QMainWindow):
             self._deliver_inspect()
 
     # ------------------------------------------------------------------------------------------- misc
-    def _about(self) -> None:
-        import crackviewer
-
-        QMessageBox.about(self, "About crackviewer",
-                          f"<h3>crackviewer {crackviewer.__version__}</h3>"
-                          "<p>Train SegDecNet crack-segmentation models, watch them learn, inspect every prediction "
-                          "and correct the masks.</p>"
-                          f"<p>Workspace: <tt>{self.settings.workspace}</tt><br>"
-                          f"Settings: <tt>{self.settings.file_name}</tt></p>")
-
     def closeEvent(self, event) -> None:  # noqa: N802
         if self.training_panel.is_training():
             if self.confirm_close:
@@ -437,11 +348,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Stopping the training run…")
             self.training_panel.shutdown()
         for panel in (self.annotate_panel, self.inspect_panel):
-            closer = getattr(panel, "shutdown", None) or getattr(panel, "flush", None)
-            if callable(closer):
+            if panel is not None:
                 try:
-                    closer()
-                except Exception:  # noqa: BLE001
+                    panel.shutdown()
+                except Exception:  # noqa: BLE001 - the window must close even when a panel's shutdown fails
                     traceback.print_exc()
         self.settings.set_bytes("window_geometry", self.saveGeometry())
         self.settings.sync()

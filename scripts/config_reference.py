@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from trainer.config import dumps_value  # noqa: E402
+from trainer.config import dumps_value
 from trainer.schema import KEYS, PRESETS  # noqa: E402
 
 README = ROOT / "README.md"

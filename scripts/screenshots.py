@@ -95,8 +95,9 @@ def main() -> int:
     shot_epoch = args.shot_at_epoch or max(2, epochs // 2)
 
     app = QApplication.instance() or QApplication([])
-    from crackviewer.app import apply_style, create_window, parse_args
-    from crackviewer.settings import AppSettings
+    from crackviewer.app import create_window, parse_args
+    from crackviewer.qt.style import apply_style
+    from crackviewer.qt.settings import AppSettings
 
     apply_style(app)
     settings = AppSettings(ws / "settings.ini", workspace=ws)
@@ -120,7 +121,7 @@ def main() -> int:
         return step
 
     def welcome():
-        return not getattr(win, "_placeholders", False) and grab("welcome.png")
+        return not win._placeholders and grab("welcome.png")
 
     def create_demo():
         dv.welcome.demo_button.click()

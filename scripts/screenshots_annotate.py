@@ -55,7 +55,7 @@ def trace_points(mask_path: Path, step: int = 28) -> list[tuple[float, float]]:
     import cv2
     import numpy as np
 
-    from crackviewer.review_queue import thin
+    from crackviewer.annotate.review_queue import thin
     from trainer.datasets.images import read_mask
 
     if not mask_path.is_file():
@@ -93,8 +93,8 @@ def main(argv=None) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
-    from crackviewer.annotate_panel import AnnotatePanel
-    from crackviewer.app import apply_style
+    from crackviewer.annotate.panel import AnnotatePanel
+    from crackviewer.qt.style import apply_style
 
     apply_style(app)
     tmp = Path(tempfile.mkdtemp(prefix="annotate_shots_"))
@@ -224,7 +224,7 @@ def main(argv=None) -> int:
                 time.sleep(0.02)
             if p.list_model.names:
                 # the highest-ranked sample on which the model predicts something (so its outline shows)
-                from crackviewer.mask_model import prediction_mask
+                from crackviewer.annotate.mask_model import prediction_mask
                 pick = p.list_model.names[0]
                 for n in p.list_model.names:
                     prob = p.source.prob(n)

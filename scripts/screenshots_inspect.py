@@ -68,7 +68,7 @@ def _middling_positive(m) -> int:
 
 
 def shoot(app, run_dir: Path, out: Path, prefix: str, run_b: Path | None = None) -> list[Path]:
-    from crackviewer.inspect_panel import InspectPanel
+    from crackviewer.inspect.panel import InspectPanel
 
     panel = InspectPanel()
     panel.resize(*SIZE)
@@ -163,7 +163,7 @@ def main(argv=None) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(["crackviewer"])
-    from crackviewer.app import apply_style
+    from crackviewer.qt.style import apply_style
 
     apply_style(app)
     out = Path(args.out)

@@ -1,5 +1,5 @@
-"""trainer.report (README.md, comparison), crackviewer.figures (plots, architecture, Dice panel) and the offscreen
-render subprocess (crackviewer.render) on fake runs."""
+"""trainer.report (README.md, comparison), figures (plots, architecture, Dice panel) and the offscreen
+render subprocess (figures.render) on fake runs."""
 from __future__ import annotations
 
 import json
@@ -169,9 +169,9 @@ def test_comparison_needs_two_runs(good_bad, tmp_path):
 
 # ------------------------------------------------------------------------------------------------- figures (in process)
 def test_dice_panel_colours_and_captions(qapp):
-    from crackviewer import colors
-    from crackviewer.figures import dice_panel
-    from crackviewer.qimage import qimage_to_array
+    from figures import colors
+    from figures.dice_panel import dice_panel
+    from figures.qimage import qimage_to_array
 
     h = w = 64
     img = np.full((h, w, 3), 128, np.uint8)
@@ -195,7 +195,7 @@ def test_dice_panel_colours_and_captions(qapp):
 
 
 def test_predicted_mask_matches_histogram_rule():
-    from crackviewer.figures import predicted_mask
+    from figures.dice_panel import predicted_mask
 
     p = np.array([0.0, 0.2499, 0.25, 0.5, 1.0], np.float32)
     assert predicted_mask(p, 0.25).tolist() == [False, False, True, True, True]
@@ -204,9 +204,9 @@ def test_predicted_mask_matches_histogram_rule():
 
 
 def test_architecture_figure_and_plots_build(qapp):
-    from crackviewer.figures import (architecture_figure, dice_iou_plot, loss_plot, loss_val_plot, pr_plot,
-                                     render_widget, roc_plot)
-    from crackviewer.qimage import qimage_to_array
+    from figures.architecture import architecture_figure
+    from figures.plots import dice_iou_plot, loss_plot, loss_val_plot, pr_plot, render_widget, roc_plot
+    from figures.qimage import qimage_to_array
 
     rows = [{"name": "input", "type": "Input", "out_shape": (1, 3, 64, 64), "params": 0},
             {"name": "stage1", "type": "ConvBlock", "out_shape": (1, 32, 64, 64), "params": 2464},
@@ -265,7 +265,7 @@ def test_panel_mask_agrees_with_the_histogram_dice(tmp_path):
     """The Dice panel's mask (from the 8-bit map) gives the Dice that results.csv has (from the histograms)."""
     import cv2
 
-    from crackviewer.figures import predicted_mask
+    from figures.dice_panel import predicted_mask
 
     ev_dir = make_fake_eval(tmp_path / "ev", n_samples=8)
     ev = read_eval(ev_dir)

@@ -1,0 +1,198 @@
+"""Editing in the Annotate tab: the panel's side of the tools' `ToolHost` (paint, apply an edit, undo/redo, the
+cursor ring and the point-tool preview) and the image label. Every edit goes through the sample's `MaskModel`;
+only the dirty rectangle of the mask layer is recoloured and repainted.
+
+`EditingMixin` is the part of `AnnotatePanel` that owns this."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen
+
+from figures import colors
+from crackviewer.annotate.mask_model import Rect
+from crackviewer.annotate.mask_store import LabelError, MaskSaveError
+from crackviewer.annotate.session import Session
+from crackviewer.annotate.tools import PointsTool, PolygonTool, PolylineTool
+
+MASK_COLOR = colors.GT_CONTOUR          # the mask being edited is ground truth: the GT colour everywhere
+
+
+class EditingMixin:
+    def move_cursor_ring(self, pos: QPointF) -> None:
+        if self._tool_name not in ("brush", "eraser", "polyline") or self.session is None:
+            self.ring.setVisible(False)
+            self.ring_dark.setVisible(False)
+            return
+        r = self.brush_size / 2.0
+        rect = QRectF(pos.x() - r, pos.y() - r, 2 * r, 2 * r)
+        self.ring.setRect(rect)
+        self.ring_dark.setRect(rect)
+        self.ring.setVisible(True)
+        self.ring_dark.setVisible(True)
+
+    def show_preview(self) -> None:
+        tool = self._tools.get(self._tool_name) if hasattr(self, "_tools") else None
+        path = QPainterPath()
+        pts = tool.preview_points() if isinstance(tool, PointsTool) else []
+        if pts:
+            path.moveTo(pts[0][0] + 0.5, pts[0][1] + 0.5)
+            for x, y in pts[1:]:
+                path.lineTo(x + 0.5, y + 0.5)
+            if isinstance(tool, PolygonTool) and len(pts) > 2:
+                path.closeSubpath()
+        c = QColor(*MASK_COLOR)
+        if isinstance(tool, PolylineTool):
+            c.setAlpha(170)
+            pen = QPen(c, self.brush_size, Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin)
+            self.preview_item.setPen(pen)
+            self.preview_item.setBrush(Qt.NoBrush)
+        else:
+            c.setAlpha(80)
+            pen = QPen(QColor(*MASK_COLOR), 1.5)
+            pen.setCosmetic(True)
+            self.preview_item.setPen(pen)
+            self.preview_item.setBrush(QBrush(c))
+        self.preview_item.setPath(path)
+        line_pen = QPen(QColor(255, 255, 255, 220), 1.2, Qt.DashLine)
+        line_pen.setCosmetic(True)
+        self.preview_line.setPen(line_pen)
+        marks = QPainterPath(path)
+        for x, y in tool.points if isinstance(tool, PointsTool) else []:
+            marks.addEllipse(QPointF(x + 0.5, y + 0.5), 1.5, 1.5)
+        self.preview_line.setPath(marks)
+
+    def _finish_points(self, erase: bool = False) -> None:
+        tool = self.tool
+        if isinstance(tool, PointsTool) and tool.points:
+            tool.finish(erase=erase)
+
+    def _backspace(self) -> None:
+        tool = self.tool
+        if isinstance(tool, PointsTool):
+            tool.backspace()
+
+    def _escape(self) -> None:
+        if self.help.isVisible():
+            self.help.hide()
+            return
+        self.tool.cancel()
+
+    # ============================================================== editing
+    def _set_mask_color(self, color) -> None:
+        r, g, b = (int(c) for c in color[:3])
+        px = np.array([[0, 0, 0, 0], [b, g, r, 255]], np.uint8)      # premultiplied BGRA (opaque colour)
+        self._lut = px.view(np.uint32).ravel().copy()
+
+    def repaint_mask(self, rect: Rect | None, full: bool = False) -> None:
+        """Recolour the overlay pixels of ``rect`` from the mask and repaint only that rectangle."""
+        s = self.session
+        if s is None:
+            return
+        if full:
+            self._layer_px[...] = self._lut[s.model.mask]
+            self.mask_layer.update()
+            return
+        if rect is None:
+            return
+        ys, xs = rect.slices
+        self._layer_px[ys, xs] = self._lut[s.model.mask[ys, xs]]
+        self.mask_layer.update_rect(rect.x, rect.y, rect.x + rect.w, rect.y + rect.h)
+
+    def paint_segment(self, p0, p1, value: int) -> Rect | None:
+        """One brush segment p0 -> p1 (mask pixel coordinates) inside the open stroke; repaints its rectangle."""
+        s = self.session
+        if s is None:
+            return None
+        rect = s.model.brush(p0, p1, self.brush_size, value)
+        self.repaint_mask(rect)
+        return rect
+
+    def end_stroke(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        s.model.end_stroke()           # listeners journal it and schedule the autosave
+        self._autosave.start()         # also restarts a timer that fired mid-stroke
+
+    def apply_edit(self, fn) -> Rect | None:
+        """Run one single-step edit ``fn(model) -> rect`` (polyline, polygon, fill, prediction, clear)."""
+        s = self.session
+        if s is None:
+            return None
+        try:
+            rect = fn(s.model)
+        except ValueError as e:
+            self.flash(str(e), error=True)
+            return None
+        self.repaint_mask(rect)
+        return rect
+
+    def undo(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        self.tool.cancel()
+        self.repaint_mask(s.model.undo())
+
+    def redo(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        self.tool.cancel()
+        self.repaint_mask(s.model.redo())
+
+    def _on_model_change(self, s: Session, change, how: str) -> None:
+        """A stroke, undo or redo completed: journal it now, save after the debounce."""
+        try:
+            self.store.journal_append(s.name, s.model.shape, change.writes("old" if how == "undo" else "new"))
+        except MaskSaveError as e:
+            s.error = e.message
+        self._autosave.start()
+        self._after_edit(s)
+
+    def _after_edit(self, s: Session) -> None:
+        if s is self.session:
+            self._update_enabled()
+            self._update_status()
+            self._set_badge()
+            if self.pred_check.isChecked():
+                pass
+        self.list_model.refresh_name(s.name)
+
+    # ============================================================== labels
+    def _current_label(self) -> int | None:
+        if self.session is None or self.store is None:
+            return None
+        return self.store.record(self.session.name).label
+
+    def set_label(self, label: int) -> bool:
+        """Set the image label of the current sample; 'no crack' clears the mask (undoable)."""
+        s = self.session
+        if s is None:
+            return False
+        try:
+            if label == 0 and s.model.crack_pixels():
+                self.store.set_label(s.name, 0)
+                self.apply_edit(lambda m: m.clear())       # journaled + autosaved like any stroke
+            else:
+                self.store.set_label(s.name, label)
+                if s.model.crack_pixels() == 0:
+                    s.saved_revision = -1                  # settle the mask file with the new label
+                    self._autosave.start()
+        except LabelError as e:
+            self.flash(e.message, error=True)
+            self._update_enabled()
+            return False
+        except MaskSaveError as e:
+            s.error = e.message
+            self._set_badge()
+            self._update_enabled()
+            return False
+        self._update_enabled()
+        self._update_status()
+        self._update_counts()
+        self.list_model.refresh_name(s.name)
+        self.sampleChanged.emit(s.name)
+        self.countsChanged.emit(self.store.counts())
+        return True

@@ -1,0 +1,388 @@
+"""The annotation panel: paint and correct crack masks, flip image labels, never lose an edit.
+
+``AnnotatePanel(QWidget)``:
+
+* ``open_dataset(path)`` - any layout ``trainer.data`` reads; masks are written back in that layout
+  (:mod:`crackviewer.annotate.mask_store`);
+* ``open_sample(name)`` - show a sample (its unsaved edits, or strokes recovered from the crash journal, included);
+* ``set_prediction_source(path)`` - an evaluation or run folder of the current model: enables "start from the
+  prediction", the prediction outline and the review queue (:mod:`crackviewer.annotate.review_queue`).
+
+Left: the sample list with filters (all / segmented / weak / negative / unsaved / review queue), a split filter and
+a search field, and the dataset counts. Centre: the image with the editable mask (a :class:`SampleViewer` from the
+inspection window, so zoom and pan behave the same). Right: tools, sizes, opacity, the image label, undo/redo and
+the save state.
+
+Editing goes through :class:`~crackviewer.annotate.mask_model.MaskModel`; each tool returns the dirty rectangle, and only
+that rectangle of the overlay's pixels is recoloured and repainted. Every completed stroke is appended to the
+sample's journal at once, and a debounced autosave (300 ms after the last stroke) writes the mask atomically in a
+worker thread. A failing save leaves the sample "unsaved" and shows why; the edits stay in memory (and in the
+journal) and the save is retried after the next stroke or with Ctrl+S.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import html
+
+import numpy as np
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QWidget
+
+from crackviewer.annotate.bindings import bind_annotate_shortcuts
+from crackviewer.annotate.editing import MASK_COLOR, EditingMixin
+from crackviewer.annotate.layout import AnnotateLayoutMixin
+from crackviewer.annotate.listing import SampleListMixin
+from crackviewer.annotate.mask_model import MaskModel
+from crackviewer.annotate.mask_store import MaskStore
+from crackviewer.annotate.prediction import PredictionMixin
+from crackviewer.annotate.review_queue import PredictionSource, ReviewItem
+from crackviewer.annotate.sample_list import sample_kind
+from crackviewer.annotate.saving import SavingMixin
+from crackviewer.annotate.session import Bridge, Session
+from crackviewer.annotate.tools import TOOL_HINTS, Tool, make_tools
+from trainer.datasets.images import read_image
+from trainer.errors import CrackError
+
+AUTOSAVE_MS = 300
+RECENT_SESSIONS = 8                     # saved samples whose undo history is kept when the user moves on
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# the panel
+
+
+class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMixin, PredictionMixin, QWidget):
+    """Paint and correct crack masks (see the module docstring)."""
+
+    sampleChanged = Signal(str)          # a sample's mask or label was saved (the dataset's counts may change)
+    countsChanged = Signal(object)       # {split: {positives, negatives, segmented, weak}} after a save
+    sampleOpened = Signal(str)
+    saveStateChanged = Signal(str)       # "saved" | "unsaved" | "saving" | "failed"
+
+    def __init__(self, parent: QWidget | None = None, *, autosave_ms: int = AUTOSAVE_MS):
+        super().__init__(parent)
+        self.store: MaskStore | None = None
+        self.source: PredictionSource | None = None
+        self.session: Session | None = None
+        # recently edited samples, kept in memory with their undo history (all unsaved ones, plus the last
+        # RECENT_SESSIONS saved ones) so going back to a sample keeps Ctrl+Z working
+        self._sessions: dict[str, Session] = {}
+        self._errors: dict[str, str] = {}
+        self._review: dict[str, ReviewItem] = {}
+        self._review_missing: list[str] = []
+        self._ranking = False
+        self.last_brush_point: tuple[float, float] | None = None
+        self.panning = False
+        self.brush_size = 6.0
+        self.tolerance = 18.0
+        self._opacity = 0.6
+        self._pred_cache: tuple[str, np.ndarray | None] | None = None
+        self._bridge = Bridge()
+        self._bridge.saveDone.connect(self._on_save_done)
+        self._bridge.rankDone.connect(self._on_rank_done)
+        self._bridge.rankProgress.connect(self._on_rank_progress)
+        self._saver = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mask-save")
+        self._ranker = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-rank")
+        self._autosave = QTimer(self)
+        self._autosave.setSingleShot(True)
+        self._autosave.setInterval(int(autosave_ms))
+        self._autosave.timeout.connect(self._autosave_fire)
+        self._lut = np.zeros(2, np.uint32)
+        self._set_mask_color(MASK_COLOR)
+        self._build()
+        self._tools = make_tools(self)
+        self._tool_name = "brush"
+        self.set_tool("brush")
+        bind_annotate_shortcuts(self)
+        self._update_enabled()
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.save_all)
+
+    # ============================================================== dataset and samples
+    def open_dataset(self, path) -> bool:
+        """Open a dataset folder (any layout). Unsaved edits of the previous one are saved first."""
+        self.save_all()
+        try:
+            store = MaskStore(path)
+        except CrackError as e:
+            self.flash(f"Cannot open the dataset: {e.message}", error=True)
+            return False
+        store.remove_stale_temp_files()
+        self.store = store
+        self.session = None
+        self._sessions.clear()
+        self._errors.clear()
+        self._review.clear()
+        self._pred_cache = None
+        self.split_combo.blockSignals(True)
+        self.split_combo.clear()
+        self.split_combo.addItem("all splits", None)
+        for sp in store.index.splits:
+            self.split_combo.addItem(sp, sp)
+        self.split_combo.blockSignals(False)
+        self._update_counts()
+        self._refresh_list()
+        pending = store.pending_journals()
+        if pending:
+            self.flash(f"Recovering unsaved strokes of {len(pending)} sample(s) from the journal: "
+                        f"{', '.join(pending[:5])}{'…' if len(pending) > 5 else ''}")
+            for name in pending:
+                self._recover(name)
+        names = self.list_model.names
+        if names:
+            self.open_sample(names[0])
+        else:
+            self._show_empty()
+        return True
+
+    def _recover(self, name: str) -> None:
+        """Replay a crash journal into a session and save it (the journal stays until a save covers it)."""
+        try:
+            s = self._load_session(name)
+        except CrackError as e:
+            self._errors[name] = e.message
+            return
+        if s.recovered:
+            self._sessions[name] = s
+            self._save_sync(s)
+
+    def _load_session(self, name: str) -> Session:
+        rec = self.store.record(name)
+        image = read_image(rec.image_path)
+        mask, n = self.store.load_mask(name, image.shape[:2])
+        model = MaskModel(mask, image=image)
+        s = Session(name, image, model, saved_revision=model.revision, recovered=n)
+        if n:
+            model.revision += 1                      # recovered strokes are not on disk yet
+        model.listeners.append(lambda ch, how, s=s: self._on_model_change(s, ch, how))
+        return s
+
+    def open_sample(self, name: str) -> bool:
+        """Show sample ``name`` for editing; the previous sample is saved first (kept in memory if that fails)."""
+        if self.store is None:
+            return False
+        if self.session is not None and self.session.name == name:
+            return True
+        self._leave_sample()
+        try:
+            s = self._sessions.get(name) or self._load_session(name)
+        except CrackError as e:
+            self.flash(f"Cannot open {name}: {e.message}", error=True)
+            return False
+        self.session = s
+        self.canvas.set_image(s.image, keep_view=True)
+        self._layer_px = self.mask_layer.pixels.view(np.uint32).reshape(self.mask_layer.height,
+                                                                        self.mask_layer.width)
+        self.repaint_mask(None, full=True)
+        self._pred_cache = None
+        self.last_brush_point = None
+        for t in self._tools.values():
+            t.cancel()
+        self._update_prediction_outline()
+        self._select_in_list(name)
+        self._update_enabled()
+        self._update_status()
+        self._set_badge()
+        if s.recovered and s.unsaved:
+            self.flash(f"{name}: {s.recovered} stroke(s) recovered from the journal.")
+        self.sampleOpened.emit(name)
+        return True
+
+    def _leave_sample(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        for t in self._tools.values():
+            t.cancel()
+        if s.model.in_stroke:
+            self.end_stroke()
+        self._autosave.stop()
+        if s.unsaved:
+            self._save_sync(s)
+        self._sessions.pop(s.name, None)
+        if s.unsaved or s.model.undo_depth or s.model.redo_depth:
+            self._sessions[s.name] = s            # unsaved edits stay in memory; history survives a visit elsewhere
+        self.session = None
+        self._prune_sessions()
+
+    def _prune_sessions(self) -> None:
+        """Drop the oldest *saved* sessions beyond RECENT_SESSIONS (unsaved ones are never dropped)."""
+        saved = [n for n, x in self._sessions.items() if not x.unsaved and not x.saving]
+        for n in saved[:max(0, len(saved) - RECENT_SESSIONS)]:
+            self._sessions.pop(n, None)
+
+    def _show_empty(self) -> None:
+        self.title_label.setText("No sample matches the filter")
+        self._update_enabled()
+
+    def step_sample(self, step: int) -> None:
+        names = self.list_model.names
+        if not names:
+            return
+        cur = self.session.name if self.session else None
+        i = names.index(cur) + step if cur in names else 0
+        i = max(0, min(len(names) - 1, i))
+        self.open_sample(names[i])
+
+    def current_name(self) -> str | None:
+        return self.session.name if self.session else None
+
+    def is_unsaved(self, name: str) -> bool:
+        if self.session is not None and self.session.name == name:
+            return self.session.unsaved
+        s = self._sessions.get(name)
+        return bool(s is not None and s.unsaved) or name in self._errors
+
+    def save_error(self, name: str) -> str | None:
+        if self.session is not None and self.session.name == name:
+            return self.session.error
+        s = self._sessions.get(name)
+        if s is not None and s.error:
+            return s.error
+        return self._errors.get(name)
+
+    # ============================================================== tools
+    def set_tool(self, name: str) -> None:
+        if name not in self._tools:
+            raise ValueError(f"unknown tool {name!r}")
+        old = self._tool_name
+        if old and old != name and hasattr(self, "_tools"):
+            self._tools[old].cancel()
+        self._tool_name = name
+        if hasattr(self, "_tools"):
+            self.canvas.set_tool(self._tools[name])
+        self.tool_buttons[name].setChecked(True)
+        self.hint_label.setText(TOOL_HINTS[name])
+        self.canvas.viewport().setCursor(Qt.CrossCursor)
+        self.show_preview()
+        self.ring.setVisible(False)
+        self.ring_dark.setVisible(False)
+
+    @property
+    def tool_name(self) -> str:
+        return self._tool_name
+
+    @property
+    def model(self) -> MaskModel | None:
+        """The mask being edited (the tools' ToolHost.model)."""
+        return self.session.model if self.session is not None else None
+
+    @property
+    def tool(self) -> Tool:
+        return self._tools[self._tool_name]
+
+    def _on_size(self, v: int) -> None:
+        self.brush_size = float(max(1, v))
+        self.show_preview()
+
+    def _on_tolerance(self, v: int) -> None:
+        self.tolerance = float(max(0, v))
+
+    def _on_opacity(self, v: int) -> None:
+        self._opacity = max(0, min(100, v)) / 100.0
+        self.mask_layer.setOpacity(self._opacity)
+
+    def set_opacity(self, opacity: float) -> None:
+        self.opacity_slider.setValue(int(round(opacity * 100)))
+
+    def toggle_help(self) -> None:
+        if self.help.isVisible():
+            self.help.hide()
+        else:
+            self.help.place()
+            self.help.show()
+            self.help.raise_()
+
+    # ============================================================== status
+    def _on_hover(self, x: int, y: int) -> None:
+        self._hover_xy = (x, y)
+        self._update_cursor_text()
+        if x < 0:
+            self.ring.setVisible(False)
+            self.ring_dark.setVisible(False)
+
+    def _update_cursor_text(self) -> None:
+        """Cursor position and zoom: the only text touched on mouse moves (cheap, fixed-size label)."""
+        xy = getattr(self, "_hover_xy", (-1, -1))
+        pos = f"x {xy[0]}, y {xy[1]}   " if xy[0] >= 0 else ""
+        self.cursor_label.setText(f"{pos}zoom {self.canvas.scale_factor() * 100:.0f}%")
+
+    def _update_status(self) -> None:
+        """Sample title, size, crack pixels, history depth and the label button (after opening, edits, saves)."""
+        s = self.session
+        if s is None or self.store is None:
+            self.status_label.setText("")
+            return
+        rec = self.store.record(s.name)
+        h, w = s.model.shape
+        kind = {"segmented": "crack · segmented", "weak": "crack · weak label (no mask)",
+                "negative": "no crack"}[sample_kind(rec)]
+        self.title_label.setTextFormat(Qt.RichText)
+        self.title_label.setText(f"{html.escape(s.name)}   <span style='font-size:10pt; color:#5b626b; "
+                                 f"font-weight:400'>{html.escape(rec.split)} · {kind}</span>")
+        self.status_label.setText(
+            f"{w}×{h} px · {s.model.crack_pixels():,} crack px · undo {s.model.undo_depth} / "
+            f"redo {s.model.redo_depth}")
+        label = rec.label
+        self.label_button.blockSignals(True)
+        self.label_button.setChecked(label == 1)
+        self.label_button.setText("Label: crack   C" if label == 1 else "Label: no crack   C")
+        self.label_button.blockSignals(False)
+        self._update_cursor_text()
+        it = self._review.get(s.name)
+        if it is not None:
+            self.review_label.setText(f"<b>Review priority {it.priority * 100:.0f}%</b> ({it.kind}): "
+                                      f"{html.escape(it.reason)}")
+        self.review_label.setVisible(it is not None)
+
+    def _update_enabled(self) -> None:
+        s = self.session
+        has = s is not None
+        for w in (self.undo_button,):
+            w.setEnabled(has and s.model.can_undo)
+        self.redo_button.setEnabled(has and s.model.can_redo)
+        self.clear_button.setEnabled(has)
+        self.label_button.setEnabled(has)
+        self.save_button.setEnabled(has)
+        has_pred = has and self.source is not None and self.source.covers(s.name)
+        self.pred_button.setEnabled(has_pred)
+        self.pred_add_button.setEnabled(has_pred)
+        self.pred_check.setEnabled(self.source is not None)
+        if has:
+            self.undo_button.setText(f"Undo ({s.model.undo_depth})")
+            self.redo_button.setText(f"Redo ({s.model.redo_depth})")
+
+    def flash(self, text: str, error: bool = False) -> None:
+        color = "#9d0020" if error else "#2b3038"
+        self.hint_label.setText(f"<span style='color:{color}'>{html.escape(text)}</span>")
+        self.hint_label.setTextFormat(Qt.RichText)
+        QTimer.singleShot(6000, self, lambda: self.hint_label.setText(TOOL_HINTS[self._tool_name]))
+
+    # ============================================================== events
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        et = event.type()
+        if et == QEvent.KeyPress and event.key() == Qt.Key_Space and not event.isAutoRepeat():
+            self.panning = True
+            self.canvas.viewport().setCursor(Qt.OpenHandCursor)
+            return True
+        if et == QEvent.KeyRelease and event.key() == Qt.Key_Space and not event.isAutoRepeat():
+            self.panning = False
+            self.canvas.viewport().setCursor(Qt.CrossCursor)
+            return True
+        if et == QEvent.Resize and obj is self.canvas and self.help.isVisible():
+            self.help.place()
+        if et == QEvent.Leave and obj is self.canvas.viewport():
+            self.ring.setVisible(False)
+            self.ring_dark.setVisible(False)
+        return super().eventFilter(obj, event)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.save_all()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Save everything and stop the worker threads (the app calls this before quitting)."""
+        self.save_all()
+        self._saver.shutdown(wait=True)
+        self._ranker.shutdown(wait=False, cancel_futures=True)

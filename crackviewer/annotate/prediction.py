@@ -1,0 +1,121 @@
+"""The prediction side of the Annotate tab: a prediction source (an evaluation of the current model), its outline
+over the mask, "start from the prediction", and the review queue ranked on a worker thread.
+
+`PredictionMixin` is the part of `AnnotatePanel` that owns this; it uses the panel's `source`, `store`, `session`,
+`_ranker` (one worker thread) and the prediction controls."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtWidgets import QFileDialog
+
+from crackviewer.annotate.mask_model import prediction_mask
+from crackviewer.annotate.review_queue import PredictionSource, ReviewItem, rank
+from crackviewer.viewer.layers import mask_contours
+from trainer.errors import CrackError
+
+
+class PredictionMixin:
+    def start_from_prediction(self, mode: str = "replace") -> None:
+        s = self.session
+        if s is None:
+            return
+        prob = self._prob()
+        if prob is None:
+            self.flash("No prediction for this sample: choose a prediction source (an evaluation folder of the "
+                        "current model that covers this sample).", error=True)
+            return
+        rect = self.apply_edit(lambda m: m.from_prediction(prob, self.thr_spin.value(), mode))
+        if rect is None:
+            self.flash("The prediction does not change the mask.")
+
+    # ============================================================== prediction source & review queue
+    def set_prediction_source(self, eval_dir) -> bool:
+        """Use an evaluation (or run) folder of the current model: prediction tools, outline and review queue."""
+        try:
+            src = PredictionSource(eval_dir)
+        except CrackError as e:
+            self.flash(f"Prediction source: {e.message}", error=True)
+            return False
+        self.source = src
+        self._pred_cache = None
+        self._review.clear()
+        self._review_missing = []
+        self.thr_spin.blockSignals(True)
+        self.thr_spin.setValue(src.seg_threshold)
+        self.thr_spin.blockSignals(False)
+        covered = len(src.names() & {r.name for r in self.store.records()}) if self.store else len(src.names())
+        total = len(self.store.records()) if self.store else 0
+        self.source_label.setText(f"{Path(eval_dir).name}: {covered}/{total} samples covered, "
+                                  f"threshold {src.seg_threshold:.3f}")
+        self.source_label.setToolTip(str(eval_dir))
+        self._update_prediction_outline()
+        self._update_enabled()
+        if self._filter_key() == "review":
+            self._start_ranking(force=True)
+        return True
+
+    def _choose_source(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Evaluation or run folder of the current model")
+        if d:
+            self.set_prediction_source(d)
+
+    def _prob(self) -> np.ndarray | None:
+        s = self.session
+        if s is None or self.source is None:
+            return None
+        if self._pred_cache is None or self._pred_cache[0] != s.name:
+            self._pred_cache = (s.name, self.source.prob(s.name))
+        return self._pred_cache[1]
+
+    def _on_pred_toggle(self, on: bool) -> None:
+        self.pred_item.setVisible(bool(on))
+        self._update_prediction_outline()
+
+    def _update_prediction_outline(self) -> None:
+        if not self.pred_check.isChecked() or self.session is None:
+            self.pred_item.set_contours([])
+            return
+        prob = self._prob()
+        if prob is None:
+            self.pred_item.set_contours([])
+            return
+        pm = prediction_mask(prob, self.thr_spin.value(), self.session.model.shape)
+        self.pred_item.set_contours(mask_contours(pm))
+
+    def _start_ranking(self, force: bool = False) -> None:
+        if self.source is None or self.store is None or self._ranking:
+            self._refresh_list()
+            return
+        if self._review and not force:
+            return
+        self._ranking = True
+        recs = self.store.records()
+        src = self.source
+        bridge = self._bridge
+
+        def job():
+            return rank(recs, src, progress=lambda i, n: bridge.rankProgress.emit(i, n) if i % 16 == 0 else None)
+        fut = self._ranker.submit(job)
+        fut.add_done_callback(lambda f: bridge.rankDone.emit(f))
+        self._refresh_list()
+
+    def _on_rank_progress(self, i: int, n: int) -> None:
+        if self._filter_key() == "review":
+            self.list_note.setText(f"Ranking samples… {i}/{n}")
+
+    def _on_rank_done(self, fut) -> None:
+        self._ranking = False
+        try:
+            items, missing = fut.result()
+        except Exception as e:          # noqa: BLE001
+            self.flash(f"Review queue failed: {e}", error=True)
+            items, missing = [], []
+        self._review = {it.name: it for it in items}
+        self._review_missing = missing
+        self._refresh_list()
+        self._update_status()
+
+    def review_items(self) -> list[ReviewItem]:
+        return sorted(self._review.values(), key=lambda it: (-it.priority, it.name))

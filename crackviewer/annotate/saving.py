@@ -1,0 +1,189 @@
+"""Saving in the Annotate tab: a debounced autosave writes the current mask atomically on a worker thread; a
+failed save keeps the edits (in memory and in the journal) and says why; leaving a sample or the app saves at once.
+
+`SavingMixin` is the part of `AnnotatePanel` that owns this; it uses the panel's `store`, `session`, `_sessions`,
+`_saver` (one worker thread: saves stay in order) and the save badge."""
+from __future__ import annotations
+
+import html
+import time
+
+from PySide6.QtWidgets import QApplication
+
+from crackviewer.annotate.review_queue import score_sample
+from crackviewer.annotate.session import Session
+from crackviewer.qt.style import set_state
+from trainer.errors import CrackError
+
+SAVE_BADGE_TEXT = {"idle": "No sample open", "saved": "✔ Saved to the dataset", "saving": "● Saving…",
+                   "unsaved": "● Unsaved changes (autosave pending)", "failed": "✖ Not saved"}
+
+
+class SavingMixin:
+    # ============================================================== saving
+    def _autosave_fire(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        if s.model.in_stroke:
+            return                       # the end of the stroke restarts the timer
+        self._start_save(s)
+
+    def _start_save(self, s: Session) -> None:
+        if s.saving:
+            s.resave = True
+            return
+        if not s.dirty and s.error is None:
+            return
+        s.saving = True
+        s.resave = False
+        snap = s.model.mask.copy()
+        rev = s.model.revision
+        covered = self.store.journal_size(s.name)
+        fut = self._saver.submit(self.store.save_mask, s.name, snap, covered)
+        s.future, s.future_rev = fut, rev
+        fut.add_done_callback(lambda f, s=s: self._bridge.saveDone.emit((s, f)))
+        self._set_badge()
+
+    def _finish_future(self, s: Session, fut) -> bool:
+        """Take the result of a finished save (once per future). False when it was handled already."""
+        if id(fut) in s.futures_done:
+            return False
+        s.futures_done.add(id(fut))
+        s.saving = False
+        try:
+            res = fut.result()
+        except CrackError as e:
+            s.error = e.message
+        except Exception as e:          # noqa: BLE001 - any failure must keep the sample unsaved, with the reason
+            s.error = f"{type(e).__name__}: {e}"
+        else:
+            s.error = None
+            self._errors.pop(s.name, None)
+            s.saved_revision = s.future_rev
+            self._saved(s, res)
+        return True
+
+    def _on_save_done(self, payload) -> None:
+        s, fut = payload
+        if not self._finish_future(s, fut):
+            return
+        if s.resave and s.dirty:
+            self._start_save(s)
+        elif s is not self.session:
+            self._prune_sessions()
+        self.list_model.refresh_name(s.name)
+        if s is self.session:
+            self._set_badge()
+            self._update_enabled()
+
+    def _saved(self, s: Session, res) -> None:
+        if self.store is None:
+            return
+        self._update_counts()
+        if s is self.session:
+            self._update_status()
+        self.sampleChanged.emit(s.name)
+        self.countsChanged.emit(self.store.counts())
+        if self.source is not None and s.name in self._review:
+            try:
+                it = score_sample(self.store.record(s.name), self.source, mask=s.model.mask)
+            except CrackError:
+                it = None
+            if it is not None:
+                self._review[s.name] = it
+
+    def _save_sync(self, s: Session) -> bool:
+        """Finish any running save of ``s``, then save it in this thread. True when everything is on disk."""
+        if s.saving and s.future is not None:
+            try:
+                s.future.result()
+            except Exception:           # noqa: BLE001 - taken by _finish_future
+                pass
+            self._finish_future(s, s.future)
+        if not s.unsaved:
+            return True
+        rev = s.model.revision
+        try:
+            res = self.store.save_mask(s.name, s.model.mask.copy(), self.store.journal_size(s.name))
+        except CrackError as e:
+            s.error = e.message
+        except Exception as e:          # noqa: BLE001
+            s.error = f"{type(e).__name__}: {e}"
+        else:
+            s.error = None
+            self._errors.pop(s.name, None)
+            s.saved_revision = rev
+            self._saved(s, res)
+        self.list_model.refresh_name(s.name)
+        if s is self.session:
+            self._set_badge()
+            self._update_enabled()
+        return not s.unsaved
+
+    def save_now(self, wait: bool = True) -> bool:
+        """Save the current sample now (Ctrl+S). Returns True when it is on disk."""
+        s = self.session
+        if s is None:
+            return True
+        self._autosave.stop()
+        if s.model.in_stroke:
+            self.end_stroke()
+            self._autosave.stop()
+        if wait:
+            return self._save_sync(s)
+        self._start_save(s)
+        return False
+
+    def save_all(self) -> bool:
+        """Save every sample with unsaved edits (before quitting or switching datasets). True when all are saved."""
+        ok = True
+        if self.session is not None:
+            ok = self.save_now(wait=True) and ok
+        for s in list(self._sessions.values()):
+            if s.unsaved:
+                ok = self._save_sync(s) and ok
+        return ok
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Process events until no save is pending (tests and scripts)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            QApplication.processEvents()
+            busy = self._autosave.isActive() or any(
+                s.saving for s in [self.session, *self._sessions.values()] if s is not None)
+            if not busy:
+                return True
+            time.sleep(0.005)
+        return False
+
+    @property
+    def save_state(self) -> str:
+        s = self.session
+        if s is None:
+            return "idle"
+        if s.error:
+            return "failed"
+        if s.saving:
+            return "saving"
+        return "unsaved" if s.dirty else "saved"
+
+    def _set_badge(self, state: str | None = None) -> None:
+        state = state or self.save_state
+        s = self.session
+        text = SAVE_BADGE_TEXT[state]
+        detail = ""
+        if state == "failed" and s is not None:
+            err = s.error or ""
+            if self.store is not None:          # paths inside the dataset: show them relative to it
+                err = err.replace(str(self.store.root) + "/", "")
+            detail = (f"<div style='font-weight:400; margin-top:3px'>{html.escape(err)}</div>"
+                      "<div style='font-weight:400; color:#6b2b33; margin-top:3px'>Your edits are kept; the save is "
+                      "retried after the next stroke or with Ctrl+S.</div>")
+        elif state == "saved" and s is not None and self.store is not None:
+            rec = self.store.record(s.name)
+            where = rec.mask_path.relative_to(self.store.root) if rec.has_mask else "no mask file (empty)"
+            detail = f"<div style='font-weight:400; color:#3d6b5c; margin-top:2px'>{html.escape(str(where))}</div>"
+        set_state(self.save_badge, "state", state)
+        self.save_badge.setText(f"{text}{detail}")
+        self.saveStateChanged.emit(state)

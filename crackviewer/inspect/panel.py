@@ -1,0 +1,418 @@
+"""The inspection window: gallery, overlay viewer, two threshold sliders, statistics, ROC/PR, comparison, export.
+
+    panel = InspectPanel()
+    panel.open_run("runs/quick-1")               # its test evaluation (or split="val" for evals/val)
+    panel.open_eval("runs/quick-1/evals/val")    # any evaluation folder
+
+Everything is bound to one :class:`~crackviewer.inspect.threshold_model.ThresholdModel`: moving a slider changes the model,
+and the model's ``thresholds`` event updates the overlay, every tile's Dice and outcome, the gallery order and
+filters, the statistics and the operating points on the curves, in one pass.
+
+Keyboard (while the panel has focus): N / P next / previous sample in gallery order, G GT contour, M predicted
+mask, H heatmap, E error map, S side by side, F fit, 1 one-to-one, Shift+G gate masks.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QHBoxLayout, QLabel, QMenu, QMessageBox,
+                               QProgressDialog, QPushButton, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
+
+from crackviewer.inspect import export as X
+from crackviewer.inspect.compare import ComparePanel
+from crackviewer.inspect.curves import CurvesPanel
+from crackviewer.inspect.evaluation_folder import Evaluation, evaluations_of, find_run_dir
+from crackviewer.inspect.gallery import Gallery
+from crackviewer.inspect.keys import INSPECT_SHORTCUTS
+from crackviewer.inspect.sample_store import SampleStore
+from crackviewer.inspect.stats import StatsPanel, ThresholdControls
+from crackviewer.inspect.threshold_model import ThresholdModel
+from crackviewer.inspect.viewer_pane import ViewerPane
+from crackviewer.qt.shortcuts import bind
+from trainer.errors import CrackError
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class InspectPanel(QWidget):
+    """The "Inspect" tab: open a run or an evaluation folder, browse, threshold, compare, export."""
+
+    evaluationLoaded = Signal(str)
+    message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model = ThresholdModel()
+        self.store: SampleStore | None = None
+        self.sample = None
+        self._eval_dirs: list[Path] = []
+
+        # -- top bar
+        self.title = QLabel("Inspect predictions")
+        self.title.setObjectName("pageTitle")
+        self.eval_combo = QComboBox()
+        self.eval_combo.setMinimumWidth(220)
+        self.eval_combo.setToolTip("Evaluation folder (split) of this run")
+        self.open_btn = QPushButton("Open…")
+        self.open_btn.setToolTip("Open a run folder or an evaluation folder")
+        self.data_btn = QPushButton("Locate dataset…")
+        self.data_btn.setToolTip("The dataset was not found where the run recorded it: point to its folder")
+        self.data_btn.setVisible(False)
+        self.export_btn = QToolButton()
+        self.export_btn.setText("Export")
+        self.export_btn.setPopupMode(QToolButton.InstantPopup)
+        self.export_btn.setStyleSheet("QToolButton { padding: 5px 14px; border: 1px solid #c4c9d0; "
+                                      "border-radius: 4px; background: white; }")
+        menu = QMenu(self.export_btn)
+        self.act_thresholds = QAction("Save thresholds to the run (used by crack-train predict)", self)
+        self.act_csv = QAction("Per-sample CSV at these thresholds…", self)
+        self.act_masks = QAction("Binary mask PNGs…", self)
+        for a in (self.act_thresholds, self.act_csv, self.act_masks):
+            menu.addAction(a)
+        self.export_btn.setMenu(menu)
+        self.act_thresholds.triggered.connect(self._on_save_thresholds)
+        self.act_csv.triggered.connect(self._on_export_csv)
+        self.act_masks.triggered.connect(self._on_export_masks)
+        self.banner = QLabel()
+        self.banner.setObjectName("warningBox")
+        self.banner.setWordWrap(True)
+        self.banner.setVisible(False)
+        self.subtitle = QLabel("Open a run to inspect its predictions.")
+        self.subtitle.setObjectName("pageSubtitle")
+
+        top = QHBoxLayout()
+        top.setSpacing(6)
+        top.addWidget(self.title)
+        top.addSpacing(12)
+        top.addWidget(self.eval_combo)
+        top.addWidget(self.open_btn)
+        top.addWidget(self.data_btn)
+        top.addStretch(1)
+        top.addWidget(self.subtitle)
+        top.addSpacing(8)
+        top.addWidget(self.export_btn)
+
+        # -- samples page
+        self.gallery = Gallery(self.model)
+        self.viewer = ViewerPane()
+        self.thresholds = ThresholdControls(self.model)
+        self.stats = StatsPanel(self.model)
+        self.curves = CurvesPanel(self.model)
+        self.curves.setMinimumHeight(300)
+        right = QWidget()
+        right.setMinimumWidth(360)
+        right.setMaximumWidth(520)
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(4, 0, 4, 4)
+        rl.setSpacing(4)
+        rl.addWidget(self.thresholds)
+        rl.addWidget(self.stats)
+        rl.addWidget(self.curves, 1)
+        self.splitter = QSplitter(Qt.Horizontal)
+        self.splitter.addWidget(self.gallery)
+        self.splitter.addWidget(self.viewer)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setStretchFactor(2, 0)
+        self.splitter.setSizes([424, 560, 400])
+        self.splitter.setChildrenCollapsible(False)
+        self.samples_page = QWidget()
+        sl = QVBoxLayout(self.samples_page)
+        sl.setContentsMargins(0, 0, 0, 0)
+        sl.addWidget(self.splitter)
+
+
+        self.compare = ComparePanel(self.model)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("subTabs")
+        self.tabs.addTab(self.samples_page, "Samples")
+        self.tabs.addTab(self.compare, "Compare runs")
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 6, 8, 6)
+        lay.setSpacing(6)
+        lay.addLayout(top)
+        lay.addWidget(self.banner)
+        lay.addWidget(self.tabs, 1)
+
+        # -- bindings
+        self.eval_combo.activated.connect(self._on_eval_chosen)
+        self.open_btn.clicked.connect(self._on_open)
+        self.data_btn.clicked.connect(self._on_locate_dataset)
+        self.model.events.current.connect(self._on_current)
+        self.model.events.thresholds.connect(self._on_thresholds)
+        self.viewer.info.prev_btn.clicked.connect(lambda: self.step(-1))
+        self.viewer.info.next_btn.clicked.connect(lambda: self.step(1))
+        self.viewer.view.right.hovered.connect(self._on_hover)
+        self.viewer.view.left.hovered.connect(self._on_hover)
+        self._shortcuts()
+        self._set_enabled(False)
+
+    def shutdown(self) -> None:
+        """Stop the thumbnail threads (the main window calls this on close)."""
+        self.gallery.loader.shutdown()
+
+    # ------------------------------------------------------------------ opening
+    def open_run(self, run_dir: str | Path, split: str | None = None) -> bool:
+        """Open a run's evaluation of ``split`` (default: the test evaluation in the run folder, else the first)."""
+        run_dir = Path(run_dir)
+        try:
+            dirs = evaluations_of(run_dir)
+        except CrackError as exc:
+            self._show_problem(str(exc))
+            return False
+        if not dirs:
+            self._show_problem(f"{run_dir}: no evaluation yet. Finish training (the test split is evaluated at the "
+                               "end) or run `crack-train eval --run RUN --data DATA --split val`.")
+            return False
+        target = dirs[0]
+        if split is not None:
+            for d in dirs:
+                if _split_of(d) == split:
+                    target = d
+                    break
+            else:
+                self._show_problem(f"{run_dir}: no evaluation of split {split!r} "
+                                   f"(found: {', '.join(_split_of(d) or d.name for d in dirs)})")
+                return False
+        return self.open_eval(target, siblings=dirs)
+
+    def open_eval(self, eval_dir: str | Path, siblings: list[Path] | None = None) -> bool:
+        """Open an evaluation folder (``samples.npz`` + ``metrics.json`` + ``results.csv`` + ``probs/``)."""
+        eval_dir = Path(eval_dir)
+        try:
+            ev = Evaluation.load(eval_dir)
+        except CrackError as exc:
+            self._show_problem(str(exc))
+            return False
+        if siblings is None:
+            run = find_run_dir(eval_dir)
+            try:
+                siblings = evaluations_of(run) if run is not None else [eval_dir]
+            except CrackError:
+                siblings = [eval_dir]
+            if not any(_same(eval_dir, d) for d in siblings):
+                siblings = [eval_dir] + list(siblings)
+        self._eval_dirs = list(siblings)
+        self.eval_combo.blockSignals(True)
+        self.eval_combo.clear()
+        for d in self._eval_dirs:
+            self.eval_combo.addItem(_eval_title(d), str(d))
+        for k, d in enumerate(self._eval_dirs):
+            if _same(d, eval_dir):
+                self.eval_combo.setCurrentIndex(k)
+        self.eval_combo.blockSignals(False)
+
+        self.store = SampleStore(ev)
+        self.gallery.set_store(self.store)
+        self.model.set_evaluation(ev)
+        self._set_enabled(True)
+        m = ev.metrics or {}
+        auc = m.get("auc")
+        self.subtitle.setText(f"{ev.title} · {ev.n} samples ({int(self.model.positive.sum())} crack, "
+                              f"{int((~self.model.positive).sum())} crack-free)"
+                              + (f" · AUC {auc:.3f}" if auc is not None else ""))
+        self.store.dataset()
+        self._show_problem(self.store.problem)
+        self.data_btn.setVisible(self.store.problem is not None)
+        if self.model.order.size:
+            self.model.set_current(int(self.model.order[0]))
+        self.compare.set_reference(ev)
+        self.evaluationLoaded.emit(str(eval_dir))
+        return True
+
+    def _on_eval_chosen(self, k: int) -> None:
+        if 0 <= k < len(self._eval_dirs):
+            self.open_eval(self._eval_dirs[k], siblings=self._eval_dirs)
+
+    def _on_open(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Open a run folder or an evaluation folder")
+        if not d:
+            return
+        p = Path(d)
+        if (p / "samples.npz").is_file():
+            self.open_eval(p)
+        else:
+            self.open_run(p)
+
+    def _on_locate_dataset(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Dataset folder of this evaluation")
+        if d and self.store is not None:
+            self.set_dataset(d)
+
+    def set_dataset(self, path: str | Path) -> None:
+        """Read images and masks from another dataset folder (the recorded one moved)."""
+        if self.store is None:
+            return
+        self.store.set_data_path(path)
+        self.store.dataset()
+        self._show_problem(self.store.problem)
+        self.data_btn.setVisible(self.store.problem is not None)
+        self.gallery.set_store(self.store)
+        self._load_current()
+
+    def _show_problem(self, text: str | None) -> None:
+        self.banner.setVisible(bool(text))
+        self.banner.setText(text or "")
+        if text:
+            self.message.emit(text)
+
+    def _set_enabled(self, on: bool) -> None:
+        for w in (self.samples_page, self.export_btn, self.compare):
+            w.setEnabled(on)
+
+    # ------------------------------------------------------------------ selection and viewer
+    def step(self, delta: int) -> None:
+        self.model.step_current(delta)
+
+    def _on_current(self, index=None, **_):
+        self._load_current()
+
+    def _load_current(self) -> None:
+        i = self.model.current
+        if i is None or self.store is None:
+            self.sample = None
+            self.viewer.info.show_info(None)
+            return
+        self.sample = self.store.load(i)
+        v = self.viewer.view
+        v.set_sample(self.sample.image, self.sample.gt, self.sample.prob8, self.sample.gt_eval,
+                     threshold=self.model.seg_bin, gated=self.model.mask_blanked(i))
+        self.viewer.info.show_info(self.model.sample_info(i), self.sample.problem)
+
+    def _on_thresholds(self, **_):
+        i = self.model.current
+        if i is None or self.sample is None:
+            return
+        v = self.viewer.view
+        v.set_threshold(self.model.seg_bin)
+        v.set_gated(self.model.mask_blanked(i))
+        self.viewer.info.show_info(self.model.sample_info(i), self.sample.problem)
+
+    def _on_hover(self, x: int, y: int) -> None:
+        s = self.sample
+        if s is None or x < 0:
+            self.viewer.readout.setText("")
+            return
+        text = f"x {x:4d} y {y:4d}"
+        if s.prob8 is not None:
+            h, w = s.image.shape[:2]
+            ph, pw = s.prob8.shape[:2]
+            px, py = min(int(x * pw / w), pw - 1), min(int(y * ph / h), ph - 1)
+            p = s.prob8[py, px] / 255.0
+            text += f" · p {p:.3f}"
+            if s.gt_eval is not None:
+                text += " · GT crack" if s.gt_eval[py, px] else " · GT bg"
+        self.viewer.readout.setText(text)
+
+    # ------------------------------------------------------------------ keyboard
+    def _shortcuts(self) -> None:
+        """Bind every row of inspect.keys.INSPECT_SHORTCUTS on the samples page."""
+        v = self.viewer.view
+        handlers = {
+            "next_sample": lambda: self.step(1),
+            "previous_sample": lambda: self.step(-1),
+            "overlay_gt": lambda: self.toggle_overlay("gt"),
+            "overlay_pred": lambda: self.toggle_overlay("pred"),
+            "overlay_heatmap": lambda: self.toggle_overlay("heatmap"),
+            "overlay_errors": lambda: self.toggle_overlay("errors"),
+            "side_by_side": lambda: self.viewer.sbs.toggle(),
+            "gate": lambda: self.model.set_gated(not self.model.gated),
+            "fit": v.fit,
+            "zoom_1to1": v.zoom_1to1,
+        }
+        self._sc = bind(self.samples_page, INSPECT_SHORTCUTS, handlers)
+
+    def toggle_overlay(self, name: str) -> None:
+        self.viewer.view.toggle_overlay(name)
+        self.viewer.sync_buttons()
+
+    # ------------------------------------------------------------------ export
+    def save_thresholds(self, run_dir: str | Path | None = None) -> Path:
+        path = X.save_thresholds(self.model, run_dir)
+        self.message.emit(f"saved {path}: crack-train predict now uses seg {self.model.seg_threshold:.4f}, "
+                          f"image {self.model.image_threshold:.4f}{', gated' if self.model.gated else ''}")
+        return path
+
+    def export_csv(self, path: str | Path, visible_only: bool = False) -> Path:
+        idx = self.model.order.tolist() if visible_only else None
+        return X.export_results_csv(self.model, path, idx)
+
+    def export_masks(self, out_dir: str | Path, resolution: str = "image", progress=None) -> dict:
+        if self.store is None:
+            raise RuntimeError("no evaluation open")
+        return X.export_masks(self.model, self.store, out_dir, resolution=resolution, progress=progress)
+
+    def _on_save_thresholds(self) -> None:
+        try:
+            run = self.model.evaluation.run_dir
+            if run is None:
+                d = QFileDialog.getExistingDirectory(self, "Run folder to save thresholds.json into")
+                if not d:
+                    return
+                run = Path(d)
+            path = self.save_thresholds(run)
+            QMessageBox.information(self, "Thresholds saved", f"{path}\n\nseg threshold {self.model.seg_threshold:.4f}"
+                                    f"\nimage threshold {self.model.image_threshold:.4f}\n"
+                                    f"gated: {'yes' if self.model.gated else 'no'}\n\n`crack-train predict --run "
+                                    f"{run}` uses them.")
+        except CrackError as exc:
+            QMessageBox.warning(self, "Could not save thresholds", str(exc))
+
+    def _on_export_csv(self) -> None:
+        ev = self.model.evaluation
+        default = str((ev.run_dir or ev.dir) / f"results_{ev.split or 'split'}_seg{self.model.seg_threshold:.3f}.csv")
+        path, _ = QFileDialog.getSaveFileName(self, "Per-sample CSV", default, "CSV (*.csv)")
+        if path:
+            try:
+                self.export_csv(path)
+                self.message.emit(f"wrote {path}")
+            except CrackError as exc:
+                QMessageBox.warning(self, "Could not export", str(exc))
+
+    def _on_export_masks(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Folder for the binary masks")
+        if not d:
+            return
+        dlg = QProgressDialog("Writing masks…", "Cancel", 0, self.model.n, self)
+        dlg.setWindowModality(Qt.WindowModal)
+
+        def progress(done, total):
+            dlg.setValue(done)
+
+            QApplication.processEvents()
+            return not dlg.wasCanceled()
+
+        try:
+            res = self.export_masks(d, progress=progress)
+            self.message.emit(f"wrote {res['written']} masks to {d}")
+        except CrackError as exc:
+            QMessageBox.warning(self, "Could not export", str(exc))
+        finally:
+            dlg.close()
+
+
+def _split_of(d: Path) -> str | None:
+    try:
+        return json.loads((Path(d) / "metrics.json").read_text(encoding="utf-8")).get("split")
+    except (OSError, ValueError):
+        return None
+
+
+def _eval_title(d: Path) -> str:
+    sp = _split_of(d) or Path(d).name
+    where = "run folder" if (Path(d) / "config.toml").is_file() or (Path(d) / "events.jsonl").is_file() \
+        else f"{Path(d).parent.name}/{Path(d).name}"
+    return f"{sp}  ({where})"
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return str(a) == str(b)

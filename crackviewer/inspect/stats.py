@@ -1,0 +1,314 @@
+"""The Inspect tab's numbers: the threshold controls (sliders and presets), the statistics box (confusion counts,
+Dice/IoU, image metrics) and the bar that describes the current sample."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QColor, QFont, QPainter
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QPushButton, QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget)
+
+from crackviewer.inspect.curves import LiveText
+from crackviewer.inspect.gallery import OUTCOME_COLORS
+from crackviewer.inspect.threshold_model import ThresholdModel
+from trainer.metrics import pixels as metrics_pixels
+
+IMAGE_STEPS = 10000          # classification slider resolution
+
+
+def _rgb(c) -> str:
+    return f"rgb({c[0]},{c[1]},{c[2]})"
+
+
+def _fmt(v, nd=3) -> str:
+    return "—" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{nd}f}"
+
+
+class _Swatch(QLabel):
+    def __init__(self, color, text: str, line: bool = False):
+        super().__init__()
+        c = _rgb(color)
+        shape = (f"<span style='color:{c};font-size:13pt'>▬</span>" if line
+                 else f"<span style='color:{c};font-size:12pt'>■</span>")
+        self.setText(f"{shape} {text}")
+        self.setStyleSheet("color:#444;")
+
+
+class ThresholdControls(QGroupBox):
+    """Segmentation and classification sliders, numeric fields, reset buttons and the gating toggle."""
+
+    def __init__(self, model: ThresholdModel, parent: QWidget | None = None):
+        super().__init__("Thresholds", parent)
+        self.model = model
+        self._sync = False
+
+        self.seg_slider = QSlider(Qt.Horizontal)
+        self.seg_slider.setRange(0, metrics_pixels.B)
+        self.seg_slider.setSingleStep(4)
+        self.seg_slider.setPageStep(128)
+        self.seg_slider.setToolTip("Segmentation threshold: a pixel is crack when its probability ≥ this value "
+                                   f"(snapped to the {metrics_pixels.B} histogram bin edges, as in evaluation)")
+        self.seg_spin = QDoubleSpinBox()
+        self.seg_spin.setRange(0.0, 1.0)
+        self.seg_spin.setDecimals(4)
+        self.seg_spin.setSingleStep(1.0 / 256)
+        self.seg_spin.setKeyboardTracking(False)
+        self.seg_spin.setFixedWidth(78)
+        self.seg_val = QPushButton("Validation")
+        self.seg_opt = QPushButton("Test-optimal")
+
+        self.img_slider = QSlider(Qt.Horizontal)
+        self.img_slider.setRange(0, IMAGE_STEPS)
+        self.img_slider.setSingleStep(10)
+        self.img_slider.setPageStep(500)
+        self.img_slider.setToolTip("Classification threshold: an image is classified crack when its score ≥ this")
+        self.img_spin = QDoubleSpinBox()
+        self.img_spin.setRange(0.0, 1.0)
+        self.img_spin.setDecimals(4)
+        self.img_spin.setSingleStep(0.01)
+        self.img_spin.setKeyboardTracking(False)
+        self.img_spin.setFixedWidth(78)
+        self.img_val = QPushButton("Validation")
+        self.img_opt = QPushButton("Test-optimal")
+        for b in (self.seg_val, self.seg_opt, self.img_val, self.img_opt):
+            b.setStyleSheet("QPushButton { padding: 2px 8px; }")
+
+        self.gate_check = QCheckBox("Gate masks of images classified crack-free")
+        self.gate_check.setToolTip("Like SegDecNet at inference: no crack pixels on images whose score is below "
+                                   "the classification threshold. Dice and the statistics follow. (Shift+G)")
+
+        grid = QGridLayout(self)
+        grid.setContentsMargins(8, 8, 8, 6)
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(3)
+        t1 = QLabel("Segmentation (pixels)")
+        t1.setObjectName("sliderTitle")
+        t2 = QLabel("Classification (images)")
+        t2.setObjectName("sliderTitle")
+        grid.addWidget(t1, 0, 0, 1, 2)
+        grid.addWidget(self.seg_slider, 1, 0)
+        grid.addWidget(self.seg_spin, 1, 1)
+        grid.addLayout(self._reset_row(self.seg_val, self.seg_opt), 2, 0, 1, 2)
+        grid.addWidget(t2, 3, 0, 1, 2)
+        grid.addWidget(self.img_slider, 4, 0)
+        grid.addWidget(self.img_spin, 4, 1)
+        grid.addLayout(self._reset_row(self.img_val, self.img_opt), 5, 0, 1, 2)
+        grid.addWidget(self.gate_check, 6, 0, 1, 2)
+        grid.setColumnStretch(0, 1)
+
+        self.seg_slider.valueChanged.connect(self._on_seg_slider)
+        self.seg_spin.valueChanged.connect(self._on_seg_spin)
+        self.img_slider.valueChanged.connect(self._on_img_slider)
+        self.img_spin.valueChanged.connect(self._on_img_spin)
+        self.seg_val.clicked.connect(lambda: self.model.reset_seg("validation"))
+        self.seg_opt.clicked.connect(lambda: self.model.reset_seg("optimal"))
+        self.img_val.clicked.connect(lambda: self.model.reset_image("validation"))
+        self.img_opt.clicked.connect(lambda: self.model.reset_image("optimal"))
+        self.gate_check.toggled.connect(lambda on: None if self._sync else self.model.set_gated(on))
+        model.events.thresholds.connect(self.sync)
+        model.events.evaluation.connect(self._on_evaluation)
+        self.setEnabled(model.evaluation is not None)
+        if model.evaluation is not None:
+            self._on_evaluation()
+
+    @staticmethod
+    def _reset_row(*buttons) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.setSpacing(4)
+        row.addWidget(QLabel("Reset to"))
+        for b in buttons:
+            row.addWidget(b)
+        row.addStretch(1)
+        return row
+
+    def _on_evaluation(self, **_):
+        self.setEnabled(True)
+        p = self.model.presets
+        for btn, key in ((self.seg_val, "seg_validation"), (self.seg_opt, "seg_optimal"),
+                         (self.img_val, "image_validation"), (self.img_opt, "image_optimal")):
+            pr = p[key]
+            btn.setToolTip(f"{pr.value:.4f}: {pr.source}")
+        self.sync()
+
+    def sync(self, **_):
+        m = self.model
+        self._sync = True
+        try:
+            self.seg_slider.setValue(m.seg_bin)
+            self.seg_spin.setValue(m.seg_threshold)
+            self.img_slider.setValue(int(round(min(max(m.image_threshold, 0.0), 1.0) * IMAGE_STEPS)))
+            self.img_spin.setValue(min(max(m.image_threshold, 0.0), 1.0))
+            self.gate_check.setChecked(m.gated)
+        finally:
+            self._sync = False
+
+    def _on_seg_slider(self, v: int):
+        if not self._sync:
+            self.model.set_seg_bin(v)
+
+    def _on_seg_spin(self, v: float):
+        if not self._sync:
+            self.model.set_seg_threshold(v)
+
+    def _on_img_slider(self, v: int):
+        if not self._sync:
+            self.model.set_image_threshold(v / IMAGE_STEPS)
+
+    def _on_img_spin(self, v: float):
+        if not self._sync:
+            self.model.set_image_threshold(v)
+
+
+class StatsView(QWidget):
+    """Mean ± std of Dice and IoU in large type and the 2x2 image-level confusion matrix, painted directly (one
+    cheap repaint per slider step, no text layout, no relayout of the window)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+
+        self.setAttribute(Qt.WA_OpaquePaintEvent, True)
+        self.setFixedHeight(118)
+        self.setMinimumWidth(250)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self._big = QFont(self.font())
+        self._big.setPointSizeF(15)
+        self._big.setBold(True)
+        self._small = QFont(self.font())
+        self._small.setPointSizeF(8.5)
+        self._cell = QFont(self.font())
+        self._cell.setBold(True)
+        self.values: dict = {}
+
+    def set_values(self, stats: dict) -> None:
+        keys = ("dice_mean", "dice_std", "iou_mean", "iou_std", "tp", "fp", "fn", "tn")
+        v = {k: stats.get(k) for k in keys}
+        if v != self.values:
+            self.values = v
+            self.update()
+
+    def text(self) -> str:
+        v = self.values
+        return (f"mean Dice {_fmt(v.get('dice_mean'))} ± {_fmt(v.get('dice_std'))} | mean IoU "
+                f"{_fmt(v.get('iou_mean'))} ± {_fmt(v.get('iou_std'))} | TP {v.get('tp')} FP {v.get('fp')} "
+                f"FN {v.get('fn')} TN {v.get('tn')}")
+
+    def paintEvent(self, event) -> None:
+
+        v = self.values
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("white"))
+        w = self.width()
+        grey, dark = QColor(107, 114, 123), QColor(29, 33, 39)
+        # big numbers
+        for k, (label, mean, std) in enumerate((("mean Dice", "dice_mean", "dice_std"),
+                                                ("mean IoU", "iou_mean", "iou_std"))):
+            x = 2 + k * w // 2
+            p.setFont(self._small)
+            p.setPen(grey)
+            p.drawText(QRect(x, 0, w // 2, 16), Qt.AlignLeft | Qt.AlignVCenter, label)
+            p.setFont(self._big)
+            p.setPen(dark)
+            num = _fmt(v.get(mean))
+            p.drawText(QRect(x, 15, w // 2, 28), Qt.AlignLeft | Qt.AlignVCenter, num)
+            nw = p.fontMetrics().horizontalAdvance(num)
+            p.setFont(self._small)
+            p.setPen(grey)
+            p.drawText(QRect(x + nw + 6, 19, w // 2, 24), Qt.AlignLeft | Qt.AlignVCenter, f"± {_fmt(v.get(std))}")
+        # confusion matrix
+        top, lw = 50, 104
+        cw = (w - lw - 8) // 2
+        p.setFont(self._small)
+        p.setPen(grey)
+        p.drawText(QRect(lw, top, cw, 16), Qt.AlignCenter, "GT crack")
+        p.drawText(QRect(lw + cw + 4, top, cw, 16), Qt.AlignCenter, "GT crack-free")
+        p.drawText(QRect(2, top + 18, lw - 4, 24), Qt.AlignLeft | Qt.AlignVCenter, "classified crack")
+        p.drawText(QRect(2, top + 44, lw - 4, 24), Qt.AlignLeft | Qt.AlignVCenter, "classified free")
+        for key, r, c in (("TP", 0, 0), ("FP", 0, 1), ("FN", 1, 0), ("TN", 1, 1)):
+            col = QColor(*OUTCOME_COLORS[key])
+            rect = QRect(lw + c * (cw + 4), top + 18 + r * 26, cw, 23)
+            p.setPen(col)
+            p.drawRect(rect.adjusted(0, 0, -1, -1))
+            p.fillRect(QRect(rect.left(), rect.top(), 5, rect.height()), col)
+            p.setFont(self._cell)
+            p.setPen(dark)
+            n = v.get(key.lower())
+            p.drawText(rect.adjusted(5, 0, 0, 0), Qt.AlignCenter, f"{key}  {'—' if n is None else n}")
+        p.end()
+
+
+class StatsPanel(QGroupBox):
+    """Mean ± std of Dice and IoU, and the image-level confusion matrix, at the current thresholds."""
+
+    def __init__(self, model: ThresholdModel, parent: QWidget | None = None):
+        super().__init__("Statistics", parent)
+        self.model = model
+        self.view = StatsView()
+        self.note_label = LiveText(3)
+        f = self.note_label.font()
+        f.setPointSizeF(8.5)
+        self.note_label.setFont(f)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 8, 8, 6)
+        lay.setSpacing(4)
+        lay.addWidget(self.view)
+        lay.addWidget(self.note_label)
+        model.events.thresholds.connect(self.refresh)
+        if model.evaluation is not None:
+            self.refresh()
+
+    def text(self) -> str:
+        return self.view.text() + " | " + self.note_label.text()
+
+    def refresh(self, **_):
+        s = self.model.stats
+        self.view.set_values(s)
+        m = self.model
+        weak = int((m.positive & ~m.segmented).sum())
+        note = (f"Dice over {s['dice_n']} of {m.n} samples at seg threshold {m.seg_threshold:.4f}"
+                + (f" ({weak} weak positives without a mask left out)" if weak else "")
+                + (", masks gated" if m.gated else ""))
+        self.note_label.setText(
+            f"<span style='color:#2b3038'>precision {_fmt(s['precision'])} · recall {_fmt(s['recall'])} · "
+            f"F {_fmt(s['f_measure'])} · acc. {_fmt(s['accuracy'])}</span><br>"
+            f"<span style='color:#6b727b'>{note}</span>")
+
+
+class SampleInfoBar(QFrame):
+    """The selected sample's numbers."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("statusCard")
+        self.label = LiveText(2)
+        self.label.setText("No sample selected")
+        self.prev_btn = QToolButton()
+        self.prev_btn.setText("◀")
+        self.prev_btn.setToolTip("Previous sample in gallery order (P)")
+        self.next_btn = QToolButton()
+        self.next_btn.setText("▶")
+        self.next_btn.setToolTip("Next sample in gallery order (N)")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(8, 4, 8, 4)
+        lay.addWidget(self.prev_btn)
+        lay.addWidget(self.label, 1)
+        lay.addWidget(self.next_btn)
+
+    def show_info(self, info: dict | None, problem: str | None = None) -> None:
+        if info is None:
+            self.label.setText("No sample selected")
+            return
+        col = _rgb(OUTCOME_COLORS[info["outcome"]])
+        badge = (f"<span style='background:{col};color:white;font-weight:600;'>&nbsp;{info['outcome']}&nbsp;</span>")
+        label = "crack" if info["label"] else "crack-free"
+        decision = "crack" if info["decision"] else "crack-free"
+        dice = "—" if info["dice"] is None else f"{info['dice']:.3f}"
+        iou = "—" if info["iou"] is None else f"{info['iou']:.3f}"
+        extra = " · <i>mask gated</i>" if info["gated_out"] else ""
+        if info["weak"]:
+            extra += " · <i>no GT mask (weak label)</i>"
+        html = (f"<b>{info['name']}</b> &nbsp; GT {label} · score <b>{info['score']:.3f}</b> → {decision} {badge}"
+                f" &nbsp; Dice <b>{dice}</b> · IoU <b>{iou}</b> · crack px GT <b>{info['gt_pixels']}</b>, "
+                f"predicted <b>{info['pred_pixels']}</b>{extra}")
+        if problem:
+            html += f"<br><span style='color:#8a5a00'>{problem}</span>"
+        self.label.setText(html)

@@ -1,0 +1,106 @@
+"""The Inspect tab's image pane: the sample viewer with its overlay buttons, opacity, side-by-side switch and the
+pixel read-out under the cursor."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
+
+from figures import colors
+from crackviewer.inspect.stats import SampleInfoBar, _Swatch
+from crackviewer.viewer.overlay import OVERLAY_TITLES, CrackOverlayView
+from trainer.metrics import pixels as metrics_pixels
+
+
+class ViewerPane(QWidget):
+    """Overlay toolbar + :class:`CrackOverlayView` + legend + the sample's numbers."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.view = CrackOverlayView(self, bins=metrics_pixels.B)
+        self.overlay_buttons: dict[str, QToolButton] = {}
+        bar = QHBoxLayout()
+        bar.setSpacing(4)
+        keys = {"gt": "G", "pred": "M", "heatmap": "H", "errors": "E"}
+        short = {"gt": "GT", "pred": "Mask", "heatmap": "Heatmap", "errors": "Errors"}
+        for name in ("gt", "pred", "heatmap", "errors"):
+            b = QToolButton()
+            b.setText(short[name])
+            b.setCheckable(True)
+            b.setChecked(self.view.overlay_visible(name))
+            b.setToolTip(f"{OVERLAY_TITLES[name]} ({keys[name]})")
+            b.setStyleSheet("QToolButton { padding: 3px 6px; border: 1px solid #c4c9d0; border-radius: 4px; "
+                            "background: white; } QToolButton:checked { background: #dcebf7; border-color: #0072B2;"
+                            " color: #003a5c; font-weight: 600; }")
+            b.toggled.connect(lambda on, n=name: self.view.set_overlay_visible(n, on))
+            self.overlay_buttons[name] = b
+            bar.addWidget(b)
+        bar.addSpacing(4)
+        op_label = QLabel("◐")
+        op_label.setToolTip("Overlay opacity")
+        bar.addWidget(op_label)
+        self.opacity = QSlider(Qt.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(int(self.view.opacity() * 100))
+        self.opacity.setFixedWidth(70)
+        self.opacity.setToolTip("Opacity of the overlays")
+        self.opacity.valueChanged.connect(lambda v: self.view.set_opacity(v / 100.0))
+        bar.addWidget(self.opacity)
+        bar.addStretch(1)
+        self.sbs = QToolButton()
+        self.sbs.setText("GT | Pred")
+        self.sbs.setCheckable(True)
+        self.sbs.setToolTip("GT and prediction next to each other, panning and zooming together (S)")
+        self.sbs.setStyleSheet(self.overlay_buttons["gt"].styleSheet())
+        self.sbs.toggled.connect(self.view.set_side_by_side)
+        self.fit_btn = QToolButton()
+        self.fit_btn.setText("Fit")
+        self.fit_btn.setToolTip("Fit the image in the view (F)")
+        self.fit_btn.clicked.connect(self.view.fit)
+        self.one_btn = QToolButton()
+        self.one_btn.setText("1:1")
+        self.one_btn.setToolTip("One image pixel per screen pixel (1)")
+        self.one_btn.clicked.connect(self.view.zoom_1to1)
+        for b in (self.fit_btn, self.one_btn):
+            b.setStyleSheet("QToolButton { padding: 3px 6px; border: 1px solid #c4c9d0; border-radius: 4px; "
+                            "background: white; }")
+        bar.addWidget(self.sbs)
+        bar.addWidget(self.fit_btn)
+        bar.addWidget(self.one_btn)
+
+        legend = QHBoxLayout()
+        legend.setSpacing(10)
+        for c, text, tip, line in ((colors.TP, "TP", "crack pixel found", False),
+                                   (colors.FP, "FP", "false crack pixel", False),
+                                   (colors.FN, "FN", "missed crack pixel", False),
+                                   (colors.GT_CONTOUR, "GT", "ground-truth contour", True),
+                                   (colors.PRED, "mask", "predicted mask", False)):
+            sw = _Swatch(c, text, line=line)
+            sw.setToolTip(tip)
+            legend.addWidget(sw)
+        legend.addStretch(1)
+        self.readout = QLabel("")
+        self.readout.setStyleSheet("color:#555;font-family:'DejaVu Sans Mono',monospace;font-size:8.5pt;")
+        legend.addWidget(self.readout)
+
+        self.info = SampleInfoBar()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.setSpacing(4)
+        lay.addLayout(bar)
+        frame = QFrame()
+        frame.setStyleSheet("QFrame { background: #26282c; border-radius: 4px; }")
+        fl = QVBoxLayout(frame)
+        fl.setContentsMargins(0, 0, 0, 0)
+        fl.addWidget(self.view)
+        lay.addWidget(frame, 1)
+        lay.addLayout(legend)
+        lay.addWidget(self.info)
+
+    def sync_buttons(self) -> None:
+        for name, b in self.overlay_buttons.items():
+            b.blockSignals(True)
+            b.setChecked(self.view.overlay_visible(name))
+            b.blockSignals(False)
+        self.sbs.blockSignals(True)
+        self.sbs.setChecked(self.view.side_by_side())
+        self.sbs.blockSignals(False)

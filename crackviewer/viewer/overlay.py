@@ -1,0 +1,265 @@
+"""The Inspect tab's image view: a SampleViewer with the crack overlays (ground truth, prediction, error map,
+probability heatmap) at the current threshold."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from figures import colors
+from crackviewer.viewer.layers import ContourItem, color_lut, mask_contours, mask_to_bgra, premul_u32
+from crackviewer.viewer.view import SampleViewer, ViewLink
+
+OVERLAYS = ("gt", "pred", "heatmap", "errors")
+OVERLAY_TITLES = {"gt": "GT contour", "pred": "Predicted mask", "heatmap": "Probability heatmap",
+                  "errors": "Error map (TP/FP/FN)"}
+
+
+def prob_to_bin_lut(bins: int) -> np.ndarray:
+    """For 8-bit probability maps: histogram bin index of each stored value v (p = v/255), as in the eval histograms."""
+    v = np.arange(256, dtype=np.float64) / 255.0
+    return np.minimum((v * bins).astype(np.int64), bins - 1)
+
+
+class CrackOverlayView(QWidget):
+    """Image + GT contour + predicted mask + heatmap + TP/FP/FN error map, single or side by side (GT | prediction).
+
+    Feed it a sample with :meth:`set_sample` (image, GT mask and 8-bit probability map, all at image resolution),
+    then :meth:`set_threshold` (a histogram bin index ``k`` of ``bins``: a pixel is predicted crack when
+    ``bin(p) >= k``, exactly the rule of the evaluation histograms) and :meth:`set_gated`.
+    """
+
+    def __init__(self, parent: QWidget | None = None, bins: int = 4096):
+        super().__init__(parent)
+        self.bins = bins
+        self._bin_lut = prob_to_bin_lut(bins)
+        self._heat_lut = color_lut("inferno")
+        self._image: np.ndarray | None = None
+        self._gt: np.ndarray | None = None
+        self._gt_eval: np.ndarray | None = None
+        self._prob: np.ndarray | None = None
+        self._k = bins // 2
+        self._gated = False
+        self._visible = {"gt": True, "pred": False, "heatmap": False, "errors": True}
+        self._opacity = 0.7
+        self._side_by_side = False
+        self._code16: np.ndarray | None = None
+        self._stale: set[str] = set()
+        self._pred_u32 = premul_u32(colors.PRED)
+        self._tp_u32 = premul_u32(colors.TP)
+        self._fp_u32 = premul_u32(colors.FP)
+        self._fn_u32 = premul_u32(colors.FN)
+
+        self.left = SampleViewer(self)
+        self.right = SampleViewer(self)
+        self._left_title = self._title_label("Ground truth")
+        self._right_title = self._title_label("Prediction")
+        for v in (self.left, self.right):
+            v.add_layer("heatmap", z=1)
+            v.add_layer("pred", z=2)
+            v.add_layer("errors", z=3)
+            v.add_item("gt", ContourItem(colors.GT_CONTOUR), z=5)
+        self.left.add_layer("gt_fill", z=4)
+        self._link = ViewLink([self.left, self.right])
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        self._columns = []
+        for title, view in ((self._left_title, self.left), (self._right_title, self.right)):
+            box = QWidget(self)
+            col = QVBoxLayout(box)
+            col.setContentsMargins(0, 0, 0, 0)
+            col.setSpacing(0)
+            col.addWidget(title)
+            col.addWidget(view, 1)
+            lay.addWidget(box, 1)
+            self._columns.append(box)
+        self._apply_mode()
+
+    @staticmethod
+    def _title_label(text: str) -> QLabel:
+        lab = QLabel(text)
+        lab.setAlignment(Qt.AlignCenter)
+        lab.setStyleSheet("background:#26282c;color:#d8d8d8;padding:2px;font-weight:600;")
+        return lab
+
+    # -- inputs
+    def set_sample(self, image: np.ndarray, gt: np.ndarray | None, prob8: np.ndarray | None,
+                   gt_eval: np.ndarray | None = None, *, threshold: int | None = None,
+                   gated: bool | None = None) -> None:
+        """Show a sample.
+
+        ``image``: HxWx3 uint8 RGB (full resolution). ``gt``: HxW {0,1} mask at image resolution, for the contour
+        (None: no mask). ``prob8``: uint8 probability*255 map, at any resolution (the model's input size: it is
+        stretched over the image). ``gt_eval``: the GT at the map's resolution as the evaluation used it, for the
+        pixel error map (default: ``gt`` resized to the map with area averaging, > 0.5). ``threshold`` and
+        ``gated``: as :meth:`set_threshold` / :meth:`set_gated`, applied before the first render.
+        """
+        if threshold is not None:
+            self._k = int(threshold)
+        if gated is not None:
+            self._gated = bool(gated)
+        self._code16 = None
+        self._image = image
+        self._gt = None if gt is None else (np.asarray(gt) > 0)
+        self._prob = prob8
+        if prob8 is not None:
+            if gt_eval is None and self._gt is not None:
+                ph, pw = prob8.shape[:2]
+                g = self._gt.astype(np.uint8) * 255
+                if g.shape != (ph, pw):
+                    g = cv2.resize(g, (pw, ph), interpolation=cv2.INTER_AREA)
+                gt_eval = g > 127
+            self._gt_eval = None if gt_eval is None else (np.asarray(gt_eval) > 0)
+        else:
+            self._gt_eval = None
+        self.right.set_image(image)
+        self.left.set_image(image)
+        contours = mask_contours(self._gt) if self._gt is not None else []
+        for v in (self.left, self.right):
+            v.layer("gt").set_contours(contours)
+        if self._gt is not None:
+            self.left.layer("gt_fill").set_bgra(mask_to_bgra(self._gt, colors.GT_CONTOUR, 150))
+        else:
+            self.left.layer("gt_fill").clear()
+        self._render_heatmap()
+        self._render_prediction()
+
+    def set_threshold(self, k: int) -> None:
+        k = int(k)
+        if k != self._k:
+            self._k = k
+            self._render_prediction()
+
+    def set_gated(self, gated: bool) -> None:
+        gated = bool(gated)
+        if gated != self._gated:
+            self._gated = gated
+            self._render_prediction()
+
+    def set_overlay_visible(self, name: str, visible: bool) -> None:
+        if name not in OVERLAYS:
+            raise KeyError(name)
+        self._visible[name] = bool(visible)
+        if visible and name in self._stale:
+            self._render_prediction()
+        self._apply_mode()
+
+    def overlay_visible(self, name: str) -> bool:
+        return self._visible[name]
+
+    def toggle_overlay(self, name: str) -> bool:
+        self.set_overlay_visible(name, not self._visible[name])
+        return self._visible[name]
+
+    def set_opacity(self, opacity: float) -> None:
+        self._opacity = float(opacity)
+        self._apply_mode()
+
+    def opacity(self) -> float:
+        return self._opacity
+
+    def set_side_by_side(self, on: bool) -> None:
+        self._side_by_side = bool(on)
+        self._apply_mode()
+        if on:
+            self.left.set_view(self.right.scale_factor(), self.right.view_center())
+            self.left._fit_mode = self.right._fit_mode
+
+    def side_by_side(self) -> bool:
+        return self._side_by_side
+
+    def fit(self) -> None:
+        self.right.fit()
+        if self._side_by_side:
+            self.left.fit()
+
+    def zoom_1to1(self) -> None:
+        self.right.zoom_1to1()
+
+    # -- rendering
+    def _render_heatmap(self) -> None:
+        layer = self.right.layer("heatmap")
+        if self._prob is None:
+            layer.clear()
+        else:
+            layer.set_bgra(self._heat_lut[self._prob])
+
+    @property
+    def pred_mask(self) -> np.ndarray | None:
+        """The predicted mask shown (bool, at the map's resolution), or None without a map."""
+        if self._prob is None:
+            return None
+        if self._gated:
+            return np.zeros(self._prob.shape, bool)
+        return (self._bin_lut >= self._k)[self._prob]
+
+    def _codes(self) -> np.ndarray:
+        """Per pixel ``prob8 | gt << 8`` (uint16), computed once per sample: one table lookup per threshold step."""
+        if self._code16 is None:
+            code = self._prob.astype(np.uint16)
+            if self._gt_eval is not None:
+                code |= self._gt_eval.astype(np.uint16) << 8
+            self._code16 = code
+        return self._code16
+
+    def _render_prediction(self) -> None:
+        """Predicted mask and error map for the current threshold: a 512-entry table applied to the per-pixel codes,
+        written straight into the visible layers (hidden layers are rendered when they are switched on)."""
+        r = self.right
+        if self._prob is None or self._image is None:
+            r.layer("pred").clear()
+            r.layer("errors").clear()
+            self._stale = set()
+            return
+        pred_v = np.zeros(256, bool) if self._gated else (self._bin_lut >= self._k)
+        h, w = self._prob.shape
+        codes = self._codes()
+        self._stale = set()
+        for name in ("pred", "errors"):
+            if not self._visible[name]:
+                self._stale.add(name)
+                continue
+            lut = np.zeros(512, np.uint32)
+            if name == "pred":
+                lut[:256][pred_v] = self._pred_u32
+                lut[256:][pred_v] = self._pred_u32
+            elif self._gt_eval is None:
+                # no ground truth (weakly labelled sample): nothing is an error, show the prediction itself
+                lut[:256][pred_v] = self._pred_u32
+            else:
+                lut[:256][pred_v] = self._fp_u32
+                lut[256:][pred_v] = self._tp_u32
+                lut[256:][~pred_v] = self._fn_u32
+            layer = r.layer(name)
+            layer.ensure_size(w, h)
+            np.take(lut, codes, out=layer.pixels32)
+        # the whole layer changed: repaint the viewport in this update pass (an item update() would be processed
+        # by the scene in a later event and cost a second repaint pass of the window)
+        r.viewport().update()
+
+    def _apply_mode(self) -> None:
+        sbs = self._side_by_side
+        self._columns[0].setVisible(sbs)
+        self._left_title.setVisible(sbs)
+        self._right_title.setVisible(sbs)
+        op = self._opacity
+        vis = self._visible
+        # main (right) view: every overlay that is switched on
+        r = self.right
+        r.set_layer_visible("heatmap", vis["heatmap"])
+        r.set_layer_opacity("heatmap", min(1.0, op + 0.15))
+        r.set_layer_visible("pred", vis["pred"])
+        r.set_layer_opacity("pred", op)
+        r.set_layer_visible("errors", vis["errors"])
+        r.set_layer_opacity("errors", op)
+        r.set_layer_visible("gt", vis["gt"] and not sbs)
+        # left view in side-by-side: the GT only (filled + outline)
+        lv = self.left
+        lv.set_layer_visible("heatmap", False)
+        lv.set_layer_visible("pred", False)
+        lv.set_layer_visible("errors", False)
+        lv.set_layer_visible("gt_fill", True)
+        lv.set_layer_opacity("gt_fill", op)
+        lv.set_layer_visible("gt", True)
