@@ -34,7 +34,7 @@ from skimage.morphology import skeletonize
 
 from trainer.measure.skeleton_graph import Chain, SkeletonGraph, build_graph
 
-__all__ = ["Crack", "ImageGeometry", "measure_mask", "MIN_AREA_PX", "SMOOTH_PX", "STEP_PX"]
+__all__ = ["Crack", "ImageGeometry", "measure_mask", "label_mask", "MIN_AREA_PX", "SMOOTH_PX", "STEP_PX"]
 
 MIN_AREA_PX = 1          # components smaller than this (pixels) are not cracks
 SMOOTH_PX = 2.0          # Gaussian sigma along the skeleton (pixels) for coordinates and widths
@@ -55,6 +55,7 @@ class Crack:
     n_branches: int
     n_endpoints: int
     area: int
+    label: int = 0                           # the component's label in cv2.connectedComponents(mask, 8) order
     paths: list[np.ndarray] = field(default_factory=list)         # per branch: (N, 2) float (x, y), image pixels
     path_widths: list[np.ndarray] = field(default_factory=list)   # per branch: (N,) width at each vertex (px)
 
@@ -90,14 +91,20 @@ class ImageGeometry:
         return self.cracked_area / float(max(self.height * self.width, 1))
 
 
-def measure_mask(mask: np.ndarray, *, min_area: int = MIN_AREA_PX) -> ImageGeometry:
-    """Measure every crack of a binary mask (H x W; nonzero = crack)."""
+def label_mask(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """The cracks of a mask as labelled components: (count incl. background 0, int32 labels, cv2 stats)."""
     m = np.asarray(mask)
     if m.ndim != 2:
         raise ValueError(f"a mask must be 2-D (H x W), got shape {m.shape}")
-    m8 = (m > 0).astype(np.uint8)
-    h, w = m8.shape
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(m8, connectivity=8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats((m > 0).astype(np.uint8), connectivity=8)
+    return n, labels, stats
+
+
+def measure_mask(mask: np.ndarray, *, min_area: int = MIN_AREA_PX, labelled=None) -> ImageGeometry:
+    """Measure every crack of a binary mask (H x W; nonzero = crack). ``labelled``: ``label_mask(mask)`` when the
+    caller already has it."""
+    n, labels, stats = labelled if labelled is not None else label_mask(mask)
+    h, w = labels.shape
     cracks: list[Crack] = []
     for i in range(1, n):
         x, y, bw, bh, area = (int(v) for v in stats[i])
@@ -106,7 +113,7 @@ def measure_mask(mask: np.ndarray, *, min_area: int = MIN_AREA_PX) -> ImageGeome
         crop = np.zeros((bh + 2 * _PAD, bw + 2 * _PAD), np.uint8)
         crop[_PAD:_PAD + bh, _PAD:_PAD + bw] = labels[y:y + bh, x:x + bw] == i
         crack = _measure_component(crop, x - _PAD, y - _PAD)
-        crack.id, crack.bbox, crack.area = len(cracks) + 1, (x, y, bw, bh), area
+        crack.id, crack.bbox, crack.area, crack.label = len(cracks) + 1, (x, y, bw, bh), area, i
         cracks.append(crack)
     return ImageGeometry(h, w, cracks)
 
@@ -148,7 +155,7 @@ def _measure_component(crop: np.ndarray, ox: int, oy: int) -> Crack:
     length = float(sum(np.hypot(*np.diff(p, axis=0).T).sum() for p in paths if len(p) > 1))
     return Crack(0, length, float(sel.mean()), float(np.median(sel)), float(sel.max()),
                  float(np.percentile(sel, 95)), _orientation(verts), (0, 0, 0, 0), len(graph.chains),
-                 graph.n_endpoints, 0, paths, widths)
+                 graph.n_endpoints, 0, 0, paths, widths)
 
 
 def _prune_spurs(graph: SkeletonGraph, skel: np.ndarray, edt: np.ndarray) -> bool:
