@@ -268,7 +268,7 @@ def _extend_tips(fmask, edt, xy, wv, keep, ch: Chain, reach):
         elif side == 1 and len(xy) == 1:
             d = -d
         d = d / nd
-        s = np.arange(0.0, 2.0 * reach + STEP_PX, STEP_PX)
+        s = np.arange(0.0, 4.0 * reach + 4.0, STEP_PX)       # skeletonize may stop well short of the tip
         vals = _sample(fmask, p[0] + d[0] * s[None], p[1] + d[1] * s[None])
         ext = _first_exit(vals)[0]
         ext = 0.0 if np.isnan(ext) else float(ext) * STEP_PX
