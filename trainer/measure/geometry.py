@@ -5,7 +5,8 @@ bounding-box crop, so the cost follows the crack pixels, not the image size.
 
 * **Skeleton** -- ``skimage.morphology.skeletonize`` of the component, traced into chains between junctions
   (``skeleton_graph``). Terminal chains shorter than the crack's width at their junction are spurs of the outline
-  (a corner, a bump) and are pruned once, then the skeleton is traced again.
+  (a corner, a bump) and are pruned, like little loops on a junction; the pruned skeleton is thinned and traced
+  again (up to three rounds).
 * **Length** -- each chain's pixel centres are smoothed along the chain (Gaussian, ``SMOOTH_PX``; ends reflected
   about themselves so straight lines stay straight) and the polyline length is summed. Counting raw 8-steps
   (1 or sqrt 2) overestimates oblique lines by up to 8 %; the smoothed polyline does not. A skeleton stops about
@@ -19,6 +20,12 @@ bounding-box crop, so the cost follows the crack pixels, not the image size.
   coordinates; the statistics (mean, median, max, p95) leave out the vertices inside junctions and the tips.
 * **Orientation** -- degrees in [0, 180) of the first principal axis of the skeleton vertices, counter-clockwise
   from the image x axis as seen on screen (image y points down).
+
+Accuracy on synthetic cracks (antialiased, blurred, thresholded; tests/unit/measure): length within 2 % (about 1 %
+on 150 random straight cracks), width mean/median within 0.5 px for widths 2-15 px at any angle, p95 and max too
+except in two cases a binary mask cannot resolve: at exactly 45 degrees the digital width moves in steps of
+1/sqrt(2) px, and a crack a fraction of a degree off the image axes has runs one pixel thicker where its two
+staircase edges step at different places, which the max (and p95 on short cracks) reports.
 
 Everything is in pixels; ``scale`` converts to millimetres.
 """
@@ -159,14 +166,17 @@ def _measure_component(crop: np.ndarray, ox: int, oy: int) -> Crack:
 
 
 def _prune_spurs(graph: SkeletonGraph, skel: np.ndarray, edt: np.ndarray) -> bool:
-    """Remove terminal chains shorter than the width at their junction (keeping the longest chain); True if any."""
+    """Remove terminal chains, and loops from a junction back to itself, shorter than the width at their junction
+    (keeping the longest chain); True if any."""
     if len(graph.chains) < 2:
         return False
     longest = max(range(len(graph.chains)), key=lambda j: len(graph.chains[j].pixels))
     pruned = False
     for j, ch in enumerate(graph.chains):
         a, b = ch.ends
-        if j == longest or ch.closed or (a < 0) == (b < 0):
+        terminal = (a < 0) != (b < 0)
+        knot = a == b and a >= 0                         # a little loop on one junction (a thinning leftover)
+        if j == longest or ch.closed or not (terminal or knot):
             continue
         jp = graph.junctions[max(a, b)]
         if len(ch.pixels) < 2.0 * float(edt[jp[:, 0], jp[:, 1]].max()):
