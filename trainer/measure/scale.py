@@ -49,13 +49,18 @@ class Scale:
     default: float | None = None
     images: dict[str, float] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
+    _stems: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
 
     def mm_per_px(self, name: str) -> float | None:
+        """The sample's own scale (matched by name, file name or stem, either side), else the default."""
         name = str(name)
         for key in (name, Path(name).name, Path(name).stem):
             if key in self.images:
                 return self.images[key]
-        return self.default
+        if len(self._stems) != len(self.images):
+            self._stems.clear()
+            self._stems.update((Path(k).stem, v) for k, v in self.images.items())
+        return self._stems.get(Path(name).stem, self.default)
 
     def unit(self, name: str) -> str:
         return UNIT_MM if self.mm_per_px(name) is not None else UNIT_PX
