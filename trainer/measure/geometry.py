@@ -27,6 +27,9 @@ except in two cases a binary mask cannot resolve: at exactly 45 degrees the digi
 1/sqrt(2) px, and a crack a fraction of a degree off the image axes has runs one pixel thicker where its two
 staircase edges step at different places, which the max (and p95 on short cracks) reports.
 
+Specks (components under ``SPECK_AREA_PX`` pixels, such as a thresholded prediction leaves by the hundred) are
+measured from their moments instead: length = pixel extent along the principal axis, width = area / length.
+
 Everything is in pixels; ``scale`` converts to millimetres.
 """
 from __future__ import annotations
@@ -41,9 +44,11 @@ from skimage.morphology import skeletonize
 
 from trainer.measure.skeleton_graph import Chain, SkeletonGraph, build_graph
 
-__all__ = ["Crack", "ImageGeometry", "measure_mask", "label_mask", "MIN_AREA_PX", "SMOOTH_PX", "STEP_PX"]
+__all__ = ["Crack", "ImageGeometry", "measure_mask", "label_mask", "MIN_AREA_PX", "SPECK_AREA_PX", "SMOOTH_PX",
+           "STEP_PX"]
 
 MIN_AREA_PX = 1          # components smaller than this (pixels) are not cracks
+SPECK_AREA_PX = 32       # components smaller than this are specks, measured from their moments (no skeleton)
 SMOOTH_PX = 2.0          # Gaussian sigma along the skeleton (pixels) for coordinates and widths
 STEP_PX = 0.25           # sampling step across the crack and along tip rays (pixels)
 _PAD = 2
@@ -117,9 +122,13 @@ def measure_mask(mask: np.ndarray, *, min_area: int = MIN_AREA_PX, labelled=None
         x, y, bw, bh, area = (int(v) for v in stats[i])
         if area < min_area:
             continue
-        crop = np.zeros((bh + 2 * _PAD, bw + 2 * _PAD), np.uint8)
-        crop[_PAD:_PAD + bh, _PAD:_PAD + bw] = labels[y:y + bh, x:x + bw] == i
-        crack = _measure_component(crop, x - _PAD, y - _PAD)
+        sub = labels[y:y + bh, x:x + bw] == i
+        if area < SPECK_AREA_PX:
+            crack = _measure_speck(sub, x, y)
+        else:
+            crop = np.zeros((bh + 2 * _PAD, bw + 2 * _PAD), np.uint8)
+            crop[_PAD:_PAD + bh, _PAD:_PAD + bw] = sub
+            crack = _measure_component(crop, x - _PAD, y - _PAD)
         crack.id, crack.bbox, crack.area, crack.label = len(cracks) + 1, (x, y, bw, bh), area, i
         cracks.append(crack)
     return ImageGeometry(h, w, cracks)
@@ -128,7 +137,8 @@ def measure_mask(mask: np.ndarray, *, min_area: int = MIN_AREA_PX, labelled=None
 # ----------------------------------------------------------------------------------------------------------------
 
 def _measure_component(crop: np.ndarray, ox: int, oy: int) -> Crack:
-    edt = cv2.distanceTransform(crop, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    # 5x5-mask distance (within ~2 %, 8x faster than the exact one): it only caps, bounds and prunes
+    edt = cv2.distanceTransform(crop, cv2.DIST_L2, 5)
     skel = skeletonize(crop.astype(bool))
     graph = build_graph(skel)
     for _ in range(3):                      # pruning can leave a knot of junction pixels: thin it and look again
@@ -163,6 +173,24 @@ def _measure_component(crop: np.ndarray, ox: int, oy: int) -> Crack:
     return Crack(0, length, float(sel.mean()), float(np.median(sel)), float(sel.max()),
                  float(np.percentile(sel, 95)), _orientation(verts), (0, 0, 0, 0), len(graph.chains),
                  graph.n_endpoints, 0, 0, paths, widths)
+
+
+def _measure_speck(sub: np.ndarray, ox: int, oy: int) -> Crack:
+    """A speck (under ``SPECK_AREA_PX`` pixels) has no skeleton worth tracing: its length is its pixel extent along
+    its principal axis, its width its area over that length, its path that axis."""
+    ys, xs = np.nonzero(sub)
+    pts = np.stack([xs, ys], 1).astype(np.float64)
+    c = pts.mean(0)
+    if len(pts) > 1:
+        v = np.linalg.eigh((pts - c).T @ (pts - c))[1][:, -1]
+    else:
+        v = np.array([1.0, 0.0])
+    proj = (pts - c) @ v
+    lo, hi = float(proj.min()) - 0.5, float(proj.max()) + 0.5
+    length = hi - lo
+    w = len(pts) / length
+    path = np.stack([c + v * lo, c + v * hi]) + (ox, oy)
+    return Crack(0, length, w, w, w, w, _orientation(path), (0, 0, 0, 0), 1, 2, 0, 0, [path], [np.array([w, w])])
 
 
 def _prune_spurs(graph: SkeletonGraph, skel: np.ndarray, edt: np.ndarray) -> bool:
