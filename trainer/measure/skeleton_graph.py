@@ -61,46 +61,45 @@ def build_graph(skel: np.ndarray) -> SkeletonGraph:
     cdeg = chain_nb.sum(axis=1)
     nbl = np.where(chain_nb, nb, -1).tolist()
     jnb = np.where((nb >= 0) & is_junction[nbc], jid[nbc], -1)
-    visited = np.zeros(n, bool)
-    visited[is_junction] = True
+    visited = bytearray(n)                                      # plain Python indexing: this loop is per pixel
+    for j in np.flatnonzero(is_junction).tolist():
+        visited[j] = 1
     chains: list[Chain] = []
 
     def walk(start: int) -> list[int]:
         path = [start]
-        visited[start] = True
+        visited[start] = 1
         cur = start
         while True:
-            nxt = -1
             for q in nbl[cur]:
                 if q >= 0 and not visited[q]:
-                    nxt = q
+                    visited[q] = 1
+                    path.append(q)
+                    cur = q
                     break
-            if nxt < 0:
+            else:
                 return path
-            visited[nxt] = True
-            path.append(nxt)
-            cur = nxt
 
     def end_junction(p: int, exclude: int = -1) -> int:
-        ids = [j for j in jnb[p] if j >= 0]
+        ids = [int(j) for j in jnb[p] if j >= 0]
         if not ids:
             return -1
         others = [j for j in ids if j != exclude]
         return others[0] if others else ids[0]
 
-    for start in np.flatnonzero(~is_junction & (cdeg <= 1)):
+    for start in np.flatnonzero(~is_junction & (cdeg <= 1)).tolist():
         if visited[start]:
             continue
-        path = walk(int(start))
+        path = walk(start)
         a = end_junction(path[0])
         b = end_junction(path[-1], exclude=a if len(path) == 1 else -1)
         if len(path) == 1 and b == a:
             b = -1 if sum(j >= 0 for j in jnb[path[0]]) < 2 else b
         chains.append(Chain(np.stack([ys[path], xs[path]], 1), (a, b)))
-    for start in np.flatnonzero(~visited):                      # what is left are loops without junctions
+    for start in np.flatnonzero(np.frombuffer(bytes(visited), np.uint8) == 0).tolist():   # loops, no junction
         if visited[start]:
             continue
-        path = walk(int(start))
+        path = walk(start)
         chains.append(Chain(np.stack([ys[path], xs[path]], 1), (-1, -1), closed=True))
     if not chains and junctions:                                 # a blob whose skeleton is all junction
         chains.append(Chain(junctions[0][:1].copy(), (-1, -1)))
