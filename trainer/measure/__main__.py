@@ -67,8 +67,9 @@ def main(argv=None) -> int:
           + (f" ({'; '.join(s.notes)})" if s.notes else ""))
     if s.accuracy is not None:
         a = s.accuracy
-        if a["n_pairs"]:
-            print(f"against the ground truth: {a['n_pairs']} matched crack(s); length MAE {a['length_mae_px']:.2f} px, "
+        if a["n_groups"]:
+            print(f"against the ground truth: {a['n_groups']} matched crack group(s) ({a['n_pred_unmatched']} predicted "
+                  f"and {a['n_gt_unmatched']} true crack(s) unmatched); length MAE {a['length_mae_px']:.2f} px, "
                   f"max width MAE {a['width_max_mae_px']:.2f} px")
         else:
             print("against the ground truth: no crack matched")

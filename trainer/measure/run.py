@@ -45,7 +45,7 @@ MASK_EXTS = {".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp"}
 ACCURACY_JSON = "accuracy.json"
 PAIRS_CSV = "crack_pairs.csv"
 DEFAULT_ALARM_MM = 0.3          # repair limit of common inspection standards; to move into the config schema
-PAIR_COLUMNS = ["image", "pred_crack", "gt_crack", "score", "pred_length_px", "gt_length_px",
+PAIR_COLUMNS = ["image", "pred_cracks", "gt_cracks", "score", "pred_length_px", "gt_length_px",
                 "pred_width_max_px", "gt_width_max_px", "mm_per_px"]
 
 
@@ -108,7 +108,7 @@ def _write(out_dir: Path, items: list, alarm: float | None, matches: list[ImageM
         w.writerow(PAIR_COLUMNS)
         for m in matches:
             for p in m.pairs:
-                w.writerow([p.image, p.pred_id, p.gt_id, f"{p.score:.4f}", f"{p.pred_length:.3f}",
+                w.writerow([p.image, " ".join(map(str, p.pred_ids)), " ".join(map(str, p.gt_ids)), f"{p.score:.4f}", f"{p.pred_length:.3f}",
                             f"{p.gt_length:.3f}", f"{p.pred_width_max:.3f}", f"{p.gt_width_max:.3f}",
                             "" if p.mm_per_px is None else repr(p.mm_per_px)])
         export._atomic_write_text(out_dir / PAIRS_CSV, buf.getvalue())

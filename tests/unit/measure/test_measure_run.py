@@ -85,7 +85,7 @@ def test_eval_folder_resized_to_images_and_matched(tmp_path):
     images = read_csv_rows(s.files["images"])
     assert [(r["height"], r["width"]) for r in images] == [(240, 320)] * 2       # image size, not map size
     acc = json.loads(s.files["accuracy"].read_text())
-    assert acc["n_pairs"] == 2 and acc["length_mae_px"] < 200 * 0.05 and acc["width_max_mae_px"] < 1.5
+    assert acc["n_groups"] == 2 and acc["length_mae_px"] < 200 * 0.05 and acc["width_max_mae_px"] < 1.5
     assert acc["length_mae_mm"] == pytest.approx(acc["length_mae_px"] * 0.1)
     assert len(read_csv_rows(s.files["pairs"])) == 2
     assert s.notes == ["threshold 0.5"]
