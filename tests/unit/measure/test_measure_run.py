@@ -129,3 +129,14 @@ def test_real_masks_give_plausible_numbers(shared_cracks, tmp_path, capsys):
         # a crack's area is about its length times its mean width
         if c["length"] > 30:
             assert 0.5 < c["area_px"] / (c["length"] * c["width_mean"]) < 2.0
+
+
+def test_measurement_never_imports_torch_or_qt():
+    import subprocess
+    import sys
+
+    code = ("import sys, trainer.measure.run, trainer.measure.__main__; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'PySide6')]; print(bad); "
+            "raise SystemExit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
