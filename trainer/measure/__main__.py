@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from trainer.errors import CrackError
+from trainer.measure.export import WidthAlarm
 from trainer.measure.run import DEFAULT_ALARM_MM, measure_folder
 from trainer.measure.scale import load_scale
 
@@ -44,8 +45,9 @@ def main(argv=None) -> int:
                     help="seg threshold for probability maps (default: the evaluation's)")
     ap.add_argument("--scale", type=float, default=None, help="millimetres per pixel (default: none, pixels)")
     ap.add_argument("--alarm-mm", type=float, default=DEFAULT_ALARM_MM,
-                    help=f"flag cracks wider than this (mm; px for images without a scale; default "
-                         f"{DEFAULT_ALARM_MM})")
+                    help=f"flag cracks wider than this many mm in images with a scale (default {DEFAULT_ALARM_MM})")
+    ap.add_argument("--alarm-px", type=float, default=None,
+                    help="flag cracks wider than this many pixels in images without a scale (default: no flag)")
     ap.add_argument("--data", default=None, help="the dataset (scale.json / manifest mm_per_px, image sizes and "
                                                  "ground truth); default: the evaluation's source.json")
     ap.add_argument("--split", default="test", help="which evaluation of a run (default test)")
@@ -58,7 +60,8 @@ def main(argv=None) -> int:
         scale = load_scale(data, args.scale)
         samples = _samples(data) if data is not None and ((path / "probs").is_dir() or (path / "evals").is_dir()) \
             else None
-        s = measure_folder(path, args.out, threshold=args.threshold, scale=scale, alarm=args.alarm_mm,
+        s = measure_folder(path, args.out, threshold=args.threshold, scale=scale,
+                           alarm=WidthAlarm(args.alarm_mm, args.alarm_px),
                            samples=samples, split=args.split)
     except CrackError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -68,7 +71,8 @@ def main(argv=None) -> int:
     if s.accuracy is not None:
         a = s.accuracy
         if a["n_groups"]:
-            print(f"against the ground truth: {a['n_groups']} matched crack group(s) ({a['n_pred_unmatched']} predicted "
+            print(f"against the ground truth: {a['n_groups']} matched crack group(s) "
+                  f"({a['n_pred_unmatched']} predicted "
                   f"and {a['n_gt_unmatched']} true crack(s) unmatched); length MAE {a['length_mae_px']:.2f} px, "
                   f"max width MAE {a['width_max_mae_px']:.2f} px")
         else:

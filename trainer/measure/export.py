@@ -2,8 +2,8 @@
 
 Lengths and widths are in the image's unit: ``mm`` when the image has a scale (``mm_per_px`` column filled), else
 ``px``; ``length_px``/``width_max_px`` always hold pixels, and ``area`` is in unit squared. ``wide`` is 1 when the
-crack's maximum width exceeds the width alarm (read in the row's unit: mm with a scale, px without), 0 when not,
-and empty when no alarm was set.
+crack's maximum width exceeds the width alarm of its unit (``WidthAlarm.mm`` for an image with a scale,
+``WidthAlarm.px`` for one without), 0 when not, and empty when that alarm is not set.
 
 ``cracks.geojson`` is a FeatureCollection with one Feature per crack: its skeleton as a LineString (one branch) or
 MultiLineString, in pixel coordinates (x right, y down) of the full-size mask, with ``widths_px`` holding the width
@@ -16,6 +16,7 @@ import io
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -23,7 +24,7 @@ from trainer.errors import DataError
 from trainer.measure.geometry import Crack, ImageGeometry
 from trainer.measure.scale import UNIT_MM, UNIT_PX
 
-__all__ = ["CRACKS_CSV", "IMAGES_CSV", "CRACKS_GEOJSON", "CRACK_COLUMNS", "IMAGE_COLUMNS", "crack_rows",
+__all__ = ["WidthAlarm", "CRACKS_CSV", "IMAGES_CSV", "CRACKS_GEOJSON", "CRACK_COLUMNS", "IMAGE_COLUMNS", "crack_rows",
            "image_row", "write_measurements", "read_csv_rows", "read_geojson"]
 
 CRACKS_CSV = "cracks.csv"
@@ -62,13 +63,28 @@ def _f(v: float, nd: int = 4) -> str:
     return f"{v:.{nd}f}"
 
 
-def _is_wide(width_max_unit: float, alarm: float | None) -> str:
-    return "" if alarm is None else str(int(width_max_unit > alarm))
+@dataclass(frozen=True)
+class WidthAlarm:
+    """Flag cracks wider than ``mm`` (images with a scale) or ``px`` (images without); None = no flag."""
+    mm: float | None = None
+    px: float | None = None
+
+    def limit(self, mm_per_px: float | None) -> float | None:
+        return self.mm if mm_per_px is not None else self.px
 
 
-def crack_rows(name: str, geom: ImageGeometry, mm_per_px: float | None, alarm: float | None) -> list[dict]:
+def _limit(alarm: WidthAlarm | None, mm_per_px: float | None) -> float | None:
+    return alarm.limit(mm_per_px) if alarm is not None else None
+
+
+def _is_wide(width_max_unit: float, limit: float | None) -> str:
+    return "" if limit is None else str(int(width_max_unit > limit))
+
+
+def crack_rows(name: str, geom: ImageGeometry, mm_per_px: float | None, alarm: WidthAlarm | None) -> list[dict]:
     """One dict per crack (CSV strings), lengths/widths in mm when ``mm_per_px`` is given, else px."""
     k = mm_per_px if mm_per_px is not None else 1.0
+    limit = _limit(alarm, mm_per_px)
     unit = UNIT_MM if mm_per_px is not None else UNIT_PX
     rows = []
     for c in geom.cracks:
@@ -80,19 +96,21 @@ def crack_rows(name: str, geom: ImageGeometry, mm_per_px: float | None, alarm: f
                          branches=c.n_branches, endpoints=c.n_endpoints, area=_f(c.area * k * k, 6),
                          area_px=c.area, length_px=_f(c.length, 3), width_max_px=_f(c.width_max, 3),
                          mm_per_px="" if mm_per_px is None else repr(float(mm_per_px)),
-                         wide=_is_wide(c.width_max * k, alarm)))
+                         wide=_is_wide(c.width_max * k, limit)))
     return rows
 
 
-def image_row(name: str, geom: ImageGeometry, mm_per_px: float | None, alarm: float | None, mask: str = "") -> dict:
+def image_row(name: str, geom: ImageGeometry, mm_per_px: float | None, alarm: WidthAlarm | None,
+              mask: str = "") -> dict:
     k = mm_per_px if mm_per_px is not None else 1.0
+    limit = _limit(alarm, mm_per_px)
     widest = geom.widest
     return dict(image=name, unit=UNIT_MM if mm_per_px is not None else UNIT_PX, n_cracks=geom.n_cracks,
                 total_length=_f(geom.total_length * k), max_width=_f(geom.max_width * k),
                 widest_crack=widest.id if widest is not None else "",
                 cracked_area=_f(geom.cracked_area * k * k, 6), cracked_area_px=geom.cracked_area,
                 cracked_fraction=_f(geom.cracked_fraction, 6),
-                n_wide="" if alarm is None else sum(c.width_max * k > alarm for c in geom.cracks),
+                n_wide="" if limit is None else sum(c.width_max * k > limit for c in geom.cracks),
                 height=geom.height, width=geom.width, mm_per_px="" if mm_per_px is None else repr(float(mm_per_px)),
                 mask=mask)
 
@@ -116,7 +134,7 @@ def _csv_text(columns: list[str], rows: Iterable[dict]) -> str:
 
 
 def write_measurements(out_dir: str | Path, items: Iterable[tuple[str, ImageGeometry, float | None, str]],
-                       alarm: float | None = None) -> dict[str, Path]:
+                       alarm: WidthAlarm | None = None) -> dict[str, Path]:
     """Write the three files for ``(image name, geometry, mm_per_px or None, mask file)`` items; returns the paths."""
     out = Path(out_dir)
     crows, irows, feats = [], [], []

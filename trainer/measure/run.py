@@ -4,8 +4,8 @@ The command line this serves (wired into ``crack-train`` after the restructure; 
 then)::
 
     crack-train measure RUN|EVAL_DIR|PREDICT_DIR|MASKS_DIR [--threshold T] [--scale MM_PER_PX] [--alarm-mm W]
-                        [--data DATASET] [--split test] --out DIR
-    crack-train predict RUN IMAGES... --out DIR --measure [--scale MM_PER_PX] [--alarm-mm W]
+                        [--alarm-px W] [--data DATASET] [--split test] --out DIR
+    crack-train predict RUN IMAGES... --out DIR --measure [--scale MM_PER_PX] [--alarm-mm W] [--alarm-px W]
 
 * ``MASKS_DIR``: every image file is a mask (pixel > 127 = crack), named by its file stem.
 * ``PREDICT_DIR``: ``predictions.csv`` + ``<stem>_mask.png`` from ``predict``; named by the input image's stem.
@@ -17,7 +17,8 @@ then)::
 * ``RUN``: its ``evals/<split>`` evaluation folder.
 
 Outputs (``export``): ``cracks.csv``, ``images.csv``, ``cracks.geojson`` (+ accuracy files), in ``--out``.
-``alarm`` is a width in mm for images with a scale and in px for images without.
+``alarm`` (``export.WidthAlarm``) flags cracks wider than ``--alarm-mm`` (default ``DEFAULT_ALARM_MM``) in images
+with a scale, and wider than ``--alarm-px`` (default: no flag) in images without one.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ import numpy as np
 from trainer import metrics as M
 from trainer.errors import DataError
 from trainer.measure import export
+from trainer.measure.export import WidthAlarm
 from trainer.measure.geometry import ImageGeometry, MIN_AREA_PX, measure_mask
 from trainer.measure.match import ImageMatch, accuracy, match_cracks
 from trainer.measure.scale import Scale, load_scale
@@ -97,7 +99,7 @@ def _as_scale(scale) -> Scale:
     return load_scale(None, scale)
 
 
-def _write(out_dir: Path, items: list, alarm: float | None, matches: list[ImageMatch] | None,
+def _write(out_dir: Path, items: list, alarm: WidthAlarm | None, matches: list[ImageMatch] | None,
            notes: list[str]) -> MeasureSummary:
     files = export.write_measurements(out_dir, items, alarm)
     acc = None
@@ -108,7 +110,8 @@ def _write(out_dir: Path, items: list, alarm: float | None, matches: list[ImageM
         w.writerow(PAIR_COLUMNS)
         for m in matches:
             for p in m.pairs:
-                w.writerow([p.image, " ".join(map(str, p.pred_ids)), " ".join(map(str, p.gt_ids)), f"{p.score:.4f}", f"{p.pred_length:.3f}",
+                ids = " ".join(map(str, p.pred_ids)), " ".join(map(str, p.gt_ids))
+                w.writerow([p.image, *ids, f"{p.score:.4f}", f"{p.pred_length:.3f}",
                             f"{p.gt_length:.3f}", f"{p.pred_width_max:.3f}", f"{p.gt_width_max:.3f}",
                             "" if p.mm_per_px is None else repr(p.mm_per_px)])
         export._atomic_write_text(out_dir / PAIRS_CSV, buf.getvalue())
@@ -129,7 +132,7 @@ def _measure_files(named: list[tuple[str, Path]], read: Callable[[Path], np.ndar
     return _write(Path(out_dir), items, alarm, None, [])
 
 
-def measure_masks_dir(masks_dir, out_dir, *, scale=None, alarm: float | None = None,
+def measure_masks_dir(masks_dir, out_dir, *, scale=None, alarm: WidthAlarm | None = None,
                       min_area: int = MIN_AREA_PX) -> MeasureSummary:
     """Every image file of ``masks_dir`` is a mask; samples are named by file stem."""
     d = Path(masks_dir)
@@ -139,7 +142,7 @@ def measure_masks_dir(masks_dir, out_dir, *, scale=None, alarm: float | None = N
     return _measure_files([(p.stem, p) for p in files], read_mask_file, out_dir, scale, alarm, min_area)
 
 
-def measure_predict_dir(pred_dir, out_dir, *, scale=None, alarm: float | None = None,
+def measure_predict_dir(pred_dir, out_dir, *, scale=None, alarm: WidthAlarm | None = None,
                         min_area: int = MIN_AREA_PX) -> MeasureSummary:
     """``predict`` output: rows of ``predictions.csv`` (image, mask); samples are named by the image's stem."""
     d = Path(pred_dir)
@@ -176,7 +179,8 @@ def _eval_threshold(eval_dir: Path) -> float:
     return float(t)
 
 
-def measure_eval_dir(eval_dir, out_dir, *, threshold: float | None = None, scale=None, alarm: float | None = None,
+def measure_eval_dir(eval_dir, out_dir, *, threshold: float | None = None, scale=None,
+                     alarm: WidthAlarm | None = None,
                      samples: Mapping[str, tuple[Path, Path | None]] | None = None,
                      min_area: int = MIN_AREA_PX) -> MeasureSummary:
     """Measure ``probs/<name>.png`` at ``threshold``. ``samples``: name -> (image file, ground-truth mask file or
@@ -227,7 +231,7 @@ def _find_eval(run: Path, split: str) -> Path:
     return d
 
 
-def measure_folder(path, out_dir, *, threshold: float | None = None, scale=None, alarm: float | None = None,
+def measure_folder(path, out_dir, *, threshold: float | None = None, scale=None, alarm: WidthAlarm | None = None,
                    samples: Mapping[str, tuple[Path, Path | None]] | None = None, split: str = "test",
                    min_area: int = MIN_AREA_PX) -> MeasureSummary:
     """Measure whatever ``path`` is: a run folder (its ``evals/<split>``), an evaluation folder, ``predict`` output

@@ -1,4 +1,5 @@
-"""Synthetic cracks (test helper for tests/unit/measure) of known geometry: antialiased (4 x 4 supersampled coverage), blurred, thresholded at 0.5."""
+"""Synthetic cracks of known geometry (test helper for tests/unit/measure): antialiased (4 x 4 supersampled
+coverage), blurred, thresholded at 0.5."""
 from __future__ import annotations
 
 import math

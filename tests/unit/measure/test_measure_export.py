@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import measure_synth as synth
-from trainer.measure.export import (CRACK_COLUMNS, IMAGE_COLUMNS, read_csv_rows, read_geojson,
+from trainer.measure.export import (CRACK_COLUMNS, IMAGE_COLUMNS, WidthAlarm, read_csv_rows, read_geojson,
                                     write_measurements)
 from trainer.measure.geometry import measure_mask
 
@@ -18,7 +18,8 @@ def geoms():
 
 def test_round_trip_with_scale_and_alarm(tmp_path, geoms):
     ga, gb = geoms
-    paths = write_measurements(tmp_path, [("a", ga, 0.1, "a.png"), ("b", gb, None, "b.png")], alarm=0.5)
+    paths = write_measurements(tmp_path, [("a", ga, 0.1, "a.png"), ("b", gb, None, "b.png")],
+                               alarm=WidthAlarm(mm=0.5))
     assert not list(tmp_path.glob(".*.tmp"))
     cracks = read_csv_rows(paths["cracks"])
     assert list(cracks[0]) == CRACK_COLUMNS and len(cracks) == ga.n_cracks == 2
@@ -48,9 +49,11 @@ def test_round_trip_with_scale_and_alarm(tmp_path, geoms):
             assert np.allclose(line, p, atol=0.006) and np.allclose(widths, w, atol=0.001)
 
 
-def test_pixels_without_scale_and_no_alarm(tmp_path, geoms):
+def test_pixels_without_scale_and_the_alarm_of_each_unit(tmp_path, geoms):
     ga, _ = geoms
-    paths = write_measurements(tmp_path, [("a", ga, None, "")])
+    paths = write_measurements(tmp_path, [("a", ga, None, "")], alarm=WidthAlarm(mm=0.3))
     rows = read_csv_rows(paths["cracks"])
-    assert {r["unit"] for r in rows} == {"px"} and {r["wide"] for r in rows} == {""}
+    assert {r["unit"] for r in rows} == {"px"} and {r["wide"] for r in rows} == {""}    # a mm alarm: not in px
     assert rows[0]["length"] == pytest.approx(ga.cracks[0].length, abs=1e-4)
+    paths = write_measurements(tmp_path, [("a", ga, None, "")], alarm=WidthAlarm(mm=0.3, px=5))
+    assert sorted(r["wide"] for r in read_csv_rows(paths["cracks"])) == [0, 1]          # 3 px and 7 px wide

@@ -10,7 +10,7 @@ import pytest
 import measure_synth as synth
 from trainer.errors import DataError
 from trainer.measure.__main__ import main as measure_main
-from trainer.measure.export import read_csv_rows
+from trainer.measure.export import WidthAlarm, read_csv_rows
 from trainer.measure.run import measure_folder, prob_mask
 from trainer.metrics import B, threshold_to_bin
 
@@ -30,7 +30,7 @@ def test_masks_folder_with_scale(tmp_path):
     for i in range(3):
         _png(tmp_path / "masks" / f"m{i}.png", _crack(i).astype(np.uint8) * 255)
     _png(tmp_path / "masks" / "empty.png", np.zeros(SHAPE, np.uint8))
-    s = measure_folder(tmp_path / "masks", tmp_path / "out", scale=0.5, alarm=3.0)
+    s = measure_folder(tmp_path / "masks", tmp_path / "out", scale=0.5, alarm=WidthAlarm(mm=3.0))
     assert (s.n_images, s.n_cracks, s.unit) == (4, 3, "mm")
     rows = read_csv_rows(s.files["cracks"])
     assert [r["image"] for r in rows] == ["m0", "m1", "m2"]
@@ -115,7 +115,7 @@ def test_real_masks_give_plausible_numbers(shared_cracks, tmp_path, capsys):
     picked = names[:: max(len(names) // 8, 1)][:8]
     for n in picked:
         shutil.copy(shared_cracks / "masks" / f"{n}.png", tmp_path / f"{n}.png")
-    assert measure_main([str(tmp_path), "--out", str(tmp_path / "out"), "--alarm-mm", "5"]) == 0
+    assert measure_main([str(tmp_path), "--out", str(tmp_path / "out"), "--alarm-px", "5"]) == 0
     assert "unit px" in capsys.readouterr().out
     images = read_csv_rows(tmp_path / "out" / "images.csv")
     assert len(images) == len(picked)
@@ -123,7 +123,9 @@ def test_real_masks_give_plausible_numbers(shared_cracks, tmp_path, capsys):
         diag = (r["height"] ** 2 + r["width"] ** 2) ** 0.5
         assert r["n_cracks"] >= 1 and 0 < r["cracked_fraction"] < 0.5
         assert 0.5 < r["max_width"] < 60 and 0 < r["total_length"] < 20 * diag
-    for c in read_csv_rows(tmp_path / "out" / "cracks.csv"):
+    cracks = read_csv_rows(tmp_path / "out" / "cracks.csv")
+    assert all(c["wide"] == int(c["width_max"] > 5) for c in cracks)
+    for c in cracks:
         assert 0 < c["width_median"] <= c["width_p95"] <= c["width_max"] + 1e-6
         assert c["width_mean"] > 0 and c["length"] > 0 and 0 <= c["orientation_deg"] < 180
         # a crack's area is about its length times its mean width
