@@ -154,14 +154,14 @@ def _measure_component(crop: np.ndarray, ox: int, oy: int) -> Crack:
         xy = _smooth_xy(pts, ch.closed)
         wv = _widths(fmask, edt, xy, reach, ch.closed)
         k = np.ones(len(xy), bool)
-        for end, side in ((ch.ends[0], 0), (ch.ends[1], 1)):
+        for end in ch.ends:
             if end >= 0:                                   # leave out the junction zone
                 jp = graph.junctions[end]
                 r = float(edt[jp[:, 0], jp[:, 1]].max()) * 1.5 + SMOOTH_PX
                 d = np.hypot(*(xy - jp[:, ::-1].mean(0)).T)
                 k &= d > r
         if not ch.closed:
-            xy, wv, k = _extend_tips(fmask, edt, xy, wv, k, ch, reach)
+            xy, wv, k = _extend_tips(fmask, xy, wv, k, ch, reach)
         paths.append(xy + (ox, oy))
         widths.append(wv)
         keep.append(k)
@@ -282,7 +282,7 @@ def _widths(fmask, edt, xy, reach, closed) -> np.ndarray:
     return w
 
 
-def _extend_tips(fmask, edt, xy, wv, keep, ch: Chain, reach):
+def _extend_tips(fmask, xy, wv, keep, ch: Chain, reach):
     """Replace each free end by the crack tip: the skeleton may hook towards a corner over the last half width, so
     the last ``half width`` of the chain is cut off and the tip is found by marching from the cut along the
     direction of the chain before it, to where the mask ends."""
