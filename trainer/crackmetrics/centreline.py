@@ -53,15 +53,15 @@ def cldice_from_counts(skel_pred_in_gt, skel_pred, skel_gt_in_pred, skel_gt) -> 
     return dict(tprec=tprec, tsens=tsens, cldice=cl)
 
 
-def cldice_counts(prob, gt, threshold: float, gt_skeleton=None) -> np.ndarray:
+def cldice_counts(prob, gt, threshold: float, gt_skeleton=None, bins=None) -> np.ndarray:
     """The four :data:`CLDICE_COUNTS` (``int64 [4]``) of one map at ``threshold`` (snapped up to its bin edge, as
-    everywhere: predicted = ``bin(p) >= k``). Pass ``gt_skeleton`` to reuse a skeleton already computed."""
+    everywhere: predicted = ``bin(p) >= k``). Pass ``gt_skeleton`` / ``bins`` (the map's bins) to reuse them."""
     p = np.asarray(prob)
     g = np.asarray(gt, dtype=bool)
     if p.ndim != 2 or p.shape != g.shape:
         raise ValueError(f"probability map {p.shape} and GT {g.shape} must be equal 2-D shapes")
     k = M.threshold_to_bin(threshold)
-    pred = M.prob_to_bin(p) >= k
+    pred = (M.prob_to_bin(p) if bins is None else bins) >= k
     sp = skeleton(pred)
     sg = skeleton(g) if gt_skeleton is None else np.asarray(gt_skeleton, dtype=bool)
     return np.array([np.count_nonzero(sp & g), np.count_nonzero(sp), np.count_nonzero(sg & pred),
@@ -73,14 +73,15 @@ def cldice(prob, gt, threshold: float) -> float:
     return float(cldice_from_counts(*cldice_counts(prob, gt, threshold))["cldice"])
 
 
-def skeleton_histogram(prob, gt, gt_skeleton=None) -> np.ndarray:
+def skeleton_histogram(prob, gt, gt_skeleton=None, bins=None) -> np.ndarray:
     """``skel_hist_gt``: ``int64 [B]`` histogram of the probability bins over the GT skeleton ``S(G)``; then
     ``|S(G) & P_k| = skel_hist_gt[k:].sum()`` at every edge ``k``."""
     p = np.asarray(prob)
     sg = skeleton(gt) if gt_skeleton is None else np.asarray(gt_skeleton, dtype=bool)
     if p.shape != sg.shape:
         raise ValueError(f"probability map {p.shape} and GT {sg.shape} differ in shape")
-    return np.bincount(M.prob_to_bin(p[sg]), minlength=M.B).astype(np.int64)
+    b = M.prob_to_bin(p[sg]) if bins is None else bins[sg]
+    return np.bincount(b, minlength=M.B).astype(np.int64)
 
 
 def tsens_at(skel_hist_gt, k: int) -> np.ndarray:

@@ -52,12 +52,13 @@ class CrackCollector:
         if p.ndim != 3 or p.shape != g.shape or p.shape[0] != idx.size:
             raise ValueError(f"batch of {idx.size}: probability {p.shape} and GT {g.shape} must be [b, H, W]")
         for j, i in enumerate(idx):
-            hg, hn = T.sample_tolerance_histograms(p[j], g[j], self.tolerance)
+            bins = T.bin_image(p[j])
+            hg, hn = T.sample_tolerance_histograms(p[j], g[j], self.tolerance, bins=bins)
             self.tol_hist_gt[i], self.tol_hist_near[i] = hg, hn
             sg = C.skeleton(g[j])
-            self.skel_hist_gt[i] = C.skeleton_histogram(p[j], g[j], sg)
+            self.skel_hist_gt[i] = C.skeleton_histogram(p[j], g[j], sg, bins=bins)
             if self.cldice_threshold is not None:
-                self.set_cldice(i, C.cldice_counts(p[j], g[j], self.cldice_threshold, gt_skeleton=sg))
+                self.set_cldice(i, C.cldice_counts(p[j], g[j], self.cldice_threshold, gt_skeleton=sg, bins=bins))
 
     def set_cldice(self, i: int, counts) -> None:
         self.cldice_counts[int(i)] = np.asarray(counts, dtype=np.int64)
@@ -161,8 +162,9 @@ class CrackView:
         h = np.asarray(h)
         top = int(h.sum(axis=1, dtype=np.int64).max()) if h.shape[0] else 0
         dtype = np.uint16 if top < 2 ** 16 else (np.int32 if top < 2 ** 31 else np.int64)
+        c = np.cumsum(h[:, ::-1], axis=1, dtype=dtype)       # row-wise on contiguous rows, then one transpose
         out = np.zeros((M.B + 1, h.shape[0]), dtype=dtype)
-        np.cumsum(h.T[::-1], axis=0, dtype=dtype, out=out[:M.B][::-1])
+        out[:M.B] = c.T[::-1]
         return out
 
     def at(self, k: int, image_threshold: float | None = None) -> dict:

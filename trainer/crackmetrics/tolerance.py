@@ -52,18 +52,30 @@ def tolerance_disk(tolerance: float = TOLERANCE_PX) -> np.ndarray:
     return (yy * yy + xx * xx <= t * t + 1e-9).astype(np.uint8)
 
 
-def sample_tolerance_histograms(prob, gt, tolerance: float = TOLERANCE_PX) -> tuple[np.ndarray, np.ndarray]:
+def bin_image(prob) -> np.ndarray:
+    """``trainer.metrics.prob_to_bin`` of a probability map as ``uint16`` (the same bins, computed in one pass:
+    clipping ``p * B`` to ``[0, B - 1]`` before truncating gives ``min(max(int(p * B), 0), B - 1)``)."""
+    p = np.asarray(prob)
+    if p.dtype != np.float32 and p.dtype != np.float64:
+        p = p.astype(np.float64)
+    if not np.isfinite(p).all():
+        raise ValueError("probability map contains NaN or infinite values")
+    return np.clip(p * p.dtype.type(M.B), 0, M.B - 1).astype(np.uint16)
+
+
+def sample_tolerance_histograms(prob, gt, tolerance: float = TOLERANCE_PX, bins=None) -> tuple[np.ndarray, np.ndarray]:
     """``(tol_hist_gt, tol_hist_near)``, ``int64 [B]`` each, of one probability map ``[H, W]`` and its GT mask.
 
     ``tol_hist_gt``: bin of the maximum probability within the tolerance disk, over GT crack pixels.
     ``tol_hist_near``: bin of the probability, over pixels with a GT crack pixel within the tolerance.
+    ``bins``: the map's :func:`bin_image` when already computed.
     """
     p = np.asarray(prob)
     g = np.asarray(gt)
     if p.ndim != 2 or p.shape != g.shape:
         raise ValueError(f"probability map {p.shape} and GT {g.shape} must be equal 2-D shapes")
     g = np.ascontiguousarray(g, dtype=bool)
-    bins = M.prob_to_bin(p).astype(np.uint16)
+    bins = bin_image(p) if bins is None else bins
     if not g.any():
         z = np.zeros(M.B, dtype=np.int64)
         return z, z.copy()

@@ -152,3 +152,12 @@ def test_dice_iou_empty_ok_against_masks():
     assert ref_d[4] == pytest.approx(1.0) and 0 < ref_d[3] < 1e-12        # the reference: ~0, not exactly 0
     gd, _ = overlap.dice_iou_empty_ok_from_hist(hp, hn, k, gate=np.array([1, 1, 1, 0, 1], bool))
     assert gd[3] == 1.0 and gd[0] == d[0]
+
+
+def test_bin_image_equals_prob_to_bin():
+    p = np.array([[-0.5, -1e-9, 0.0, 1 / M.B, 0.5, 0.99999, 1.0, 1.5]], np.float32)
+    assert T.bin_image(p).tolist() == M.prob_to_bin(p).tolist()
+    r = np.random.default_rng(0).random((30, 30))
+    assert np.array_equal(T.bin_image(r), M.prob_to_bin(r))
+    with pytest.raises(ValueError, match="NaN"):
+        T.bin_image(np.array([[np.nan]]))
