@@ -27,16 +27,38 @@ METRICS_KEYS = ("ods_f1", "ods_threshold", "ois_f1", "pixel_ap", "cldice_mean", 
                 "ece_pixel", "temperature")
 
 
+def check_samples(samples: dict, file=None) -> None:
+    """:class:`DataError` naming ``file`` when the crack arrays of a ``samples.npz`` dict are missing or do not
+    match ``hist_pos`` (``[N, B]``); ``skel_hist_gt``/``cldice_counts``/``uncertainty`` are optional."""
+    from trainer.errors import DataError
+
+    hp = samples.get("hist_pos")
+    if hp is None or np.ndim(hp) != 2 or np.shape(hp)[1] != M.B:
+        raise DataError(f"hist_pos must be [N, {M.B}], got {None if hp is None else np.shape(hp)}", file)
+    n = np.shape(hp)[0]
+    want = {"tol_hist_gt": (n, M.B), "tol_hist_near": (n, M.B), "skel_hist_gt": (n, M.B), "cldice_counts": (n, 4),
+            SAMPLES_KEY_UNCERTAINTY: (n,)}
+    for key, shape in want.items():
+        if key not in samples:
+            if key in SAMPLES_KEYS[:2]:
+                raise DataError(f"no {key}: evaluated before crack metrics existed; evaluate the split again", file)
+            continue
+        if np.shape(samples[key]) != shape:
+            raise DataError(f"{key} has shape {np.shape(samples[key])}, expected {shape}", file)
+
+
 class CrackCollector:
     """Per-sample crack histograms of one evaluation pass (flat memory: ``3 x B`` counts + 4 per sample).
 
     ``cldice_threshold`` = the operating seg threshold when known before the pass; when it is chosen after the pass
     (``None`` here), call :meth:`set_cldice` per sample afterwards (e.g. from ``probs/<name>.png``).
+    ``cldice=False`` skips the skeletons (most of the cost): no ``skel_hist_gt`` / ``cldice_counts`` are written.
     """
 
-    def __init__(self, n: int, tolerance: float = T.TOLERANCE_PX, cldice_threshold: float | None = None):
+    def __init__(self, n: int, tolerance: float = T.TOLERANCE_PX, cldice_threshold: float | None = None,
+                 cldice: bool = True):
         T.tolerance_disk(tolerance)                       # validates
-        self.n, self.tolerance = int(n), float(tolerance)
+        self.n, self.tolerance, self.cldice = int(n), float(tolerance), bool(cldice)
         self.cldice_threshold = None if cldice_threshold is None else M.snap_threshold(cldice_threshold)
         self.tol_hist_gt = np.zeros((n, M.B), np.uint32)
         self.tol_hist_near = np.zeros((n, M.B), np.uint32)
@@ -55,6 +77,8 @@ class CrackCollector:
             bins = T.bin_image(p[j])
             hg, hn = T.sample_tolerance_histograms(p[j], g[j], self.tolerance, bins=bins)
             self.tol_hist_gt[i], self.tol_hist_near[i] = hg, hn
+            if not self.cldice:
+                continue
             sg = C.skeleton(g[j])
             self.skel_hist_gt[i] = C.skeleton_histogram(p[j], g[j], sg, bins=bins)
             if self.cldice_threshold is not None:
@@ -71,8 +95,11 @@ class CrackCollector:
 
     def arrays(self) -> dict:
         """The arrays to add to ``samples.npz``."""
-        out = dict(tol_hist_gt=self.tol_hist_gt, tol_hist_near=self.tol_hist_near, skel_hist_gt=self.skel_hist_gt,
-                   cldice_counts=self.cldice_counts)
+        out = dict(tol_hist_gt=self.tol_hist_gt, tol_hist_near=self.tol_hist_near)
+        if self.cldice:
+            out["skel_hist_gt"] = self.skel_hist_gt
+            if self.cldice_done.all():
+                out["cldice_counts"] = self.cldice_counts
         if self.uncertainty is not None:
             out[SAMPLES_KEY_UNCERTAINTY] = self.uncertainty
         return out
@@ -91,7 +118,8 @@ def columns(samples: dict, k: int, gate=None) -> dict:
             c[key] = np.where(keep, c[key], 0)
     prf = T.prf_from_counts(**c)
     d, i = O.dice_iou_empty_ok_from_hist(hp, hneg, k, gate=gate)
-    cl = C.cldice_from_counts(*np.asarray(samples["cldice_counts"]).T)["cldice"]
+    cl = (C.cldice_from_counts(*np.asarray(samples["cldice_counts"]).T)["cldice"] if "cldice_counts" in samples
+          else np.full(np.shape(hp)[0], np.nan))
     out = dict(precision_tol=prf["precision"], recall_tol=prf["recall"], f1_tol=prf["f1"], cldice=cl,
                dice_empty_ok=d, iou_empty_ok=i)
     if SAMPLES_KEY_UNCERTAINTY in samples:
@@ -106,6 +134,8 @@ def split_metrics(samples: dict, k: int, tolerance: float, cldice_threshold: flo
     ``dice_empty_ok_mean, iou_empty_ok_mean, cldice_threshold, reliability: {image, pixel}`` (lists, for the plot).
     ``valid`` (bool ``[N]``): samples whose pixels count (e.g. :func:`trainer.metrics.dice_valid`).
     ``cldice_threshold``: the threshold ``cldice_counts`` were made at, ``None`` when they were not (no clDice)."""
+    if "cldice_counts" not in samples:
+        cldice_threshold = None
     hg, hn = np.asarray(samples["tol_hist_gt"]), np.asarray(samples["tol_hist_near"])
     hp, hneg = np.asarray(samples["hist_pos"]), np.asarray(samples["hist_neg"])
     v = np.ones(hp.shape[0], bool) if valid is None else np.asarray(valid, dtype=bool)
@@ -150,10 +180,11 @@ class CrackView:
         self.cum = cum
         self._gt = self._table(samples["tol_hist_gt"])
         self._near = self._table(samples["tol_hist_near"])
-        self._skel = self._table(samples["skel_hist_gt"])
+        self._skel = self._table(samples["skel_hist_gt"]) if "skel_hist_gt" in samples else None
         self.gt_pixels = self._gt[0].astype(np.int64)
-        self.skel_pixels = self._skel[0].astype(np.int64)
-        self.cldice_at_operating = C.cldice_from_counts(*np.asarray(samples["cldice_counts"]).T)["cldice"]
+        self.skel_pixels = None if self._skel is None else self._skel[0].astype(np.int64)
+        self.cldice_at_operating = (C.cldice_from_counts(*np.asarray(samples["cldice_counts"]).T)["cldice"]
+                                    if "cldice_counts" in samples else None)
         self.curve = T.split_curve(samples["tol_hist_gt"], samples["tol_hist_near"], samples["hist_pos"],
                                    samples["hist_neg"])
 
@@ -169,16 +200,19 @@ class CrackView:
 
     def at(self, k: int, image_threshold: float | None = None) -> dict:
         """Per-sample arrays ``precision_tol, recall_tol, f1_tol, tsens, dice_empty_ok, iou_empty_ok`` at edge ``k``
-        (gated by ``image_threshold`` as :meth:`CumulativeHist.counts`)."""
+        (gated by ``image_threshold`` as :meth:`CumulativeHist.counts`); ``tsens`` is ``None`` without
+        ``skel_hist_gt``. clDice itself is ``cldice_at_operating`` (made at the evaluation's threshold)."""
         tp, fp = self.cum.counts(k, image_threshold)
-        rec, mat, skel = self._gt[k], self._near[k], self._skel[k]
+        rec, mat = self._gt[k], self._near[k]
+        skel = None if self._skel is None else self._skel[k]
         if image_threshold is not None:
             keep = self.cum.scores >= float(image_threshold)
-            rec, mat, skel = np.where(keep, rec, 0), np.where(keep, mat, 0), np.where(keep, skel, 0)
+            rec, mat = np.where(keep, rec, 0), np.where(keep, mat, 0)
+            skel = None if skel is None else np.where(keep, skel, 0)
         predicted = tp.astype(np.int64) + fp
         prf = T.prf_from_counts(rec, self.gt_pixels, mat, predicted)
         d, i = O.dice_iou_empty_ok(tp, fp, self.cum.gt)
-        tsens = np.divide(skel.astype(np.float64), self.skel_pixels, out=np.ones(self.cum.n),
-                          where=self.skel_pixels > 0)
+        tsens = None if skel is None else np.divide(skel.astype(np.float64), self.skel_pixels,
+                                                    out=np.ones(self.cum.n), where=self.skel_pixels > 0)
         return dict(precision_tol=prf["precision"], recall_tol=prf["recall"], f1_tol=prf["f1"], tsens=tsens,
                     dice_empty_ok=d, iou_empty_ok=i)

@@ -69,3 +69,33 @@ def test_view_agrees_with_columns_at_every_threshold(samples):
         gate = samples["scores"] >= 0.4
         g = view.at(k, image_threshold=0.4)
         assert np.allclose(g["f1_tol"], R.columns(samples, k, gate=gate)["f1_tol"])
+
+
+def test_without_cldice_nothing_skeletal_is_written(samples):
+    col = R.CrackCollector(2, cldice=False)
+    col.add([0, 1], samples["_prob"][:2], samples["_gt"][:2])
+    a = col.arrays()
+    assert set(a) == {"tol_hist_gt", "tol_hist_near"}
+    assert np.array_equal(a["tol_hist_gt"], samples["tol_hist_gt"][:2])
+    s = dict(hist_pos=samples["hist_pos"][:2], hist_neg=samples["hist_neg"][:2], labels=samples["labels"][:2],
+             scores=samples["scores"][:2], **a)
+    assert np.isnan(R.columns(s, 2048)["cldice"]).all()
+    assert R.split_metrics(s, 2048, 2, 0.5)["cldice_mean"] is None
+    view = R.CrackView(s)
+    assert view.at(2048)["tsens"] is None and view.cldice_at_operating is None
+    # clDice asked for but its threshold chosen after the pass: no counts until set_cldice was called for all
+    col = R.CrackCollector(2)
+    col.add([0, 1], samples["_prob"][:2], samples["_gt"][:2])
+    assert "cldice_counts" not in col.arrays() and "skel_hist_gt" in col.arrays()
+
+
+def test_check_samples_names_the_file(samples):
+    from trainer.errors import DataError
+
+    R.check_samples(samples, "x/samples.npz")
+    bad = dict(samples, tol_hist_near=samples["tol_hist_near"][:2])
+    with pytest.raises(DataError, match=r"x/samples.npz: tol_hist_near has shape \(2, 4096\), expected \(5, 4096\)"):
+        R.check_samples(bad, "x/samples.npz")
+    old = {k: v for k, v in samples.items() if k != "tol_hist_gt"}
+    with pytest.raises(DataError, match="no tol_hist_gt.*evaluate the split again"):
+        R.check_samples(old, "x/samples.npz")
