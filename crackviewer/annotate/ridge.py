@@ -28,7 +28,8 @@ import numpy as np
 from scipy import ndimage
 from skimage.filters import sato
 
-DEFAULT_SIGMAS = (1.0, 2.0, 3.0)
+# Over 1: scikit-image's Gaussian-derivative Hessian truncates at 100 sigma for sigma <= 1 (5x slower) and 8 above.
+DEFAULT_SIGMAS = (1.2, 2.0, 3.0)
 TILE = 128
 SCALE_PERCENTILE = 99.0
 RIDGE_SHARPNESS = 3.0      # ridge_cost = exp(-3 R / scale): 0.05 at the scale, still falling towards the centre
@@ -79,7 +80,8 @@ class RidgeCost:
         self.prob_weight = float(prob_weight)
         self.eps = float(eps)
         self.tile = int(tile)
-        self.halo = int(math.ceil(4 * max(self.sigmas))) + 2     # the Gaussian derivatives' reach (truncate=4)
+        # beyond 4 sigma the Gaussian derivatives' weights are negligible (the tile test checks 1e-6 agreement)
+        self.halo = int(math.ceil(4 * max(self.sigmas))) + 2
         self.prob = None if prob is None else prob_to_float(prob, self.shape)
         self.scale: float | None = None
         th, tw = -(-self.shape[0] // self.tile), -(-self.shape[1] // self.tile)

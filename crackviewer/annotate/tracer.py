@@ -13,6 +13,10 @@ Live preview is cheap because the search runs once per anchor, not once per mous
   millisecond or two. Only when the cursor comes within ``margin / 4`` of the window's edge is the window regrown
   to cover anchor and cursor with a margin of ``max(margin, distance / 2)`` (so a long drag regrows it a few times,
   geometrically, not at every move) and the search rerun.
+- Auto-anchoring (as in livewire tools) bounds the search: when the cursor leaves the window more than
+  ``auto_anchor`` px from the anchor, the path previewed last is committed as a segment first and the new window
+  starts from its end, so a long drag does not grow one ever larger window (None turns this off;
+  :meth:`Tracer.undo_segment` takes an unwanted anchor back).
 - :meth:`Tracer.commit` (the next click) keeps the segment anchor -> click and starts the next one from there;
   :meth:`Tracer.finish` returns the whole polyline and its width as a :class:`Trace`, which :func:`apply_trace`
   rasterises into the mask as one undoable stroke (:meth:`MaskModel.polyline`: ``cv2.polylines`` + round joints).
@@ -71,7 +75,8 @@ class Tracer:
     """
 
     def __init__(self, image: np.ndarray, prob: np.ndarray | None = None, *, width: float | None = None,
-                 margin: int = 160, snap: int = 3, sigmas: Sequence[float] = DEFAULT_SIGMAS,
+                 margin: int = 160, snap: int = 3, auto_anchor: int | None = 320,
+                 sigmas: Sequence[float] = DEFAULT_SIGMAS,
                  ridge_weight: float = 1.0, prob_weight: float = 1.0, eps: float = 0.02):
         self.costs = RidgeCost(image, prob, sigmas=sigmas, ridge_weight=ridge_weight, prob_weight=prob_weight,
                                eps=eps)
@@ -80,6 +85,8 @@ class Tracer:
         self.width = None if width is None else float(width)
         self.margin = max(8, int(margin))
         self.snap = max(0, int(snap))
+        self.auto_anchor = None if not auto_anchor else max(self.margin, int(auto_anchor))
+        self._last: np.ndarray | None = None               # the last previewed path (row, col)
         self._anchor: tuple[int, int] | None = None      # (row, col) the current segment starts from
         self._segments: list[np.ndarray] = []              # committed segments, (N, 2) row, col each
         self._window: _Window | None = None
@@ -101,6 +108,11 @@ class Tracer:
         return None if self._anchor is None else (float(self._anchor[1]), float(self._anchor[0]))
 
     @property
+    def segment_count(self) -> int:
+        """How many segments are committed (clicks and auto-anchors)."""
+        return len(self._segments)
+
+    @property
     def points(self) -> np.ndarray:
         """The committed polyline so far, (N, 2) float x, y (empty before the first commit)."""
         return _xy(self._joined())
@@ -111,6 +123,7 @@ class Tracer:
         r, c = self._pixel(pt)
         self._segments = []
         self._anchor = None
+        self._last = None
         win = self._make_window((r, c), (r, c))
         self._anchor = self._snapped(win, r, c)
         self._search(win)
@@ -124,10 +137,8 @@ class Tracer:
         """Keep the path anchor -> ``pt`` and start the next segment at its end; returns that segment (x, y)."""
         path = self._path_to(pt)
         if len(path) > 1:
-            self._segments.append(path)
-            end = (int(path[-1, 0]), int(path[-1, 1]))
-            self._anchor = end
-            self._search(self._make_window(end, end))
+            self._keep(path)
+            self._search(self._make_window(self._anchor, self._anchor))
         return _xy(path)
 
     def undo_segment(self) -> bool:
@@ -136,6 +147,7 @@ class Tracer:
             return False
         seg = self._segments.pop()
         self._anchor = (int(seg[0, 0]), int(seg[0, 1]))
+        self._last = None
         self._search(self._make_window(self._anchor, self._anchor))
         return True
 
@@ -153,6 +165,7 @@ class Tracer:
         self._anchor = None
         self._segments = []
         self._window = None
+        self._last = None
 
     def measure_width(self, path_rc: np.ndarray | None = None) -> float:
         """The width of the dark line along ``path_rc`` (row, col; default: the committed polyline), in pixels."""
@@ -212,12 +225,22 @@ class Tracer:
         r, c = self._pixel(pt)
         win = self._window
         if win is None or not win.holds(r, c, max(4, self.margin // 4), self.shape):
+            far = np.hypot(r - self._anchor[0], c - self._anchor[1]) > (self.auto_anchor or np.inf)
+            if far and self._last is not None and len(self._last) > 1:
+                self._keep(self._last)          # auto-anchor: the path shown last becomes a committed segment
             win = self._make_window(self._anchor, (r, c))
             self._search(win)
         r, c = self._snapped(win, r, c)
         assert win.mcp is not None
         path = np.asarray(win.mcp.traceback((r - win.r0, c - win.c0)), dtype=np.int64).reshape(-1, 2)
-        return path + (win.r0, win.c0)
+        self._last = path + (win.r0, win.c0)
+        return self._last
+
+    def _keep(self, path: np.ndarray) -> None:
+        """Commit ``path`` (row, col) as a segment; its end becomes the anchor (the caller runs the search)."""
+        self._segments.append(path)
+        self._anchor = (int(path[-1, 0]), int(path[-1, 1]))
+        self._last = None
 
     def _joined(self) -> np.ndarray:
         if not self._segments:

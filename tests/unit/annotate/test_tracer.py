@@ -86,6 +86,23 @@ def test_a_small_window_regrows_and_gives_the_same_path():
     assert mean_distance(path, ref) < 0.5
 
 
+def test_auto_anchor_commits_the_shown_path_when_the_cursor_goes_far():
+    img, _ = crack_image(seed=2)
+    curve = true_curve()
+    tracer = Tracer(img, margin=16, auto_anchor=40)
+    tracer.start(curve[0])
+    for q in curve[::100]:
+        tracer.preview(q)
+    assert tracer.segment_count >= 3                      # the drag was cut into segments on the way
+    trace = tracer.finish(curve[-1])
+    assert mean_distance(trace.points, curve) < 1.0
+    off = Tracer(img, margin=16, auto_anchor=None)
+    off.start(curve[0])
+    for q in curve[::100]:
+        off.preview(q)
+    assert off.segment_count == 0
+
+
 def test_probability_map_rescues_a_faint_crack():
     img, crack = crack_image(seed=0, contrast=10, noise=25)      # crack contrast well under the noise
     curve = true_curve()
