@@ -151,7 +151,8 @@ def test_tiles_join_without_seams():
     tiled = RidgeCost(img, tile=48)
     tiled.ensure(30, 100, 40, 90)              # a few tiles first, the rest later
     tiled.ensure(0, SIZE, 0, SIZE)
-    np.testing.assert_allclose(tiled.response(0, SIZE, 0, SIZE), whole.response(0, SIZE, 0, SIZE), atol=1e-6)
+    ref = whole.response(0, SIZE, 0, SIZE)
+    np.testing.assert_allclose(tiled.response(0, SIZE, 0, SIZE), ref, atol=1e-5 * float(ref.max()))
 
 
 def test_apply_trace_is_one_undoable_stroke_on_the_crack():
