@@ -11,8 +11,8 @@ Live preview is cheap because the search runs once per anchor, not once per mous
   pixel of the window now knows its cheapest way back to the anchor.
 - :meth:`Tracer.preview` (a mouse move) answers by ``traceback`` from the cursor - a walk along the path, a
   millisecond or two. Only when the cursor comes within ``margin / 4`` of the window's edge is the window regrown
-  to cover anchor and cursor with a margin of ``max(margin, distance / 2)`` (so a long drag regrows it a few times,
-  geometrically, not at every move) and the search rerun.
+  to cover anchor and cursor with a margin of ``max(margin, distance / 4)`` (so a drag regrows it every hundred
+  pixels or so, not at every move) and the search rerun.
 - Auto-anchoring (as in livewire tools) bounds the search: when the cursor leaves the window more than
   ``auto_anchor`` px from the anchor, the path previewed last is committed as a segment first and the new window
   starts from its end, so a long drag does not grow one ever larger window (None turns this off;
@@ -192,7 +192,7 @@ class Tracer:
     def _make_window(self, a: tuple[int, int], p: tuple[int, int]) -> _Window:
         h, w = self.shape
         dist = float(np.hypot(a[0] - p[0], a[1] - p[1]))
-        m = int(max(self.margin, dist / 2))
+        m = int(max(self.margin, dist / 4))
         r0, r1 = max(min(a[0], p[0]) - m, 0), min(max(a[0], p[0]) + m + 1, h)
         c0, c1 = max(min(a[1], p[1]) - m, 0), min(max(a[1], p[1]) + m + 1, w)
         return _Window(r0, r1, c0, c1, self.costs.cost(r0, r1, c0, c1))
