@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from crackviewer.annotate.accept import accept_component, binary_component_at, component_at
+from crackviewer.annotate.accept import PredictedCracks, accept_component, binary_component_at, component_at
 from crackviewer.mask_model import MaskModel
 
 
@@ -105,3 +105,37 @@ def test_accept_without_a_prediction_says_so():
         accept_component(MaskModel(np.zeros((8, 8), np.uint8)), None, 0.5, (2, 2))
     with pytest.raises(ValueError, match="finite"):
         component_at(prob_map(), 0.5, (np.inf, 2), (96, 128))
+
+
+def test_predicted_cracks_keeps_the_last_threshold_and_matches_component_at():
+    p = prob_map()
+    pred = PredictedCracks(p, p.shape)
+    b1 = pred.binary(0.5)
+    assert pred.binary(0.5) is b1                                 # cached
+    assert pred.binary(0.8) is not b1
+    a = pred.component_at(0.5, (35, 45))
+    b = component_at(p, 0.5, (35, 45), p.shape)
+    assert np.array_equal(a[0], b[0]) and a[1] == b[1]
+    with pytest.raises(ValueError, match="binarised"):
+        component_at(pred, 0.5, (35, 45), (10, 10))
+
+
+def test_paint_region_keeps_only_the_touched_tiles_for_undo():
+    model = MaskModel(np.zeros((1024, 1024), np.uint8))
+    line = np.zeros((1024, 1024), np.uint8)
+    cv2.line(line, (0, 0), (1023, 1023), 1, 3)
+    region, rect = binary_component_at(line, (500, 500))
+    assert rect.w > 1000 and rect.h > 1000
+    seen = []
+    model.listeners.append(lambda change, how: seen.append((change, how)))
+    changed = model.paint_region(region, rect, 1, kind="accept")
+    assert changed is not None and np.array_equal(model.mask, line)
+    change, how = seen[-1]
+    assert how == "edit"
+    assert change.kind == "accept" and change.changed_pixels == int(line.sum())
+    assert change.nbytes < 1024 * 1024 / 8 / 4                   # far less than the bounding box, bit-packed
+    model.undo()
+    assert model.crack_pixels() == 0
+    with pytest.raises(ValueError, match="region shape"):
+        model.paint_region(np.zeros((2, 2), bool), rect)
+    assert model.paint_region(np.zeros((rect.h, rect.w), bool), rect) is None
