@@ -7,7 +7,8 @@ computes the ridge filter around the click and runs the minimal-path search over
 along the crack, ``--step`` px per mouse move (a steady hand at 60 Hz), with a few far jumps off the crack and back,
 for ``--moves`` moves; every move asks ``Tracer.preview`` for the path to the cursor. Some moves leave the search
 window: those regrow it and rerun the search (the max column shows them). Then a click commits the segment
-(``Tracer.commit``, which starts the next search from there).
+(``Tracer.commit``, which starts the next search from there). The same moves are replayed with the search deferred
+to when the mouse rests (``preview(q, search=False)`` while moving, ``preview(q)`` at rest), as a canvas can do.
 
     python benchmarks/tracer_latency.py [--moves 200] [--step 4]
 
@@ -92,7 +93,7 @@ def main(argv=None) -> int:
     searches0 = tracer.searches
 
     jump_at = set(np.linspace(args.moves / (args.jumps + 1), args.moves, args.jumps, endpoint=False).astype(int))
-    times, cpu, kinds, idx = [], [], [], i0
+    times, cpu, kinds, qs, idx = [], [], [], [], i0
     for k in range(args.moves):
         if k in jump_at:
             ang = rng.uniform(0, 2 * np.pi)
@@ -104,6 +105,7 @@ def main(argv=None) -> int:
             idx = min(idx + int(round(args.step)), len(crack) - 1)
             q = crack[idx]
             kind = "move"
+        qs.append(q)
         n = tracer.searches
         t, c = time.perf_counter(), time.process_time()
         path = tracer.preview(q)
@@ -136,6 +138,25 @@ def main(argv=None) -> int:
               f"max {times_a[~research].max():.1f} ms")
     if research.any():
         print(f"  moves that searched again: p50 {np.median(times_a[research]):.0f} ms, max {times_a[research].max():.0f} ms")
+    # the same moves with the search deferred to when the mouse rests (preview(search=False) while it moves)
+    deferred = Tracer(image)
+    deferred.start(crack[i0])
+    moving, resting = [], []
+    for q in qs:
+        if deferred.needs_search(q):
+            t = time.perf_counter()
+            deferred.preview(q, search=False)
+            moving.append((time.perf_counter() - t) * 1e3)
+            t = time.perf_counter()
+            deferred.preview(q)
+            resting.append((time.perf_counter() - t) * 1e3)
+        else:
+            t = time.perf_counter()
+            deferred.preview(q)
+            moving.append((time.perf_counter() - t) * 1e3)
+    print(f"search deferred to mouse rest: per move p50 {np.median(moving):.1f} ms, p95 "
+          f"{np.percentile(moving, 95):.1f} ms, max {max(moving):.0f} ms; {len(resting)} searches at rest, "
+          f"p50 {np.median(resting) if resting else 0:.0f} ms, max {max(resting, default=0):.0f} ms")
     print(f"commit (click: keep segment, search from its end): {commit:.0f} ms; searches run: "
           f"{tracer.searches - searches0 + 1}")
     print(f"trace: {len(pts)} points in {tracer_segments} segments ({tracer_segments - 1} auto-anchored), "

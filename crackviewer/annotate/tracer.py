@@ -129,9 +129,21 @@ class Tracer:
         self._search(win)
         return self.anchor  # type: ignore[return-value]
 
-    def preview(self, pt: Sequence[float]) -> np.ndarray:
-        """The path from the anchor to ``pt`` (x, y), (N, 2) float x, y: call on every mouse move."""
-        return _xy(self._path_to(pt))
+    def preview(self, pt: Sequence[float], search: bool = True) -> np.ndarray:
+        """The path from the anchor to ``pt`` (x, y), (N, 2) float x, y: call on every mouse move.
+
+        With ``search=False`` a cursor outside the search window gets the path to the window pixel nearest to it
+        instead (a traceback, never a search): a canvas can pass it while the mouse moves fast and ask again with
+        ``search=True`` when the mouse rests (see :meth:`needs_search`).
+        """
+        return _xy(self._path_to(pt, search))
+
+    def needs_search(self, pt: Sequence[float]) -> bool:
+        """Would ``preview(pt)`` run a new search (tenths of a second) because ``pt`` left the search window?"""
+        if self._anchor is None:
+            return False
+        r, c = self._pixel(pt)
+        return self._window is None or not self._window.holds(r, c, self._edge, self.shape)
 
     def commit(self, pt: Sequence[float]) -> np.ndarray:
         """Keep the path anchor -> ``pt`` and start the next segment at its end; returns that segment (x, y)."""
@@ -219,12 +231,18 @@ class Tracer:
         self._window = win
         self.searches += 1
 
-    def _path_to(self, pt: Sequence[float]) -> np.ndarray:
+    @property
+    def _edge(self) -> int:
+        return max(4, self.margin // 4)
+
+    def _path_to(self, pt: Sequence[float], search: bool = True) -> np.ndarray:
         if self._anchor is None:
             raise RuntimeError("start the trace (Tracer.start) before asking for a path")
         r, c = self._pixel(pt)
         win = self._window
-        if win is None or not win.holds(r, c, max(4, self.margin // 4), self.shape):
+        if win is not None and not search:
+            r, c = min(max(r, win.r0), win.r1 - 1), min(max(c, win.c0), win.c1 - 1)
+        elif win is None or not win.holds(r, c, self._edge, self.shape):
             far = np.hypot(r - self._anchor[0], c - self._anchor[1]) > (self.auto_anchor or np.inf)
             if far and self._last is not None and len(self._last) > 1:
                 self._keep(self._last)          # auto-anchor: the path shown last becomes a committed segment

@@ -86,6 +86,22 @@ def test_a_small_window_regrows_and_gives_the_same_path():
     assert mean_distance(path, ref) < 0.5
 
 
+def test_preview_without_search_stays_in_the_window_until_the_mouse_rests():
+    img, _ = crack_image(seed=2)
+    curve = true_curve()
+    tracer = Tracer(img, margin=24, auto_anchor=None)
+    tracer.start(curve[0])
+    far = curve[-1]
+    assert tracer.needs_search(far) and not tracer.needs_search(curve[10])
+    n = tracer.searches
+    quick = tracer.preview(far, search=False)
+    assert tracer.searches == n and len(quick) > 1
+    assert np.hypot(*(quick[-1] - curve[0])) <= 24 * 1.5 + 2      # ends at the window, towards the cursor
+    full = tracer.preview(far)                                      # the mouse rests: search
+    assert tracer.searches == n + 1 and not tracer.needs_search(far)
+    assert mean_distance(full, curve) < 1.0
+
+
 def test_auto_anchor_commits_the_shown_path_when_the_cursor_goes_far():
     img, _ = crack_image(seed=2)
     curve = true_curve()
