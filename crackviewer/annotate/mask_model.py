@@ -11,6 +11,7 @@ view can repaint only that part:
   (``cv2.floodFill`` with ``FLOODFILL_MASK_ONLY``), the region is added to (or removed from) the mask.
 - :meth:`MaskModel.polygon` - a filled polygon (``cv2.fillPoly``).
 - :meth:`MaskModel.from_prediction` - the model's probability map at a threshold, resized to the mask.
+- :meth:`MaskModel.paint_region` - a given region (e.g. one predicted crack component) set to 0 or 1.
 
 Undo is per stroke. A stroke (a whole brush drag, one polyline, one fill ...) is stored as a :class:`Change`: a list of
 small patches (``y, x`` + old and new values, bit-packed) cropped to what really changed inside 64x64 tiles, so a long
@@ -380,6 +381,33 @@ class MaskModel:
         def op():
             self._mask[rect.slices][region] = value
         return self._single("fill" if value else "fill-erase", rect, op)
+
+    def paint_region(self, region: np.ndarray, rect: Rect, value: int = 1, kind: str = "region") -> Rect | None:
+        """Set the pixels where ``region`` (bool, ``rect``'s size) is True to ``value``; one undo step.
+
+        Only the 64x64 tiles holding region pixels are kept for undo, so a long thin component across a large image
+        costs what a brush stroke along it would, not its whole bounding box.
+        """
+        region = np.asarray(region, dtype=bool)
+        if region.shape != (rect.h, rect.w):
+            raise ValueError(f"region shape {region.shape} differs from its rectangle {rect}")
+        # which 64x64 tiles hold region pixels: the region placed on the tile grid, "any" per tile
+        oy, ox = rect.y % TILE, rect.x % TILE
+        nty, ntx = -(-(oy + rect.h) // TILE), -(-(ox + rect.w) // TILE)
+        grid = np.zeros((nty * TILE, ntx * TILE), bool)
+        grid[oy:oy + rect.h, ox:ox + rect.w] = region
+        touched = np.argwhere(grid.reshape(nty, TILE, ntx, TILE).any(axis=(1, 3)))
+        if len(touched) == 0:
+            return None
+        if self.in_stroke:
+            self.end_stroke()
+        self.begin_stroke(kind)
+        for ty, tx in touched.tolist():
+            self._backup(Rect((rect.x // TILE + tx) * TILE, (rect.y // TILE + ty) * TILE, 1, 1))
+        np.copyto(self._mask[rect.slices], np.uint8(1 if value else 0), where=region)
+        self.revision += 1
+        change = self.end_stroke()
+        return change.rect if change else None
 
     def from_prediction(self, prob: np.ndarray, threshold: float, mode: str = "replace") -> Rect | None:
         """Set the mask from a probability map thresholded at ``threshold`` (crack where p >= threshold).
