@@ -10,8 +10,8 @@ Cases:
   4000x3000 real     a JPEG photo (decoded once as uint8: OpenCV cannot read JPEG in strips), the real SegDecNet
                      ("upsampling", random weights): 108 windows
   20000x20000 cheap  a tiled, zlib-compressed TIFF written on disk tile by tile (never held in memory), read strip
-                     by strip; a cheap stand-in network (1x1 conv 3->4, ReLU, 3x3 conv 4->1; max as the image score) because the real
-                     network needs 3600 windows x about a second on 2 CPU cores (an hour)
+                     by strip; a cheap stand-in network (1x1 conv 3->4, ReLU, 3x3 conv 4->1; max as the image
+                     score) because the real network needs 3600 windows x about a second on 2 CPU cores (an hour)
   20000x20000 real   the same mosaic with the real SegDecNet on its first row of windows only (``--real-rows``, 60
                      windows per row): the memory of the real network on the widest strip, which is what bounds
                      the whole image (every strip has the same size)

@@ -44,7 +44,8 @@ from trainer.data import read_image
 from trainer.errors import DataError
 
 __all__ = ["IMAGE_SCORE_RULE", "BLEND_FLOOR", "window_starts", "blend_weights", "ArraySource", "TiffSource",
-           "ScaledSource", "open_image_source", "to_uint8", "ArrayWriter", "TorchPredictor", "PngStripWriter", "sliding_predict"]
+           "ScaledSource", "open_image_source", "to_uint8", "ArrayWriter", "TorchPredictor", "PngStripWriter",
+           "sliding_predict"]
 
 IMAGE_SCORE_RULE = "max_window_score"  # the image score is the maximum of the windows' decision scores
 BLEND_FLOOR = 1e-3

@@ -18,10 +18,10 @@ The rules, in one place:
   image keeps the integral image of its crack-pixel counts per 8x8 canvas cell (tile edges are on that grid).
 * **Weak positives** (crack images without a segmentation mask, or not among ``num_segmented``) cannot be tiled by
   crack content: in tiles mode they contribute no tiles; ``warnings`` says how many were left out.
-* **Sampling.** :class:`TileSampler` runs the published frequency-of-use rule (:class:`trainer.sampler.FrequencySampler`)
-  on each epoch's tiles: every crack tile plus as many crack-free tiles, drawn by frequency of use. Use counts are
-  kept per *region* (image, cell of the unshifted tile grid holding the tile centre), which is stable across epochs
-  although the tiles move. The sampler yields tile descriptors ``(record index, y, x, label)`` that
+* **Sampling.** :class:`TileSampler` runs the published frequency-of-use rule
+  (:class:`trainer.sampler.FrequencySampler`) on each epoch's tiles: every crack tile plus as many crack-free
+  tiles, drawn by frequency of use. Use counts are kept per *region* (image, cell of the unshifted tile grid holding
+  the tile centre), which is stable across epochs although the tiles move. The sampler yields tile descriptors ``(record index, y, x, label)`` that
   :class:`TileDataset` reads, so the dataset is stateless and safe in DataLoader workers.
 """
 from __future__ import annotations
@@ -182,7 +182,8 @@ class TilePlanner:
             for y in _starts(ch, self.th, oy):
                 for x in _starts(cw, self.tw, ox):
                     crack = g.crack_pixels(int(y), int(x), self.th, self.tw) >= self.min_crack_pixels
-                    region = self._region_base[i] + ((y + self.th // 2) // self.th) * ncols + (x + self.tw // 2) // self.tw
+                    cell = ((y + self.th // 2) // self.th) * ncols + (x + self.tw // 2) // self.tw
+                    region = self._region_base[i] + cell
                     rows.append((i, y, x, int(crack), region))
         return np.array(rows, np.int64).reshape(-1, 5)
 
@@ -217,15 +218,20 @@ class TileSampler(Sampler):
         np.add.at(self.region_counts, neg_regions, inner.counts - before)
         self._tiles, self._inner, self.epoch, self._planned_epoch = tiles, inner, epoch, epoch
 
-    def __iter__(self):
+    def _check_planned(self) -> None:
         if self._inner is None:
+            if self._planned_epoch >= 0:
+                raise RuntimeError(f"TileSampler: resumed after epoch {self._planned_epoch}; call "
+                                   f"set_epoch({self._planned_epoch + 1}) before iterating")
             self.set_epoch(self.epoch)
+
+    def __iter__(self):
+        self._check_planned()
         t = self._tiles
         return iter([(int(t[k, 0]), int(t[k, 1]), int(t[k, 2]), int(t[k, 3])) for k in self._inner])
 
     def __len__(self) -> int:
-        if self._inner is None:
-            self.set_epoch(self.epoch)
+        self._check_planned()
         return len(self._inner)
 
     def state_dict(self) -> dict:
