@@ -56,8 +56,8 @@ def export_copy(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def export_onnx(model: torch.nn.Module, path, input_hw=(448, 448)) -> Path:
-    """Write ``model`` to ``path`` as ONNX (opset :data:`OPSET`) with dynamic batch, height and width; the example
-    input is ``input_hw``. Returns the path."""
+    """Write ``model`` to ``path`` as one self-contained ONNX file (opset :data:`OPSET`, weights inside) with dynamic
+    batch, height and width; the example input is ``input_hw``. Returns the path."""
     path = Path(path)
     h, w = int(input_hw[0]), int(input_hw[1])
     if h % 8 or w % 8 or h < 64 or w < 64:
@@ -67,7 +67,8 @@ def export_onnx(model: torch.nn.Module, path, input_hw=(448, 448)) -> Path:
     dims = {0: torch.export.Dim("batch"), 2: torch.export.Dim("height"), 3: torch.export.Dim("width")}
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(m, (x,), str(path), dynamo=True, opset_version=OPSET, input_names=[INPUT_NAME],
-                      output_names=list(OUTPUT_NAMES), dynamic_shapes={"x": dims}, verbose=False)
+                      output_names=list(OUTPUT_NAMES), dynamic_shapes={"x": dims}, verbose=False,
+                      external_data=False)  # one self-contained file (the weights are far below protobuf's 2 GB)
     return path
 
 

@@ -33,6 +33,8 @@ def exported(tmp_path_factory):
     torch.manual_seed(0)
     model = SegDecNet(input_height=128, input_width=128).eval()  # the real architecture, untrained
     path = export_onnx(model, tmp_path_factory.mktemp("onnx") / "model.onnx", (128, 128))
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.onnx"]  # one file, the weights inside
+    assert path.stat().st_size > 4 * sum(p.numel() for p in model.parameters()) * 0.9
     return model, OnnxPredictor(path)
 
 
