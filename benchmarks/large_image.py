@@ -154,7 +154,9 @@ def main() -> int:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--rows", type=int, default=0)
     ap.add_argument("--skip-real", action="store_true", help="only the cheap 20000x20000 case")
-    ap.add_argument("--real-rows", type=int, default=1, help="rows of windows for the real network on the mosaic")
+    ap.add_argument("--real-rows", type=int, default=1, help="rows of windows for the real network on the mosaic (0 = skip that case)")
+    ap.add_argument("--photo-rows", type=int, default=0,
+                    help="rows of windows for the real network on the photo (0 = all 9 rows, 108 windows; fewer on a slow machine)")
     ap.add_argument("--size", type=int, default=20000, help="mosaic side (pixels)")
     ap.add_argument("--mosaic", type=Path, help="reuse a mosaic TIFF written by an earlier run (else one is written)")
     args = ap.parse_args()
@@ -171,9 +173,12 @@ def main() -> int:
                   f"({mosaic.stat().st_size / 1e6:.0f} MB on disk)", flush=True)
         if not args.skip_real:
             make_photo(tmp / "photo.jpg", 3000, 4000)
-            report("predict 4000x3000 (real SegDecNet, JPEG)", child(tmp / "photo.jpg", "real", tmp / "p1.png"))
-            report(f"predict {args.size}x{args.size} (real SegDecNet, first {args.real_rows} row(s) of windows)",
-                   child(mosaic, "real", tmp / "p2.png", rows=args.real_rows))
+            rows = f", first {args.photo_rows} row(s) of windows" if args.photo_rows else ""
+            report(f"predict 4000x3000 (real SegDecNet, JPEG{rows})",
+                   child(tmp / "photo.jpg", "real", tmp / "p1.png", rows=args.photo_rows))
+            if args.real_rows:
+                report(f"predict {args.size}x{args.size} (real SegDecNet, first {args.real_rows} row(s) of windows)",
+                       child(mosaic, "real", tmp / "p2.png", rows=args.real_rows))
         r = child(mosaic, "cheap", tmp / "p3.png")
         report(f"predict {args.size}x{args.size} (cheap stand-in network, whole mosaic)", r)
         print(f"predict {args.size}x{args.size} peak memory: {r['peak_mb']:.0f} MB")
