@@ -6,7 +6,8 @@ The rules, in one place:
   INTER_LINEAR when enlarging; the mask is dilated at native resolution first, resized with INTER_AREA and binarised
   (> 127) as :class:`trainer.data.CrackDataset` does). Its *canvas* is the scaled image padded at the bottom and right
   to a multiple of 8 and to at least one tile. Padding pixels have ``valid = 0`` and ``seg_weight = 0``, so they
-  never count in the segmentation loss (the training loop divides by the valid pixels, see the module notes below).
+  add nothing to the segmentation loss; the training loop must also average over valid pixels only
+  (``sum(bce * seg_weight) / sum(valid)`` instead of a mean over all pixels), or padded tiles weigh less.
 * **Tile grid of an epoch.** Tiles are ``input_height x input_width`` crops of the canvas on a grid with stride =
   tile size, shifted by a random offset ``(oy, ox)`` (multiples of 8 in ``[0, tile)``) drawn per image from
   ``default_rng([seed, epoch, image index, 0x711E])``; start positions are clipped into the canvas and duplicates
