@@ -22,8 +22,9 @@ The rules, in one place:
 * **Sampling.** :class:`TileSampler` runs the published frequency-of-use rule
   (:class:`trainer.sampler.FrequencySampler`) on each epoch's tiles: every crack tile plus as many crack-free
   tiles, drawn by frequency of use. Use counts are kept per *region* (image, cell of the unshifted tile grid holding
-  the tile centre), which is stable across epochs although the tiles move. The sampler yields tile descriptors ``(record index, y, x, label)`` that
-  :class:`TileDataset` reads, so the dataset is stateless and safe in DataLoader workers.
+  the tile centre), which is stable across epochs although the tiles move. The sampler yields tile descriptors
+  ``(record index, y, x, label)`` that :class:`TileDataset` reads, so the dataset is stateless and safe in
+  DataLoader workers.
 """
 from __future__ import annotations
 
