@@ -1,0 +1,67 @@
+"""ONNX export with dynamic height and width: torch and onnxruntime agree within 1e-4 on real crack images."""
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnxruntime", reason="onnxruntime is the optional extra 'onnx' (pip install crackviewer[onnx])")
+pytest.importorskip("onnxscript", reason="the torch.export ONNX exporter needs onnxscript")
+
+from trainer.data import read_image  # noqa: E402
+from trainer.model import SegDecNet  # noqa: E402
+from trainer.training.onnx_export import OnnxPredictor, export_onnx  # noqa: E402
+from trainer.training.sliding import ArraySource, ArrayWriter, TorchPredictor, sliding_predict  # noqa: E402
+
+
+# the real data beside the project (../shared/data/cracks), or where CRACKVIEWER_CRACKS points (a git worktree)
+CRACKS = Path(os.environ.get("CRACKVIEWER_CRACKS", Path(__file__).resolve().parents[3].parent / "shared/data/cracks"))
+
+
+@pytest.fixture(scope="module")
+def real_images():
+    folder = CRACKS / "images"
+    paths = sorted(folder.iterdir())[:3] if folder.is_dir() else []
+    if len(paths) < 3:
+        pytest.skip(f"needs 3 real crack images in {folder} (set CRACKVIEWER_CRACKS to the dataset folder)")
+    return [read_image(p) for p in paths]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    torch.manual_seed(0)
+    model = SegDecNet(input_height=128, input_width=128).eval()  # the real architecture, untrained
+    path = export_onnx(model, tmp_path_factory.mktemp("onnx") / "model.onnx", (128, 128))
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.onnx"]  # one file, the weights inside
+    assert path.stat().st_size > 4 * sum(p.numel() for p in model.parameters()) * 0.9
+    return model, OnnxPredictor(path)
+
+
+def _crop(img, h, w):
+    if img.shape[0] < h or img.shape[1] < w:
+        pytest.skip(f"real image {img.shape[1]}x{img.shape[0]} is smaller than {w}x{h}")
+    return img[:h, :w]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("hw", [(128, 128), (192, 256)])
+def test_torch_and_onnxruntime_agree_on_real_images(real_images, exported, hw):
+    model, ort_pred = exported
+    x = np.stack([_crop(im, *hw) for im in real_images]).transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+    with torch.inference_mode():
+        cls, seg = model(torch.from_numpy(x))
+    ocls, oseg = ort_pred.raw(x)
+    assert oseg.shape == tuple(seg.shape) and ocls.shape == tuple(cls.shape)
+    np.testing.assert_allclose(ocls, cls.numpy(), atol=1e-4, rtol=0)
+    np.testing.assert_allclose(oseg, seg.numpy(), atol=1e-4, rtol=0)
+
+
+@pytest.mark.slow
+def test_onnxruntime_backend_runs_the_sliding_predictor(real_images, exported):
+    model, ort_pred = exported
+    img = _crop(real_images[0], 300, 400)
+    a = sliding_predict(ArraySource(img), TorchPredictor(model), (128, 128), writer=ArrayWriter(np.float32))
+    b = sliding_predict(ArraySource(img), ort_pred, (128, 128), writer=ArrayWriter(np.float32))
+    np.testing.assert_allclose(b["writer"].array, a["writer"].array, atol=1e-4, rtol=0)
+    assert b["score"] == pytest.approx(a["score"], abs=1e-4)
