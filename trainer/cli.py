@@ -311,16 +311,22 @@ def cmd_demo(args) -> int:
     out = Path(args.out)
     data = out / "dataset"
     t0 = time.time()
+    from trainer.demo_plan import plan_for_config
+
+    cfg = load_config(None, args.set, preset="quick")
+    plan = None if args.data_only else plan_for_config(cfg, args.set, out / "demo_plan.json", time.time() - t0)
+    if plan:
+        print(plan.explain())
     if not (data / "manifest.csv").is_file():
         print(f"generating the synthetic crack dataset in {data} ...", file=sys.stderr)
-        make_synthetic_dataset(data, n_train_pos=96, n_train_neg=48, n_val_pos=24, n_val_neg=12, n_test_pos=24,
-                               n_test_neg=12, size=(160, 160), seed=7)
+        counts = plan.dataset_counts() if plan else dict(n_train_pos=96, n_train_neg=48, n_val_pos=24, n_val_neg=12,
+                                                         n_test_pos=24, n_test_neg=12, size=(160, 160))
+        make_synthetic_dataset(data, seed=7, **counts)
     print(f"dataset ready in {time.time() - t0:.1f} s: {data}", file=sys.stderr)
     if args.data_only:
         print(data)
         return 0
     run = out / "run"
-    cfg = load_config(None, args.set, preset="quick")
     resume = (run / "checkpoints" / "last.pth").is_file()
     progress = ProgressPrinter()
     result = train(data, run, cfg if not resume else None, resume=resume, events_stdout=args.events,
@@ -329,6 +335,9 @@ def cmd_demo(args) -> int:
     _print_result(result)
     print(f"Demo finished in {_duration(time.time() - t0)}. Open it in the app: crackviewer (Runs tab), or read "
           f"{run / 'README.md'}")
+    m = result.get("metrics") or {}
+    if m:
+        print(f"demo test AUC {_fmt(m.get('auc'))}, Dice {_fmt(m.get('dice_mean'))}")
     return 0
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import torch
 
@@ -31,21 +32,22 @@ def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
 
 
 def resolve_precision(name: str, device: torch.device) -> str:
-    """'bf16' or 'fp32'. auto = bf16 where the hardware runs it natively: a CUDA GPU with bf16, or a CPU with
-    AVX512-bf16/AMX (benchmarks/train_speed.py: 1.9x faster than fp32 on this project's AMD EPYC with AVX512-bf16;
-    about 4x on the AMX machine of platform-notes.md).
+    """'bf16' or 'fp32'. auto = bf16 only where it is native and measured faster (trainer.training.capability:
+    a CUDA GPU with bf16, or a CPU with AMX/AVX512-BF16 whose probe ran bf16 faster). Forcing bf16 on a CPU that
+    emulates it (AVX2 only: about 12x slower) works but warns; benchmarks/README.md has the table by machine kind.
     """
+    from trainer.training.capability import auto_precision, bf16_warning
+
     if name == "fp32":
         return "fp32"
-    if device.type == "cuda":
-        supported = torch.cuda.is_bf16_supported()
-    else:
-        supported = cpu_bf16_supported()
     if name == "bf16":
-        if device.type == "cuda" and not supported:
+        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
             raise ConfigError("precision = bf16, but this GPU does not support bf16; use precision=fp32 or auto")
+        warning = bf16_warning(device)
+        if warning:
+            warnings.warn(warning, stacklevel=2)
         return "bf16"  # on CPU bf16 always works, only slowly without hardware support
-    return "bf16" if supported else "fp32"
+    return auto_precision(device)
 
 
 def autocast(device: torch.device, precision: str):

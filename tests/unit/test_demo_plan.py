@@ -1,0 +1,25 @@
+"""The demo's plan: the arithmetic that sizes the quick preset to the measured step time."""
+from trainer.demo_plan import MAX_EPOCHS, MAX_TRAIN_POS, MIN_EPOCHS, MIN_TRAIN_POS, choose_plan
+
+
+def test_fast_machine_gets_the_full_demo_at_the_largest_size():
+    plan = choose_plan({(128, 128): 0.3, (128, 64): 0.16}, "bf16")
+    assert (plan.height, plan.width) == (128, 128)
+    assert (plan.train_pos, plan.epochs) == (MAX_TRAIN_POS, MAX_EPOCHS)
+    assert plan.estimate_s <= 300
+    assert "at 128x128 bf16 -> 10 epochs x 144 images" in plan.explain()
+
+
+def test_slow_machine_gets_a_smaller_size_within_budget():
+    plan = choose_plan({(128, 128): 2.0, (128, 96): 1.5, (128, 64): 1.0}, "fp32")
+    assert (plan.height, plan.width) != (128, 128)
+    assert plan.estimate_s <= 300
+    assert plan.train_pos >= MIN_TRAIN_POS and plan.epochs >= MIN_EPOCHS
+
+
+def test_too_slow_machine_gets_the_smallest_demo_and_an_honest_estimate():
+    plan = choose_plan({(128, 128): 20.0, (128, 64): 10.0}, "fp32")
+    assert (plan.height, plan.width, plan.train_pos, plan.epochs) == (128, 64, MIN_TRAIN_POS, MIN_EPOCHS)
+    assert plan.estimate_s > 300
+    assert plan.dataset_counts()["size"] == (128, 64)
+    assert "epochs=6" in plan.overrides()
