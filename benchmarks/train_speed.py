@@ -321,7 +321,13 @@ def main(argv=None) -> int:
 
     if args.worker is not None:
         cfg = json.loads(args.worker)
-        res = worker_train(cfg) if cfg["kind"] == "train" else worker_stall(cfg)
+        if cfg["kind"] == "breakdown":
+            from benchmarks.step_breakdown import measure_breakdown
+
+            res = measure_breakdown(cfg["data"], cfg["size"], cfg["batch"], cfg["precision"], cfg["steps"],
+                                    cfg["warmup"], cfg["device"])
+        else:
+            res = worker_train(cfg) if cfg["kind"] == "train" else worker_stall(cfg)
         print("RESULT " + json.dumps(res), flush=True)
         return 0
 
@@ -444,6 +450,21 @@ def main(argv=None) -> int:
                             continue
                         print(f"{dev:6s} {w:7d} {stall_batch:5d} {r['img_s']:8.3f} {r['step_s']:8.3f} "
                               f"{r['wait_ms_mean']:8.1f} {100 * r['wait_share']:9.1f}%", flush=True)
+                print("\n## step breakdown (the trainer's step: data, model, losses, optimiser, metrics, events; "
+                      "target: outside the model < 5 %)")
+                for dev in devices:
+                    r = _run_worker({"kind": "breakdown", "device": dev, "precision": auto_precision(dev),
+                                     "size": size, "batch": stall_batch, "steps": min(stall_steps, 3),
+                                     "warmup": 1, "data": str(data)}, args.timeout)
+                    results.setdefault("breakdown", []).append(r)
+                    if "error" in r:
+                        print(f"{dev}: FAILED: {r['error']}", flush=True)
+                        continue
+                    from benchmarks.step_breakdown import print_breakdown
+
+                    print_breakdown(r)
+                    print(f"  outside the model (data, losses, optimiser, events, metrics): "
+                          f"{100 * r['outside_share']:.1f} % of the step", flush=True)
 
     # ---- projection and headline ----
     auto = auto_precision(headline_device)

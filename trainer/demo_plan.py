@@ -59,7 +59,7 @@ class DemoPlan:
 
 def _train_seconds(s_per_img: float, train_pos: int, epochs: int, val_every: int) -> float:
     samples = train_pos + train_pos // 2  # the sampler's epoch: every positive + as many negatives as exist
-    n_val = len(range(val_every, epochs + 1, val_every)) + (0 if epochs % val_every == 0 else 1)
+    n_val = sum(1 for e in range(epochs) if e % val_every == 0 or e == epochs - 1)  # the trainer's rule
     evals = n_val * (VAL_POS * 3 // 2) + TEST_POS * 3 // 2
     return s_per_img * (epochs * samples + EVAL_COST * evals)
 
