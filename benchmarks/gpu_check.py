@@ -314,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
     deadline = t_start + args.budget
     props = torch.cuda.get_device_properties(0)
-    say(f"GPU: {props.name}, {props.total_memory / 2**30:.0f} GiB, torch {torch.__version__}, CUDA {torch.version.cuda}, "
+    say(f"GPU: {props.name}, {props.total_memory / 2**30:.0f} GiB, torch {torch.__version__}, "
+        f"CUDA {torch.version.cuda}, "
         f"cuDNN {torch.backends.cudnn.version()}, bf16 {torch.cuda.is_bf16_supported()}, "
         f"{os.cpu_count()} CPU cores")
     me = [sys.executable, str(Path(__file__).resolve())]

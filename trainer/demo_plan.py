@@ -17,8 +17,9 @@ RESERVE_S = 75.0
 # Share of the remaining budget planned for compute: the rest absorbs other load on the machine.
 LOAD_MARGIN = 0.6
 BATCH = 4
-# Sizes tried, largest first ((height, width); at least 128 in one dimension for a working decision branch).
-SIZES = ((128, 128), (128, 96), (128, 64))
+# Sizes tried, largest first ((height, width)). Below 128 in both dimensions the decision branch's last block sees
+# one pixel and the classifier relies on the segmentation's max/mean: a slow or busy machine's last resort.
+SIZES = ((128, 128), (128, 96), (128, 64), (96, 64), (64, 64))
 # The smallest demo that still learns the synthetic task (test AUC well above 0.8), and the most it uses.
 MIN_TRAIN_POS, MAX_TRAIN_POS = 48, 96
 MIN_EPOCHS, MAX_EPOCHS = 6, 10
@@ -38,6 +39,7 @@ class DemoPlan:
     seconds_per_step: float  # measured at this size and batch
     estimate_s: float  # the whole demo, reserve included
     measured: dict  # "HxW" -> s/step
+    threads: int = 0  # CPU threads training uses (0 = all); 1 on a busy machine where it measured faster
 
     def dataset_counts(self) -> dict:
         """Keyword arguments for trainer.synthetic.make_synthetic_dataset (2:1 positives to negatives)."""
@@ -52,8 +54,10 @@ class DemoPlan:
 
     def explain(self) -> str:
         m, s = divmod(int(round(self.estimate_s)), 60)
-        return (f"measured {self.seconds_per_step:.2f} s/step (batch {BATCH}) at {self.height}x{self.width} "
-                f"{self.precision} -> {self.epochs} epochs x {self.train_pos * 3 // 2} images, "
+        threads = f", {self.threads} thread(s)" if self.threads else ""
+        return (f"measured {self.seconds_per_step:.2f} s/step (batch {BATCH}{threads}) at "
+                f"{self.height}x{self.width} {self.precision} -> {self.epochs} epochs x "
+                f"{self.train_pos * 3 // 2} images, "
                 f"estimated {m} min {s:02d} s")
 
 
@@ -132,19 +136,44 @@ def measure_step_seconds(hw: tuple[int, int], precision: str, steps: int = 2, wa
     return times[len(times) // 2]
 
 
+def _busy() -> bool:
+    """More runnable work than cores (1-minute load average): spinning OpenMP threads then slow each other."""
+    import os
+
+    try:
+        return os.getloadavg()[0] >= (os.cpu_count() or 1) - 0.25
+    except OSError:
+        return False
+
+
 def plan_demo(precision: str, budget_s: float = BUDGET_S, spent_s: float = 0.0) -> DemoPlan:
-    """Time the largest and the smallest size of SIZES on this CPU, interpolate the middle one, and plan."""
+    """Time the smallest size of SIZES with 1 and (on a quiet machine) all threads; keep the faster thread count;
+    extrapolate the larger sizes by pixels and time the largest one that could fit; then plan."""
     import warnings
 
+    import torch
+
     t0 = time.perf_counter()
-    big, small = SIZES[0], SIZES[-1]
+    small = SIZES[-1]
+    n_all = torch.get_num_threads()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        step_s = {big: measure_step_seconds(big, precision), small: measure_step_seconds(small, precision)}
-    for hw in SIZES[1:-1]:  # cost is close to linear in pixels between the two measured sizes
-        f = (hw[0] * hw[1] - small[0] * small[1]) / (big[0] * big[1] - small[0] * small[1])
-        step_s[hw] = step_s[small] + f * (step_s[big] - step_s[small])
-    return choose_plan(step_s, precision, budget_s=budget_s, spent_s=spent_s + time.perf_counter() - t0)
+        timings = {}
+        for n in ([1] if n_all > 1 else []) + ([n_all] if n_all == 1 or not _busy() else []):
+            torch.set_num_threads(n)
+            timings[n] = measure_step_seconds(small, precision, steps=1)
+        threads = min(timings, key=timings.get)
+        torch.set_num_threads(threads)
+        step_s = {hw: timings[threads] * (hw[0] * hw[1]) / (small[0] * small[1]) for hw in SIZES}
+        first = choose_plan(step_s, precision, budget_s=budget_s, spent_s=spent_s + time.perf_counter() - t0)
+        hw = (first.height, first.width)
+        if hw != small:  # confirm the extrapolated size with a real step before committing to it
+            step_s[hw] = measure_step_seconds(hw, precision, steps=1)
+    plan = choose_plan(step_s, precision, budget_s=budget_s, spent_s=spent_s + time.perf_counter() - t0)
+    plan.threads = threads
+    plan.measured = {f"{h}x{w}": round(v, 3) for (h, w), v in step_s.items()}
+    plan.measured.update({f"{small[0]}x{small[1]} {n} thread(s)": round(v, 3) for n, v in timings.items()})
+    return plan
 
 
 def plan_for_config(cfg: dict, user_sets: list[str] | None, plan_file, spent_s: float = 0.0) -> DemoPlan | None:
@@ -153,6 +182,7 @@ def plan_for_config(cfg: dict, user_sets: list[str] | None, plan_file, spent_s: 
     None on a GPU, where the quick preset as it is takes well under a minute.
     """
     import json
+    import os
     from pathlib import Path
 
     from trainer.device import resolve_device, resolve_precision, set_cpu_threads
@@ -172,6 +202,8 @@ def plan_for_config(cfg: dict, user_sets: list[str] | None, plan_file, spent_s: 
         plan = plan_demo(resolve_precision(cfg["precision"], device), spent_s=spent_s)
         plan_file.parent.mkdir(parents=True, exist_ok=True)
         plan_file.write_text(json.dumps(plan.__dict__, indent=1), encoding="utf-8")
+    if plan.threads and not os.environ.get("CRACKVIEWER_THREADS"):
+        os.environ["CRACKVIEWER_THREADS"] = str(plan.threads)  # read by trainer.device.set_cpu_threads
     from trainer.config import parse_overrides
 
     user = parse_overrides(user_sets)

@@ -55,9 +55,11 @@ def autocast(device: torch.device, precision: str):
 
 
 def set_cpu_threads() -> None:
-    """Use every core the process may run on (torch's default can exceed the cgroup's quota)."""
+    """Use every core the process may run on (torch's default can exceed the cgroup's quota), or
+    CRACKVIEWER_THREADS when set (the demo sets 1 on a busy machine: spinning OpenMP threads then cost 2-4x)."""
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:
         n = os.cpu_count() or 1
-    torch.set_num_threads(max(1, n))
+    forced = os.environ.get("CRACKVIEWER_THREADS", "").strip()
+    torch.set_num_threads(max(1, int(forced) if forced.isdigit() else n))
