@@ -16,13 +16,13 @@ BUDGET_S = 300.0
 RESERVE_S = 75.0
 # Share of the remaining budget planned for compute: the rest absorbs other load on the machine.
 LOAD_MARGIN = 0.6
-BATCH = 4
+BATCH = 2  # more optimiser steps per image: the small demo learns sooner than at the quick preset's 4
 # Sizes tried, largest first ((height, width)). Below 128 in both dimensions the decision branch's last block sees
 # one pixel and the classifier relies on the segmentation's max/mean: a slow or busy machine's last resort.
 SIZES = ((128, 128), (128, 96), (128, 64), (96, 64), (64, 64))
 # The smallest demo that still learns the synthetic task (test AUC well above 0.8), and the most it uses.
-MIN_TRAIN_POS, MAX_TRAIN_POS = 48, 96
-MIN_EPOCHS, MAX_EPOCHS = 6, 10
+MIN_TRAIN_POS, MAX_TRAIN_POS = 32, 96
+MIN_EPOCHS, MAX_EPOCHS = 5, 10
 # Validation/test are forward passes: about a third of a training step per image.
 EVAL_COST = 0.35
 VAL_POS, TEST_POS = 16, 24
