@@ -16,7 +16,9 @@ What it measures (each configuration in its own subprocess, so peak RSS is per c
   spent waiting for the next batch, for a few ``num_workers`` values.
 
 The last line is the headline: ``train upsampling <size> auto-precision: N img/s`` ("auto" = bf16 where the hardware
-supports it fast: the rule of ``trainer.device.resolve_precision`` -- CUDA with bf16, or a CPU with AMX tiles).
+supports it fast: the rule of ``trainer.training.capability.auto_precision`` -- CUDA with bf16, or a CPU with native
+bf16 (AMX/AVX512-BF16) whose timed convolution ran faster in bf16). A "step breakdown" section
+(``benchmarks/step_breakdown.py``) prints the share of the trainer's step spent outside the model (target < 5 %).
 
 Usage::
 

@@ -9,13 +9,6 @@ import torch
 from trainer.errors import ConfigError
 
 
-def cpu_bf16_supported() -> bool:
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except Exception:
-        return False
-
-
 def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():

@@ -100,19 +100,12 @@ def _device(device: Any) -> torch.device:
     return dev
 
 
-def _bf16_supported(dev: torch.device) -> bool:
-    if dev.type == "cuda":
-        return bool(torch.cuda.is_bf16_supported())
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except Exception:
-        return False
-
-
 def _precision(precision: str, dev: torch.device) -> str:
     p = str(precision or "fp32").lower()
-    if p == "auto":
-        return "bf16" if _bf16_supported(dev) else "fp32"
+    if p == "auto":  # the one rule of precision = "auto" (measured capability)
+        from trainer.training.capability import auto_precision
+
+        return auto_precision(dev)
     if p not in ("fp32", "bf16"):
         raise ConfigError(f"unknown precision {precision!r}: use fp32, bf16 or auto")
     return p
