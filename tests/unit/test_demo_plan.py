@@ -23,3 +23,24 @@ def test_too_slow_machine_gets_the_smallest_demo_and_an_honest_estimate():
     assert plan.estimate_s > 300
     assert plan.dataset_counts()["size"] == (128, 64)
     assert f"epochs={MIN_EPOCHS}" in plan.overrides()
+
+
+def test_saved_plan_is_applied_and_the_users_set_wins(tmp_path, monkeypatch):
+    import json
+
+    from trainer.config import load_config
+    from trainer.demo_plan import plan_for_config
+
+    monkeypatch.delenv("CRACKVIEWER_THREADS", raising=False)
+    plan = choose_plan({(128, 128): 2.0, (128, 64): 1.0}, "fp32")
+    plan.threads = 1
+    (tmp_path / "demo_plan.json").write_text(json.dumps(plan.__dict__))
+    cfg = load_config(None, ["epochs=3", "device=cpu"], preset="quick")
+    again = plan_for_config(cfg, ["epochs=3", "device=cpu"], tmp_path / "demo_plan.json")
+    assert again == plan  # reloaded, not re-measured
+    assert cfg["epochs"] == 3  # the user's --set wins over the plan
+    assert (cfg["input_height"], cfg["input_width"]) == (plan.height, plan.width)
+    import os
+
+    assert os.environ["CRACKVIEWER_THREADS"] == "1"
+    monkeypatch.delenv("CRACKVIEWER_THREADS")
