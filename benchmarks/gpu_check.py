@@ -100,6 +100,7 @@ def stage_train(arg: dict) -> None:
     torch.backends.cudnn.benchmark = True
     for precision, cl in (("bf16", True), ("fp32", False)):
         for b in (1, 8, 32):
+            model = None
             try:
                 model = _model(cl)
                 rate, warm = _train_rate(model, b, precision, cl, arg.get("seconds", 4.0))
@@ -348,8 +349,7 @@ def main(argv: list[str] | None = None) -> int:
              box(90), "torchrun trainer")
         ok = (tmp / "run" / "metrics.json").is_file()
         say(f"  torchrun -m trainer train (1 epoch, quick preset at 448x448): "
-            f"{'finished' if ok else 'did not finish'} in {time.perf_counter() - t0:.1f} s"
-            )
+            f"{'finished' if ok else 'did not finish'} in {time.perf_counter() - t0:.1f} s")
 
     train = [r for r in rows if r["stage"] == "train" and "img_s" in r]
     val = [r for r in rows if r["stage"] == "validation"]
