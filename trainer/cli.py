@@ -199,10 +199,11 @@ def cmd_eval(args) -> int:
     model, cfg, hw, device, precision, ckpt = _load_run_model(run, args.checkpoint, args.device)
     index = open_dataset(args.data, val_fraction=cfg["val_fraction"], seed=cfg["seed"], skip_bad=args.skip_bad)
     records = index.split(args.split)
-    records, bad = validate_records(records, skip_bad=args.skip_bad)
+    rule = cfg.get("mask_rule", "threshold")
+    records, bad = validate_records(records, skip_bad=args.skip_bad, mask_rule=rule)
     for f, r in bad:
         print(f"skipped bad sample {f}: {r}", file=sys.stderr)
-    ds = CrackDataset(records, hw, dilate=cfg["dilate"], seed=cfg["seed"], train=False)
+    ds = CrackDataset(records, hw, dilate=cfg["dilate"], seed=cfg["seed"], train=False, mask_rule=rule)
     out = Path(args.out) if args.out else run / "evals" / args.split
     thr = _run_thresholds(run)
     seg_thr = args.seg_threshold if args.seg_threshold is not None else thr["seg_threshold"]

@@ -37,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "grad_accumulation": 1,
     "num_workers": 0,
     "skip_bad_samples": False,
+    "mask_rule": "threshold",
     "val_fraction": 0.15,
     "save_images": True,
 }
@@ -84,6 +85,7 @@ KEY_DOCS: dict[str, tuple[str, str, str]] = {
     "grad_accumulation": ("Optimisation", "Take an optimiser step every N batches.", "1"),
     "num_workers": ("Run", "DataLoader worker processes (0 = load in the training process).", "0"),
     "skip_bad_samples": ("Data", "Skip unreadable or inconsistent samples and list them, instead of stopping.", "False"),
+    "mask_rule": ("Data", "How mask files are read: threshold (grey value > 127, for 0/255 and JPEG masks) or nonzero (any value > 0 in any channel, for masks stored as 0/1, 0/100, 16-bit or coloured).", "threshold"),
     "val_fraction": ("Data", "Fraction of train carved out as val for layouts without a val split.", "(own split)"),
     "save_images": ("Report", "Write one dices/ picture per evaluated sample.", "True"),
 }
@@ -111,6 +113,7 @@ _CHOICES = {
     "decision_pooling": ("avg", "max"),
     "precision": ("auto", "bf16", "fp32"),
     "dice_threshold": (1, 2),
+    "mask_rule": ("threshold", "nonzero"),
 }
 
 

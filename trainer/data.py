@@ -69,6 +69,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from trainer.datasets.maskcheck import DEFAULT_MASK_RULE, MASK_READ_FLAGS, binarise, check_mask, gray_for_rule
 from trainer.errors import DataError
 
 __all__ = [
@@ -218,19 +219,28 @@ def read_image(path, size=None) -> np.ndarray:
     return img
 
 
-def _read_mask_gray(path, shape=None, image_path=None) -> np.ndarray:
-    m = _decode(path, cv2.IMREAD_GRAYSCALE)  # also EXIF-oriented, like its image
+def _read_mask_gray(path, shape=None, image_path=None, rule: str = DEFAULT_MASK_RULE) -> np.ndarray:
+    """8-bit grey mask that ``> 127`` binarises by ``rule`` (trainer.datasets.maskcheck), EXIF-oriented."""
+    if rule == DEFAULT_MASK_RULE:
+        m = _decode(path, cv2.IMREAD_GRAYSCALE)  # also EXIF-oriented, like its image
+    else:
+        m = gray_for_rule(_decode(path, MASK_READ_FLAGS), rule)
+    _check_mask_size(m, path, shape, image_path)
+    return m
+
+
+def _check_mask_size(m: np.ndarray, path, shape=None, image_path=None) -> None:
     if shape is not None and m.shape[:2] != tuple(shape[:2]):
         what = f"its image {image_path}" if image_path is not None else "its image"
         raise DataError(f"mask size {m.shape[1]}x{m.shape[0]} (WxH) differs from {what} "
                         f"({shape[1]}x{shape[0]})", file=path)
-    return m
 
 
-def read_mask(path, shape=None) -> np.ndarray:
-    """HxW uint8 in {0, 1}, binarised once (> 127), EXIF-oriented. ``shape`` = the image's (height, width[, c]):
-    a mask of another size raises :class:`DataError` naming the mask file. ``shape=None`` skips the check."""
-    m = _read_mask_gray(path, shape)
+def read_mask(path, shape=None, rule: str = DEFAULT_MASK_RULE) -> np.ndarray:
+    """HxW uint8 in {0, 1}, binarised once (> 127, or by ``rule``), EXIF-oriented. ``shape`` = the image's
+    (height, width[, c]): a mask of another size raises :class:`DataError` naming the mask file. ``shape=None``
+    skips the check."""
+    m = _read_mask_gray(path, shape, rule=rule)
     return (m > 127).astype(np.uint8)
 
 
@@ -251,20 +261,21 @@ def distance_weight(mask01: np.ndarray, p: float, max_value: float) -> np.ndarra
 # --------------------------------------------------------------------------------------------------------------------
 # validation (decode every file once)
 
-def _check_record(rec: SampleRecord):
-    """None when fine, ``(file, reason)`` when bad, ``("warn", file, message)`` for a label/mask disagreement."""
+def _check_record(rec: SampleRecord, rule: str = DEFAULT_MASK_RULE):
+    """None when fine, ``(file, reason)`` when bad, ``("warn", file, message)`` for a label/mask disagreement.
+    A mask the rule misreads (0/1, 0/100, 16-bit, coloured) or a crack sample's empty mask is bad (maskcheck)."""
     try:
         img = _decode(rec.image_path, cv2.IMREAD_COLOR)
         if rec.has_mask:
-            m = _read_mask_gray(rec.mask_path, img.shape, image_path=rec.image_path)
-            crack = bool((m > 127).any())
-            if rec.label == 0 and crack:
+            raw = _decode(rec.mask_path, MASK_READ_FLAGS)
+            _check_mask_size(raw, rec.mask_path, img.shape, image_path=rec.image_path)
+            finding = check_mask(raw, rec.mask_path, positive=rec.label == 1, rule=rule)
+            if finding is not None:
+                return (finding.file, finding.reason)
+            if rec.label == 0 and binarise(raw, rule).any():
                 return ("warn", str(rec.mask_path),
                         f"sample {rec.name!r} is labelled crack-free but its mask has crack pixels; "
                         "it trains as crack-free with an all-zero mask")
-            if rec.label == 1 and not crack:
-                return ("warn", str(rec.mask_path),
-                        f"sample {rec.name!r} is labelled crack but its mask is empty")
     except DataError as e:
         return (e.file or str(rec.image_path), _reason(e))
     return None
@@ -294,18 +305,20 @@ def _workers() -> int:
 
 
 def validate_records(records: Iterable[SampleRecord], skip_bad: bool = False, *, warnings: list | None = None,
-                     workers: int | None = None) -> tuple[list[SampleRecord], list[tuple[str, str]]]:
+                     workers: int | None = None, mask_rule: str = DEFAULT_MASK_RULE
+                     ) -> tuple[list[SampleRecord], list[tuple[str, str]]]:
     """Decode each image and mask once (threads) and check them.
 
     Bad: missing/unreadable/corrupt image or mask, a mask whose size (after EXIF orientation) differs from its
-    image's. Returns ``(good_records, bad)`` with ``bad`` = ``[(file, reason)]``. Without ``skip_bad`` any bad
+    image's, a mask that ``mask_rule`` reads as (nearly) empty although it marks crack pixels (0/1, 0/100,
+    16-bit, coloured: the reason names the fix), a crack sample whose mask is empty. Returns ``(good_records, bad)`` with ``bad`` = ``[(file, reason)]``. Without ``skip_bad`` any bad
     sample raises one :class:`DataError` naming the first bad file (and counting the others). Label/mask
-    disagreements (a crack-free sample whose mask has crack pixels, a crack with an empty mask) are not bad: they
-    are appended to ``warnings`` when a list is given.
+    disagreements (a crack-free sample whose mask has crack pixels) are not bad: they are appended to
+    ``warnings`` when a list is given.
     """
     records = list(records)
     with ThreadPoolExecutor(max_workers=workers or _workers()) as pool:
-        results = list(pool.map(_check_record, records))
+        results = list(pool.map(lambda r: _check_record(r, mask_rule), records))
     good, bad, warns = [], [], []
     for rec, res in zip(records, results):
         if res is None:
@@ -703,7 +716,8 @@ class CrackDataset(Dataset):
     channel_order = CHANNEL_ORDER
 
     def __init__(self, records, input_hw, dilate: int = 1, num_segmented: int = -1, seed: int = 1337,
-                 weighted=None, train: bool = True):
+                 weighted=None, train: bool = True, mask_rule: str = DEFAULT_MASK_RULE):
+        self.mask_rule = mask_rule
         self.records: list[SampleRecord] = list(records)
         self.input_hw = (int(input_hw[0]), int(input_hw[1]))
         if self.input_hw[0] < 1 or self.input_hw[1] < 1:
@@ -736,7 +750,7 @@ class CrackDataset(Dataset):
         rec = self.records[i]
         if rec.label == 0 or not self.is_segmented[i]:
             return np.zeros((h, w), np.uint8)
-        m = _read_mask_gray(rec.mask_path, image_shape, image_path=rec.image_path)
+        m = _read_mask_gray(rec.mask_path, image_shape, image_path=rec.image_path, rule=self.mask_rule)
         if self.dilate > 1:
             m = cv2.dilate(m, np.ones((self.dilate, self.dilate), np.uint8))
         if m.shape[:2] != (h, w):
