@@ -128,7 +128,9 @@ def _load_run_model(run: Path, checkpoint: str | None, device_name: str = "auto"
     state = load_checkpoint(ckpt_path)
     cfg = load_config(run / "config.toml") if (run / "config.toml").is_file() else dict(state.get("config", {}))
     meta = state.get("meta", {})
-    hw = (int(meta.get("input_height", cfg["input_height"])), int(meta.get("input_width", cfg["input_width"])))
+    from trainer.limits import check_checkpoint_input_size
+
+    hw = check_checkpoint_input_size(meta, ckpt_path, cfg)    # before anything is allocated
     model = SegDecNet(architecture=meta.get("architecture", cfg["architecture"]),
                       decision_pooling=meta.get("decision_pooling", cfg["decision_pooling"]), in_channels=3,
                       input_height=hw[0], input_width=hw[1])
@@ -200,7 +202,8 @@ def cmd_eval(args) -> int:
     index = open_dataset(args.data, val_fraction=cfg["val_fraction"], seed=cfg["seed"], skip_bad=args.skip_bad)
     records = index.split(args.split)
     rule = cfg.get("mask_rule", "threshold")
-    records, bad = validate_records(records, skip_bad=args.skip_bad, mask_rule=rule)
+    records, bad = validate_records(records, skip_bad=args.skip_bad, mask_rule=rule,
+                                    max_megapixels=cfg.get("max_megapixels", 250.0))
     for f, r in bad:
         print(f"skipped bad sample {f}: {r}", file=sys.stderr)
     ds = CrackDataset(records, hw, dilate=cfg["dilate"], seed=cfg["seed"], train=False, mask_rule=rule)

@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "num_workers": 0,
     "skip_bad_samples": False,
     "mask_rule": "threshold",
+    "max_megapixels": 250.0,
     "val_fraction": 0.15,
     "save_images": True,
 }
@@ -86,6 +87,7 @@ KEY_DOCS: dict[str, tuple[str, str, str]] = {
     "num_workers": ("Run", "DataLoader worker processes (0 = load in the training process).", "0"),
     "skip_bad_samples": ("Data", "Skip unreadable or inconsistent samples and list them, instead of stopping.", "False"),
     "mask_rule": ("Data", "How mask files are read: threshold (grey value > 127, for 0/255 and JPEG masks) or nonzero (any value > 0 in any channel, for masks stored as 0/1, 0/100, 16-bit or coloured).", "threshold"),
+    "max_megapixels": ("Data", "Largest image or mask (width x height / 1e6) read; larger files are refused from their header before decoding.", "250.0"),
     "val_fraction": ("Data", "Fraction of train carved out as val for layouts without a val split.", "(own split)"),
     "save_images": ("Report", "Write one dices/ picture per evaluated sample.", "True"),
 }
@@ -156,6 +158,8 @@ def validate_config(cfg: dict[str, Any]) -> dict[str, Any]:
     for key in ("input_height", "input_width"):
         if cfg[key] < 64 or cfg[key] % 8:
             raise ConfigError(f"{key} = {cfg[key]} must be a multiple of 8 and at least 64")
+        if cfg[key] > 4096:
+            raise ConfigError(f"{key} = {cfg[key]} is over the limit of 4096 pixels")
     if cfg["learning_rate"] <= 0:
         raise ConfigError(f"learning_rate = {cfg['learning_rate']} must be positive")
     if cfg["delta_cls_loss"] < 0:
@@ -164,6 +168,8 @@ def validate_config(cfg: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError("num_segmented must be -1 (all positives) or a count >= 0")
     if cfg["num_workers"] < 0:
         raise ConfigError("num_workers must be >= 0")
+    if not 0.0 < cfg["max_megapixels"] < 1e5:
+        raise ConfigError(f"max_megapixels = {cfg['max_megapixels']} must be above 0 and below 100000")
     if not 0.0 < cfg["val_fraction"] < 1.0:
         raise ConfigError(f"val_fraction = {cfg['val_fraction']} must be between 0 and 1")
     dev = cfg["device"]

@@ -71,6 +71,7 @@ from torch.utils.data import Dataset
 
 from trainer.datasets.maskcheck import DEFAULT_MASK_RULE, MASK_READ_FLAGS, binarise, check_mask, gray_for_rule
 from trainer.errors import DataError
+from trainer.limits import DEFAULT_MAX_MEGAPIXELS, check_image_megapixels
 
 __all__ = [
     "IMAGE_EXTS", "CHANNEL_ORDER", "LAYOUTS", "SampleRecord", "DatasetIndex", "CrackDataset",
@@ -186,8 +187,11 @@ class DatasetIndex:
 # --------------------------------------------------------------------------------------------------------------------
 # pixel reading
 
-def _decode(path, flags: int) -> np.ndarray:
+def _decode(path, flags: int, max_megapixels: float | None = None) -> np.ndarray:
+    """Decode an image file; with ``max_megapixels`` its header size is checked first (nothing allocated)."""
     path = Path(path)
+    if max_megapixels is not None:
+        check_image_megapixels(path, max_megapixels)
     try:
         buf = np.fromfile(str(path), dtype=np.uint8)
     except FileNotFoundError:
@@ -207,10 +211,11 @@ def _decode(path, flags: int) -> np.ndarray:
     return img
 
 
-def read_image(path, size=None) -> np.ndarray:
+def read_image(path, size=None, max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS) -> np.ndarray:
     """HxWx3 uint8 RGB with the EXIF orientation applied. ``size`` = (height, width) resizes with INTER_AREA.
-    Raises :class:`DataError` naming the file when it is missing, unreadable or corrupt."""
-    img = _decode(path, cv2.IMREAD_COLOR)  # IMREAD_COLOR applies the EXIF orientation (unlike IMREAD_UNCHANGED)
+    Raises :class:`DataError` naming the file when it is missing, unreadable, corrupt or over ``max_megapixels``
+    (checked from the header, before decoding)."""
+    img = _decode(path, cv2.IMREAD_COLOR, max_megapixels)  # IMREAD_COLOR applies the EXIF orientation (unlike IMREAD_UNCHANGED)
     img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     if size is not None:
         h, w = int(size[0]), int(size[1])
@@ -261,13 +266,14 @@ def distance_weight(mask01: np.ndarray, p: float, max_value: float) -> np.ndarra
 # --------------------------------------------------------------------------------------------------------------------
 # validation (decode every file once)
 
-def _check_record(rec: SampleRecord, rule: str = DEFAULT_MASK_RULE):
+def _check_record(rec: SampleRecord, rule: str = DEFAULT_MASK_RULE,
+                  max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS):
     """None when fine, ``(file, reason)`` when bad, ``("warn", file, message)`` for a label/mask disagreement.
     A mask the rule misreads (0/1, 0/100, 16-bit, coloured) or a crack sample's empty mask is bad (maskcheck)."""
     try:
-        img = _decode(rec.image_path, cv2.IMREAD_COLOR)
+        img = _decode(rec.image_path, cv2.IMREAD_COLOR, max_megapixels)
         if rec.has_mask:
-            raw = _decode(rec.mask_path, MASK_READ_FLAGS)
+            raw = _decode(rec.mask_path, MASK_READ_FLAGS, max_megapixels)
             _check_mask_size(raw, rec.mask_path, img.shape, image_path=rec.image_path)
             finding = check_mask(raw, rec.mask_path, positive=rec.label == 1, rule=rule)
             if finding is not None:
@@ -305,12 +311,12 @@ def _workers() -> int:
 
 
 def validate_records(records: Iterable[SampleRecord], skip_bad: bool = False, *, warnings: list | None = None,
-                     workers: int | None = None, mask_rule: str = DEFAULT_MASK_RULE
-                     ) -> tuple[list[SampleRecord], list[tuple[str, str]]]:
+                     workers: int | None = None, mask_rule: str = DEFAULT_MASK_RULE,
+                     max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS) -> tuple[list[SampleRecord], list[tuple[str, str]]]:
     """Decode each image and mask once (threads) and check them.
 
     Bad: missing/unreadable/corrupt image or mask, a mask whose size (after EXIF orientation) differs from its
-    image's, a mask that ``mask_rule`` reads as (nearly) empty although it marks crack pixels (0/1, 0/100,
+    image's, an image or mask over ``max_megapixels`` (from its header, before decoding), a mask that ``mask_rule`` reads as (nearly) empty although it marks crack pixels (0/1, 0/100,
     16-bit, coloured: the reason names the fix), a crack sample whose mask is empty. Returns ``(good_records, bad)`` with ``bad`` = ``[(file, reason)]``. Without ``skip_bad`` any bad
     sample raises one :class:`DataError` naming the first bad file (and counting the others). Label/mask
     disagreements (a crack-free sample whose mask has crack pixels) are not bad: they are appended to
@@ -318,7 +324,7 @@ def validate_records(records: Iterable[SampleRecord], skip_bad: bool = False, *,
     """
     records = list(records)
     with ThreadPoolExecutor(max_workers=workers or _workers()) as pool:
-        results = list(pool.map(lambda r: _check_record(r, mask_rule), records))
+        results = list(pool.map(lambda r: _check_record(r, mask_rule, max_megapixels), records))
     good, bad, warns = [], [], []
     for rec, res in zip(records, results):
         if res is None:

@@ -328,7 +328,7 @@ def _train(data_path: Path, out_dir: Path, config: dict | None, resume: bool, ev
             continue
         mask_warnings: list[str] = []
         good, bad = validate_records(recs, skip_bad=cfg["skip_bad_samples"], warnings=mask_warnings,
-                                     mask_rule=cfg["mask_rule"])
+                                     mask_rule=cfg["mask_rule"], max_megapixels=cfg["max_megapixels"])
         for w in mask_warnings:
             events.log(f"warning: {w}", level="warning")
         checked[name] = good
