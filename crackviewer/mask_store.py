@@ -42,8 +42,6 @@ Label changes are written the layout's way:
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import shutil
@@ -58,6 +56,9 @@ import cv2
 import numpy as np
 
 from trainer.data import DatasetIndex, SampleRecord, open_dataset, read_mask
+from trainer.datasets.filestamp import MaskGuard, SaveConflict
+from trainer.datasets.lock import update_manifest_labels
+from trainer.diskfull import WriteError
 from trainer.errors import CrackError, DataError
 
 STATE_DIR = ".crackviewer"
@@ -72,10 +73,25 @@ class MaskSaveError(CrackError):
     kind = "data"
 
 
+class MaskConflictError(MaskSaveError):
+    """The mask file changed on disk (another app instance or a script) since it was loaded: not overwritten."""
+
+    def __init__(self, conflict: SaveConflict):
+        self.conflict = conflict
+        super().__init__(conflict.message)
+        self.file = conflict.path
+
+
 class LabelError(CrackError):
     """A label change this layout cannot express (the message says what to do instead)."""
 
     kind = "data"
+
+
+def _save_error(e: CrackError) -> MaskSaveError:
+    err = MaskSaveError(e.message)          # the message already names the file
+    err.file = e.file
+    return err
 
 
 @dataclass(frozen=True)
@@ -235,6 +251,7 @@ class MaskStore:
         self.journal_dir = self.state_dir / "journal"
         self.labels_path = self.state_dir / LABELS_FILE
         self._lock = threading.RLock()
+        self.guard = MaskGuard(self.root)      # stamps of loaded masks: a save never overwrites another's edit
         self._journal_len: dict[str, int] = {}
         self._overrides = self._read_overrides()
         self._records: dict[str, SampleRecord] = {}
@@ -302,6 +319,7 @@ class MaskStore:
     def read_saved_mask(self, name: str, shape: tuple[int, int]) -> np.ndarray:
         """The mask as saved on disk ({0,1}, zeros when the sample has no mask file)."""
         rec = self.record(name)
+        self.guard.loaded(rec.mask_path)        # stamp before reading: a change after it is a conflict at save
         if rec.has_mask and rec.mask_path.is_file():
             return read_mask(rec.mask_path, shape)
         return np.zeros(tuple(shape[:2]), np.uint8)
@@ -422,7 +440,7 @@ class MaskStore:
             # the label is "the mask has crack pixels" and every sample keeps its mask file
             data = encode_mask(mask, path)
             backup = self._backup_file(path, self.backup_path(rec))
-            atomic_write_bytes(path, data)
+            self._guarded_write(path, data)
             label_changed = rec.label != int(crack)
             rec = replace(rec, has_mask=True, label=int(crack))
             self._set_record(rec)
@@ -433,12 +451,7 @@ class MaskStore:
                 # an empty mask on a crack sample: the sample becomes weakly labelled (no mask file)
                 if path.is_file():
                     backup = self._backup_file(path, self.backup_path(rec))
-                    try:
-                        os.remove(path)
-                    except FileNotFoundError:
-                        pass
-                    except OSError as e:
-                        raise MaskSaveError(f"cannot remove the emptied mask ({_os_reason(e)})", file=path) from None
+                    self._guarded_write(path, None)
                     _fsync_dir(path.parent)
                     removed = path
                 rec = replace(rec, has_mask=False)
@@ -446,7 +459,7 @@ class MaskStore:
                 data = encode_mask(mask, path)
                 if rec.has_mask or path.is_file():
                     backup = self._backup_file(path, self.backup_path(rec))
-                atomic_write_bytes(path, data)
+                self._guarded_write(path, data)
                 wrote = path
                 rec = replace(rec, has_mask=True)
         self._set_record(rec)
@@ -455,6 +468,15 @@ class MaskStore:
             label_changed = True
         self._journal_done(name, journal_covered)
         return SaveResult(rec, wrote, removed, backup, label_changed)
+
+    def _guarded_write(self, path: Path, data: bytes | None) -> None:
+        """Write (None: remove) a mask file unless it changed on disk since this store loaded it."""
+        try:
+            conflict = self.guard.save(path, data)
+        except (WriteError, DataError) as e:
+            raise _save_error(e) from None
+        if conflict is not None:
+            raise MaskConflictError(conflict)
 
     # ------------------------------------------------------------ labels
     def set_label(self, name: str, label: int) -> SampleRecord:
@@ -513,37 +535,9 @@ class MaskStore:
         return {str(k): 1 if v else 0 for k, v in data.items()}
 
     def _rewrite_manifest(self, name: str, label: int) -> None:
-        mpath = self.root / "manifest.csv"
-        with self._lock:
-            try:
-                raw = mpath.read_bytes()
-            except OSError as e:
-                raise MaskSaveError(f"cannot read ({_os_reason(e)})", file=mpath) from None
-            bom = raw.startswith(b"\xef\xbb\xbf")
-            text = raw.decode("utf-8-sig")
-            lines = text.splitlines(keepends=True)
-            header_i = next((i for i, ln in enumerate(lines) if ln.strip()), None)
-            if header_i is None:
-                raise MaskSaveError("manifest is empty", file=mpath)
-            header = [h.strip().lower() for h in next(csv.reader([lines[header_i]]))]
-            ci_name, ci_label = header.index("name"), header.index("label")
-            found = False
-            for i in range(header_i + 1, len(lines)):
-                ln = lines[i]
-                body = ln.rstrip("\r\n")
-                if not body.strip():
-                    continue
-                row = next(csv.reader([body]))
-                if len(row) > ci_name and row[ci_name].strip() == name:
-                    row = row + [""] * (len(header) - len(row))
-                    row[ci_label] = str(label)
-                    buf = io.StringIO()
-                    csv.writer(buf, lineterminator="").writerow(row)
-                    lines[i] = buf.getvalue() + ln[len(body):]
-                    found = True
-                    break
-            if not found:
-                raise MaskSaveError(f"sample {name!r} is not listed", file=mpath)
-            self._backup_file(mpath, self.backup_dir / "manifest.csv")
-            out = ("\ufeff" if bom else "") + "".join(lines)
-            atomic_write_bytes(mpath, out.encode("utf-8"))
+        """One locked, atomic read-modify-write of manifest.csv (trainer.datasets.lock): other processes'
+        label changes are kept."""
+        try:
+            update_manifest_labels(self.root, {name: label}, backup=self.backup_dir / "manifest.csv")
+        except (DataError, WriteError) as e:
+            raise _save_error(e) from None

@@ -43,6 +43,8 @@ class FileStamp:
             st = p.stat()
         except FileNotFoundError:
             return cls(str(p), False)
+        except OSError as e:                   # a folder, no permission: the write will say what is wrong
+            return cls(str(p), True, -1, 0, f"unreadable ({e.strerror or e})")
         return cls(str(p), True, len(data), st.st_mtime_ns, hashlib.sha256(data).hexdigest())
 
     @classmethod
