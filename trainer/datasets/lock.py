@@ -105,14 +105,14 @@ def _open_lock_file(path: Path) -> int:
         raise write_error(e, path) from None
 
 
-def _read_owner(fd: int) -> LockOwner | None:
-    for _ in range(5):                      # the holder may be writing it right now
+def _read_owner(fd: int, tries: int = 5) -> LockOwner | None:
+    for _ in range(tries):                  # the holder may be writing it right now
         try:
             text = os.pread(fd, 4096, 0).decode("utf-8", "replace")
         except OSError:
             return None
         owner = LockOwner.parse(text)
-        if owner is not None or not text:
+        if owner is not None:
             return owner
         time.sleep(0.01)
     return None
@@ -145,7 +145,7 @@ class DatasetLock:
             if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise LockHeld(self.path, owner) from None
             raise write_error(e, self.path) from None
-        self.stale_owner = _read_owner(fd)          # left by a holder that died without releasing
+        self.stale_owner = _read_owner(fd, tries=1)  # left by a holder that died without releasing
         try:
             data = LockOwner.me(self.app).to_json().encode()
             os.ftruncate(fd, 0)
