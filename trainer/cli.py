@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import sys
 import time
@@ -252,7 +253,9 @@ def cmd_predict(args) -> int:
 
     from trainer.data import read_image
     from trainer.device import autocast
+    from trainer.diskfull import atomic_write_checked, write_png_checked
     from trainer.errors import DataError
+    from trainer.predict_names import mask_names
 
     run = Path(args.run)
     model, cfg, hw, device, precision, ckpt = _load_run_model(run, args.checkpoint, args.device)
@@ -276,10 +279,18 @@ def cmd_predict(args) -> int:
     print(f"predicting {len(paths)} image(s) with {ckpt} (seg threshold {seg_thr:.4f}, image threshold {img_thr:.4f}"
           f"{', gated' if gated else ''}; from {thr['source'] if args.seg_threshold is None else '--seg-threshold'})",
           file=sys.stderr)
-    rows = []
+    rows, skipped = [], []
+    max_mp = cfg.get("max_megapixels", 250.0)
     with torch.inference_mode():
-        for p in paths:
-            img = read_image(p)
+        for p, out_name in zip(paths, mask_names(paths)):
+            try:
+                img = read_image(p, max_megapixels=max_mp)
+            except DataError as e:
+                if not args.skip_bad:
+                    raise DataError(f"{e.message}. Use --skip-bad to skip bad images and list them") from None
+                skipped.append(e.message)
+                print(f"skipped bad image {e.message}", file=sys.stderr)
+                continue
             h0, w0 = img.shape[:2]
             x = cv2.resize(img, (hw[1], hw[0]), interpolation=cv2.INTER_AREA)
             t = torch.from_numpy(x).permute(2, 0, 1).float().div(255).unsqueeze(0).to(device)
@@ -294,16 +305,18 @@ def cmd_predict(args) -> int:
             mask = (prob >= seg_thr).astype(np.uint8) * 255
             if gated and not decision:
                 mask[:] = 0
-            out_name = f"{p.stem}_mask.png"
-            if not cv2.imwrite(str(out / out_name), mask):
-                raise DataError("could not write the mask (disk full or no permission?)", out / out_name)
+            write_png_checked(out / out_name, mask)       # checked and atomic: a failure names the file
             rows.append(dict(image=str(p), mask=out_name, score=f"{score:.6f}", decision=decision,
                              crack_pixels=int((mask > 0).sum())))
-    with open(out / "predictions.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0].keys()))
-        w.writeheader()
-        w.writerows(rows)
-    print(f"wrote {len(rows)} mask(s) and {out / 'predictions.csv'}")
+    if not rows:
+        raise DataError(f"all {len(paths)} image(s) were bad; nothing was predicted", args.inputs[0])
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0].keys()))
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_checked(out / "predictions.csv", buf.getvalue().encode("utf-8"))
+    print(f"wrote {len(rows)} mask(s) and {out / 'predictions.csv'}"
+          + (f"; skipped {len(skipped)} bad image(s) listed above" if skipped else ""))
     return 0
 
 
@@ -394,6 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seg-threshold", type=float)
     p.add_argument("--image-threshold", type=float)
     p.add_argument("--gate", action="store_true", help="blank the mask of images classified crack-free")
+    p.add_argument("--skip-bad", action="store_true", help="skip unreadable or too large images and list them")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_predict)
 
