@@ -180,6 +180,8 @@ def train(data_path: str | Path, out_dir: str | Path, config: dict[str, Any] | N
         # Checked before anything is written, so the existing run's files stay untouched.
         raise ConfigError("this run folder already holds a run: add --resume to continue it, or choose another --out",
                           out_dir)
+    if first_rank and resume:
+        _check_resume(out_dir, config)       # before anything is written: a refused resume leaves the run as it was
     dist_ctx = _Dist()
     main = dist_ctx.is_main
     events = EventLog(out_dir if main else None, to_stdout=events_stdout and main, enabled=main,
@@ -218,6 +220,32 @@ def train(data_path: str | Path, out_dir: str | Path, config: dict[str, Any] | N
         _restore_stop_handlers(old_handlers)
         events.close()
         dist_ctx.close()
+
+
+RESUMABLE_KEYS = ("device", "precision", "num_workers", "epochs")   # the keys --set may change on resume
+
+
+def _check_resume(out_dir: Path, config: dict[str, Any] | None) -> None:
+    """Refuse a resume with nothing to resume from, or with --set keys a resume cannot change (named, with the fix)."""
+    last = out_dir / "checkpoints" / "last.pth"
+    cfg_path = out_dir / "config.toml"
+    if not cfg_path.is_file():
+        raise ConfigError("cannot resume: no config.toml in the run folder (was a run started here?)", out_dir)
+    if not last.is_file():
+        raise ConfigError(f"cannot resume: there is no checkpoint to resume from ({last} is missing: the run stopped "
+                          "before its first epoch ended, or its checkpoints were deleted). Nothing was changed; start "
+                          f"it again in a new folder with --config {cfg_path}", out_dir)
+    if not config:
+        return
+    saved = config_mod.load_config(cfg_path)
+    changed = {k: (saved[k], v) for k, v in config.items() if k in saved and v != saved[k]}
+    refused = {k: ab for k, ab in changed.items() if k not in RESUMABLE_KEYS}
+    if refused:
+        applied = [k for k in changed if k in RESUMABLE_KEYS]
+        raise ConfigError("cannot change on resume: " + ", ".join(f"{k} ({a} -> {b})" for k, (a, b) in refused.items())
+                          + f". A resumed run keeps its config; only {', '.join(RESUMABLE_KEYS)} can change"
+                          + (f" (would apply: {', '.join(applied)})" if applied else "")
+                          + ". Drop those --set keys, or start a new run with them", cfg_path)
 
 
 def _has_started(out_dir: Path) -> bool:
@@ -281,7 +309,7 @@ def _train(data_path: Path, out_dir: Path, config: dict | None, resume: bool, ev
         saved_cfg = config_mod.load_config(out_dir / "config.toml")
         if config:
             changed = {k: (saved_cfg[k], config[k]) for k in config if k in saved_cfg and config[k] != saved_cfg[k]
-                       and k in ("device", "precision", "num_workers", "epochs")}
+                       and k in RESUMABLE_KEYS}
             saved_cfg.update({k: v for k, (_, v) in changed.items()})
             if changed:
                 events.log("resume: applying changed " + ", ".join(f"{k}: {a} -> {b}" for k, (a, b) in changed.items()),
