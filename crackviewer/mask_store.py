@@ -57,7 +57,7 @@ import numpy as np
 
 from trainer.data import DatasetIndex, SampleRecord, open_dataset, read_mask
 from trainer.datasets.filestamp import MaskGuard, SaveConflict
-from trainer.datasets.lock import update_manifest_labels
+from trainer.datasets.lock import DatasetLock, LockHeld, update_manifest_labels
 from trainer.diskfull import WriteError
 from trainer.errors import CrackError, DataError
 
@@ -252,6 +252,8 @@ class MaskStore:
         self.labels_path = self.state_dir / LABELS_FILE
         self._lock = threading.RLock()
         self.guard = MaskGuard(self.root)      # stamps of loaded masks: a save never overwrites another's edit
+        self.edit_lock = DatasetLock(self.root)
+        self.read_only: LockHeld | None = None  # set by take_edit_lock when another process edits the dataset
         self._journal_len: dict[str, int] = {}
         self._overrides = self._read_overrides()
         self._records: dict[str, SampleRecord] = {}
@@ -259,6 +261,20 @@ class MaskStore:
             if r.name in self._overrides and self.layout in ("khanhha", "reference"):
                 r = replace(r, label=int(self._overrides[r.name]))
             self._records[r.name] = r
+
+    def take_edit_lock(self) -> LockHeld | None:
+        """Take the dataset's edit lock (one editing process per dataset). None when taken; when another process
+        holds it, the :class:`LockHeld` (its ``owner`` and a message "opened read-only: <user> (pid N on host) is
+        editing this dataset since HH:MM") -- the store is then read-only: saves raise :class:`MaskSaveError`."""
+        self.read_only = self.edit_lock.try_acquire()
+        return self.read_only
+
+    def release_edit_lock(self) -> None:
+        self.edit_lock.release()
+
+    def _check_writable(self) -> None:
+        if self.read_only is not None:
+            raise MaskSaveError(self.read_only.message)
 
     def remove_stale_temp_files(self) -> list[Path]:
         """Delete temp files that a killed crackviewer left next to masks or state files (hidden ``.<name>.<pid>.*
@@ -367,6 +383,7 @@ class MaskStore:
 
         Raises :class:`MaskSaveError` when the journal cannot be written (the caller should then save at once).
         """
+        self._check_writable()
         rec = _encode_record(name, shape, writes)
         path = self.journal_path(name)
         with self._lock:
@@ -430,6 +447,7 @@ class MaskStore:
         :meth:`journal_size`); the journal is removed only if nothing was appended since. ``None`` removes it.
         Raises :class:`MaskSaveError` (nothing half-written; the sample stays unsaved).
         """
+        self._check_writable()
         rec = self.record(name)
         mask = np.asarray(mask)
         crack = bool(mask.any())
@@ -485,6 +503,7 @@ class MaskStore:
         The caller clears the mask first when a sample becomes crack-free (a crack-free sample has no crack
         pixels). Raises :class:`LabelError` for a change the layout cannot hold, :class:`MaskSaveError` on I/O.
         """
+        self._check_writable()
         rec = self.record(name)
         label = 1 if label else 0
         if rec.label == label:

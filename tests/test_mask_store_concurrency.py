@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crackviewer.mask_store import MaskConflictError, MaskStore
+from crackviewer.mask_store import MaskConflictError, MaskSaveError, MaskStore
 from trainer.data import open_dataset, read_mask
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,3 +99,38 @@ def test_mask_changed_by_another_process_is_not_overwritten(dataset):
     store.save_mask(name, merged)
     final = read_mask(store.record(name).mask_path, (32, 32))
     assert final[0:4].all() and final[20:24].all()
+
+
+HOLDER = """
+    import sys, time
+    from pathlib import Path
+    from crackviewer.mask_store import MaskStore
+    store = MaskStore(sys.argv[1])
+    assert store.take_edit_lock() is None
+    Path(sys.argv[2]).touch()
+    time.sleep(300)
+"""
+
+
+def test_second_store_opens_read_only_and_names_the_editor(dataset, tmp_path):
+    ready = tmp_path / "ready"
+    p = _spawn(HOLDER, str(dataset), str(ready))
+    try:
+        while not ready.exists():
+            assert p.poll() is None, p.communicate()[1]
+            time.sleep(0.05)
+        store = MaskStore(dataset)
+        held = store.take_edit_lock()
+        assert held is not None and held.owner.pid == p.pid
+        assert str(held).startswith("opened read-only: ") and f"(pid {p.pid} on " in str(held)
+        name = next(r.name for r in store.records() if r.label == 0)
+        with pytest.raises(MaskSaveError, match="opened read-only"):
+            store.set_label(name, 1)
+        with pytest.raises(MaskSaveError, match="opened read-only"):
+            store.save_mask(name, np.ones((32, 32), np.uint8))
+        assert open_dataset(dataset).sample_by_name(name).label == 0
+    finally:
+        p.kill()
+        p.wait()
+    assert store.take_edit_lock() is None and store.read_only is None     # the holder is gone: editable again
+    store.release_edit_lock()
