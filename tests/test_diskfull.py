@@ -120,3 +120,14 @@ def test_png_round_trip_and_temp_name_carries_the_pid(tmp_path):
     import cv2
     assert np.array_equal(cv2.imread(str(tmp_path / "r.png"), cv2.IMREAD_UNCHANGED), img)
     assert f".r.png.{os.getpid()}." in diskfull.temp_path(tmp_path / "r.png").name
+
+
+def test_evaluation_maps_and_samples_go_through_the_checked_writer(tmp_path, monkeypatch):
+    """trainer.evaluate writes its probability maps with atomic_write_checked: a full disk names the file and leaves
+    no temp file behind."""
+    from trainer import evaluate
+
+    monkeypatch.setattr(diskfull.os, "write", lambda fd, data: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full")))
+    with pytest.raises(WriteError, match="disk full while writing .*probs_a.png"):
+        evaluate._write_png(tmp_path / "probs_a.png", _noise(8, 8))
+    assert os.listdir(tmp_path) == []

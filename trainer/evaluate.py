@@ -22,7 +22,6 @@ import csv
 import io
 import json
 import math
-import os
 import sys
 import threading
 import time
@@ -35,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from trainer import metrics as M
+from trainer.diskfull import atomic_write_checked
 from trainer.errors import ConfigError, CrackError, DataError
 
 __all__ = ["evaluate_split", "compute_validation", "prob_png_name", "load_samples", "PNG_PARAMS"]
@@ -227,9 +227,7 @@ def _write_png(path: Path, prob_u8: np.ndarray) -> float:
     ok, buf = cv2.imencode(".png", prob_u8, PNG_PARAMS)
     if not ok:
         raise DataError("OpenCV could not encode the probability map", path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, path)
+    atomic_write_checked(path, buf.tobytes())     # a full disk names the file and leaves no temp file
     return time.perf_counter() - t0
 
 
@@ -571,10 +569,11 @@ def evaluate_split(model, dataset, out_dir, *, seg_threshold: float | None, imag
         )
 
         # ---- files ----
-        np.savez_compressed(out / "samples.npz.tmp.npz", names=np.asarray(names, dtype=str), labels=col.labels,
+        npz = io.BytesIO()
+        np.savez_compressed(npz, names=np.asarray(names, dtype=str), labels=col.labels,
                             scores=col.scores, segmented=col.segmented, hist_pos=col.hist_pos,
                             hist_neg=col.hist_neg, max_prob=col.max_prob)
-        os.replace(out / "samples.npz.tmp.npz", out / "samples.npz")
+        atomic_write_checked(out / "samples.npz", npz.getvalue())
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(RESULTS_COLUMNS)
