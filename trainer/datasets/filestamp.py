@@ -92,7 +92,7 @@ def save_if_unchanged(root: str | os.PathLike, path: str | os.PathLike, data: by
     path = Path(path)
     with short_lock(root, MASKS_LOCK_FILE):
         now = FileStamp.of(path)
-        if not now.same_content(loaded):
+        if loaded.size >= 0 and not now.same_content(loaded):   # size -1: unreadable when loaded, nothing to keep
             return SaveConflict(str(path), loaded, now)
         if data is None:
             try:
