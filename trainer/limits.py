@@ -1,0 +1,71 @@
+"""Sizes checked before memory is allocated: images by their header, checkpoints by their metadata.
+
+* :func:`check_image_megapixels` reads an image's width and height from its header
+  (:mod:`trainer.datasets.imageheader`) and raises :class:`DataError` naming the file, its size, the memory a
+  decode would take and the key that raises the limit (``max_megapixels``), before anything is decoded. A 3 MB PNG
+  can decode to 32000x32000 (3 GB as colour).
+* :func:`check_checkpoint_input_size` checks ``input_height`` / ``input_width`` from a checkpoint's metadata
+  against the config's bounds (:func:`trainer.config.validate_config`) before a model is built: a checkpoint that
+  claims 20000x20000 is refused with a message naming the file.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Mapping
+
+from trainer.datasets.imageheader import image_size
+from trainer.errors import CheckpointError, ConfigError, DataError
+
+DEFAULT_MAX_MEGAPIXELS = 250.0     # 250 MP = 750 MB decoded as 8-bit colour
+MAX_MEGAPIXELS_KEY = "max_megapixels"
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:.1f} GB"
+
+
+def check_image_megapixels(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
+                           ) -> tuple[int, int] | None:
+    """``(width, height)`` from the header (None when the header tells nothing); raises :class:`DataError` when the
+    image is larger than ``max_megapixels``. Unreadable files are left to the decoder to report."""
+    try:
+        size = image_size(path)
+    except OSError:
+        return None
+    if size is None:
+        return None
+    w, h = size
+    mp = w * h / 1e6
+    if mp > max_megapixels:
+        need = math.ceil(mp)
+        raise DataError(f"image is {w}x{h} ({mp:.0f} megapixels; decoding it takes about {_gb(w * h * 3)} of "
+                        f"memory), over the limit of {max_megapixels:g} megapixels. Shrink the image, or set "
+                        f"{MAX_MEGAPIXELS_KEY} = {need} if this machine has the memory", file=path)
+    return size
+
+
+def check_checkpoint_input_size(meta: Mapping[str, Any], file: str | os.PathLike,
+                                cfg: Mapping[str, Any] | None = None) -> tuple[int, int]:
+    """``(height, width)`` a checkpoint's model is built for, checked against the config bounds first.
+
+    ``meta`` is the checkpoint's metadata; missing keys fall back to ``cfg`` (the run's config), then the defaults.
+    Raises :class:`CheckpointError` naming the file when a size is not an integer or is out of bounds.
+    """
+    from trainer.config import DEFAULTS, validate_config
+
+    base = dict(DEFAULTS)
+    base.update(cfg or {})
+    out = []
+    for key in ("input_height", "input_width"):
+        raw = meta.get(key, base[key])
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw != int(raw):
+            raise CheckpointError(f"the checkpoint's {key} = {raw!r} is not a whole number of pixels; it is damaged "
+                                  "or not a crack-train checkpoint", file=file)
+        out.append(int(raw))
+    try:
+        validate_config(dict(DEFAULTS, input_height=out[0], input_width=out[1]))
+    except ConfigError as e:
+        raise CheckpointError(f"the checkpoint claims a model input of {out[1]}x{out[0]} (WxH): {e}. It was not "
+                              "loaded; use a checkpoint written by crack-train", file=file) from None
+    return out[0], out[1]
