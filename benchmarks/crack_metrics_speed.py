@@ -1,7 +1,7 @@
 """Cost of the crack metrics per image during evaluation (issue 13): tolerance histograms (one max-filter of the bin
 image + one dilation of the GT + two bincounts), the GT skeleton histogram (clDice's Tsens at every threshold), clDice
-counts at the operating threshold, and the whole :class:`trainer.crackmetrics.record.CrackCollector` step; plus one
-threshold-slider step of :class:`trainer.crackmetrics.record.CrackView` at ``--slider-n`` samples.
+counts at the operating threshold, and the whole :class:`trainer.metrics.crack_record.CrackCollector` step; plus one
+threshold-slider step of :class:`trainer.metrics.crack_record.CrackView` at ``--slider-n`` samples.
 
 Synthetic 448x448 probability maps: a background of low noise (a few percent of pixels above 0.5) and 2-4 crack
 polylines 3-7 px wide with high probabilities, the GT drawn along the same cracks, shifted by a pixel.
@@ -25,8 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from trainer import metrics as M  # noqa: E402
-from trainer.crackmetrics import centreline as C, record as R, tolerance as T  # noqa: E402
+from trainer.metrics import pixels as metrics_pixels
+from trainer.metrics import centreline as C, record as R, tolerance as T
 
 
 def synthetic(n: int, size: int, seed: int = 0):
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     print(f"crack_metrics_speed: {args.n} images {args.size}x{args.size}, tolerance {args.tolerance:g} px, "
           f"{gts.mean() * 100:.1f} % GT pixels, {(probs >= 0.5).mean() * 100:.1f} % predicted at 0.5, "
           f"OpenCV threads {cv2.getNumThreads()}")
-    ref = per_image_ms(lambda p, g: M.sample_histograms(p, g), probs, gts, args.repeat)
+    ref = per_image_ms(lambda p, g: metrics_pixels.sample_histograms(p, g), probs, gts, args.repeat)
     tol = per_image_ms(lambda p, g: T.sample_tolerance_histograms(p, g, args.tolerance), probs, gts, args.repeat)
     skg = per_image_ms(lambda p, g: C.skeleton(g), probs, gts, args.repeat)
     skh = per_image_ms(lambda p, g: C.skeleton_histogram(p, g), probs, gts, args.repeat)
@@ -102,8 +102,8 @@ def main(argv=None) -> int:
     # one slider step over slider-n samples (histograms tiled from the synthetic ones)
     reps = -(-args.slider_n // len(probs))
     s = dict(col.arrays())
-    s["hist_pos"] = np.stack([M.sample_histograms(p, g)[0] for p, g in zip(probs, gts)]).astype(np.uint32)
-    s["hist_neg"] = np.stack([M.sample_histograms(p, g)[1] for p, g in zip(probs, gts)]).astype(np.uint32)
+    s["hist_pos"] = np.stack([metrics_pixels.sample_histograms(p, g)[0] for p, g in zip(probs, gts)]).astype(np.uint32)
+    s["hist_neg"] = np.stack([metrics_pixels.sample_histograms(p, g)[1] for p, g in zip(probs, gts)]).astype(np.uint32)
     s = {k: np.concatenate([v] * reps)[:args.slider_n] for k, v in s.items()}
     t0 = time.perf_counter()
     view = R.CrackView(s)

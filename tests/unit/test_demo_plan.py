@@ -1,5 +1,5 @@
 """The demo's plan: the arithmetic that sizes the quick preset to the measured step time."""
-from trainer.demo_plan import MAX_EPOCHS, MAX_TRAIN_POS, MIN_EPOCHS, MIN_TRAIN_POS, choose_plan
+from trainer.training.demo_plan import MAX_EPOCHS, MAX_TRAIN_POS, MIN_EPOCHS, MIN_TRAIN_POS, choose_plan
 
 
 def test_fast_machine_gets_the_full_demo_at_the_largest_size():
@@ -29,7 +29,7 @@ def test_saved_plan_is_applied_and_the_users_set_wins(tmp_path, monkeypatch):
     import json
 
     from trainer.config import load_config
-    from trainer.demo_plan import plan_for_config
+    from trainer.training.demo_plan import plan_for_config
 
     monkeypatch.delenv("CRACKVIEWER_THREADS", raising=False)
     plan = choose_plan({(128, 128): 2.0, (128, 64): 1.0}, "fp32")

@@ -32,7 +32,7 @@ from typing import Callable, Mapping
 import cv2
 import numpy as np
 
-from trainer import metrics as M
+from trainer.metrics import pixels as metrics_pixels
 from trainer.errors import DataError
 from trainer.measure import export
 from trainer.measure.export import WidthAlarm
@@ -82,9 +82,9 @@ def read_mask_file(path: str | Path) -> np.ndarray:
 def prob_mask(prob_u8: np.ndarray, threshold: float) -> np.ndarray:
     """Crack pixels of an 8-bit probability map (p = v / 255) at ``threshold``: ``bin(p) >= threshold_to_bin(t)``,
     the rule the evaluation's Dice uses."""
-    k = M.threshold_to_bin(threshold)
+    k = metrics_pixels.threshold_to_bin(threshold)
     p = np.arange(256, dtype=np.float64) / 255.0
-    lut = np.minimum((p * M.B).astype(np.int64), M.B - 1) >= k
+    lut = np.minimum((p * metrics_pixels.B).astype(np.int64), metrics_pixels.B - 1) >= k
     return lut[prob_u8]
 
 

@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from trainer import metrics as M
-from trainer.crackmetrics import centreline as C, record as R, tolerance as T
+from trainer.metrics import pixels as metrics_pixels
+from trainer.metrics import centreline as C, crack_record as R, tolerance as T
 
 
 @pytest.fixture()
@@ -21,8 +21,8 @@ def samples(tmp_path):
     col = R.CrackCollector(n, tolerance=2, cldice_threshold=0.5)
     col.add(np.array([3, 4]), prob[3:], gt[3:])
     col.add(np.array([0, 1, 2]), prob[:3], gt[:3])
-    hp = np.stack([M.sample_histograms(prob[i], gt[i])[0] for i in range(n)]).astype(np.uint32)
-    hn = np.stack([M.sample_histograms(prob[i], gt[i])[1] for i in range(n)]).astype(np.uint32)
+    hp = np.stack([metrics_pixels.sample_histograms(prob[i], gt[i])[0] for i in range(n)]).astype(np.uint32)
+    hn = np.stack([metrics_pixels.sample_histograms(prob[i], gt[i])[1] for i in range(n)]).astype(np.uint32)
     np.savez_compressed(tmp_path / "samples.npz", hist_pos=hp, hist_neg=hn, labels=(gt.any(axis=(1, 2))).astype(np.int8),
                         scores=rng.random(n).astype(np.float32), **col.arrays())
     with np.load(tmp_path / "samples.npz") as z:
@@ -32,13 +32,13 @@ def samples(tmp_path):
 
 
 def test_columns_match_direct_computation(samples):
-    k = M.threshold_to_bin(0.5)
+    k = metrics_pixels.threshold_to_bin(0.5)
     cols = R.columns(samples, k)
     assert set(R.RESULTS_COLUMNS) <= set(cols)
     for i in range(5):
         p, g = samples["_prob"][i], samples["_gt"][i]
         hg, hn = T.sample_tolerance_histograms(p, g)
-        hp, hneg = M.sample_histograms(p, g)
+        hp, hneg = metrics_pixels.sample_histograms(p, g)
         want = T.per_sample_prf(hg, hn, hp, hneg, k)
         assert cols["f1_tol"][i] == pytest.approx(float(want["f1"]))
         assert cols["cldice"][i] == pytest.approx(C.cldice(p, g, 0.5))
@@ -48,7 +48,7 @@ def test_columns_match_direct_computation(samples):
 
 
 def test_split_metrics_is_json_and_has_the_keys(samples):
-    k = M.threshold_to_bin(0.5)
+    k = metrics_pixels.threshold_to_bin(0.5)
     m = R.split_metrics(samples, k, 2, 0.5, temperature=dict(image=1.3, pixel=None, fitted_on="val"))
     assert set(R.METRICS_KEYS) <= set(m)
     json.dumps(m)
@@ -59,9 +59,9 @@ def test_split_metrics_is_json_and_has_the_keys(samples):
 
 
 def test_view_agrees_with_columns_at_every_threshold(samples):
-    view = R.CrackView(samples, M.CumulativeHist(samples["hist_pos"], samples["hist_neg"], samples["scores"]))
+    view = R.CrackView(samples, metrics_pixels.CumulativeHist(samples["hist_pos"], samples["hist_neg"], samples["scores"]))
     for t in (0.1, 0.5, 0.77):
-        k = M.threshold_to_bin(t)
+        k = metrics_pixels.threshold_to_bin(t)
         a, cols = view.at(k), R.columns(samples, k)
         for key in ("precision_tol", "recall_tol", "f1_tol", "dice_empty_ok", "iou_empty_ok"):
             assert np.allclose(a[key], cols[key]), key

@@ -97,13 +97,13 @@ def uncertainty_score(uncertainty, top_k_fraction: float = TOP_K_FRACTION) -> fl
 def uncertainty_over_prediction(uncertainty, prob, threshold: float) -> float | None:
     """Mean uncertainty over the predicted crack pixels (``bin(prob) >= k``, the threshold snapped up to its bin edge
     as everywhere); ``None`` when none is predicted."""
-    from trainer import metrics as M
+    from trainer.metrics import pixels as metrics_pixels
 
     u = np.asarray(uncertainty, dtype=np.float32)
     p = np.asarray(prob)
     if u.shape != p.shape:
         raise ValueError(f"uncertainty {u.shape} and probability {p.shape} differ in shape")
-    sel = M.prob_to_bin(p) >= M.threshold_to_bin(threshold)
+    sel = metrics_pixels.prob_to_bin(p) >= metrics_pixels.threshold_to_bin(threshold)
     return float(u[sel].mean()) if sel.any() else None
 
 

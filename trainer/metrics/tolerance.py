@@ -36,7 +36,7 @@ import math
 import cv2
 import numpy as np
 
-from trainer import metrics as M
+from trainer.metrics import pixels as metrics_pixels
 
 TOLERANCE_PX = 2.0
 """Default tolerance of precision/recall/F1, in pixels (the crack papers' 2 px)."""
@@ -60,7 +60,7 @@ def bin_image(prob) -> np.ndarray:
         p = p.astype(np.float64)
     if not np.isfinite(p).all():
         raise ValueError("probability map contains NaN or infinite values")
-    return np.clip(p * p.dtype.type(M.B), 0, M.B - 1).astype(np.uint16)
+    return np.clip(p * p.dtype.type(metrics_pixels.B), 0, metrics_pixels.B - 1).astype(np.uint16)
 
 
 def sample_tolerance_histograms(prob, gt, tolerance: float = TOLERANCE_PX, bins=None) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +77,7 @@ def sample_tolerance_histograms(prob, gt, tolerance: float = TOLERANCE_PX, bins=
     g = np.ascontiguousarray(g, dtype=bool)
     bins = bin_image(p) if bins is None else bins
     if not g.any():
-        z = np.zeros(M.B, dtype=np.int64)
+        z = np.zeros(metrics_pixels.B, dtype=np.int64)
         return z, z.copy()
     disk = tolerance_disk(tolerance)
     if disk.size == 1:
@@ -85,8 +85,8 @@ def sample_tolerance_histograms(prob, gt, tolerance: float = TOLERANCE_PX, bins=
     else:
         disk_max = cv2.dilate(bins, disk, borderType=cv2.BORDER_CONSTANT, borderValue=0)
         near = cv2.dilate(g.view(np.uint8), disk, borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
-    h_gt = np.bincount(disk_max[g], minlength=M.B).astype(np.int64)
-    h_near = np.bincount(bins[near], minlength=M.B).astype(np.int64)
+    h_gt = np.bincount(disk_max[g], minlength=metrics_pixels.B).astype(np.int64)
+    h_near = np.bincount(bins[near], minlength=metrics_pixels.B).astype(np.int64)
     return h_gt, h_near
 
 
@@ -97,8 +97,8 @@ def batch_tolerance_histograms(prob, gt, tolerance: float = TOLERANCE_PX) -> tup
     if p.ndim != 3 or p.shape != g.shape:
         raise ValueError(f"batch probability maps {p.shape} and GT {g.shape} must be equal [b, H, W] shapes")
     out = [sample_tolerance_histograms(p[i], g[i], tolerance) for i in range(p.shape[0])]
-    return (np.stack([o[0] for o in out]) if out else np.zeros((0, M.B), np.int64),
-            np.stack([o[1] for o in out]) if out else np.zeros((0, M.B), np.int64))
+    return (np.stack([o[0] for o in out]) if out else np.zeros((0, metrics_pixels.B), np.int64),
+            np.stack([o[1] for o in out]) if out else np.zeros((0, metrics_pixels.B), np.int64))
 
 
 def rev_cumsum(h) -> np.ndarray:
@@ -134,8 +134,8 @@ def prf_from_counts(recalled, gt, matched, predicted) -> dict:
 def counts_at(tol_hist_gt, tol_hist_near, hist_pos, hist_neg, k: int) -> dict:
     """Counts of every sample at edge ``k``: ``recalled, gt, matched, predicted`` (``int64 [N]`` or scalars)."""
     k = int(k)
-    if not 0 <= k <= M.B:
-        raise ValueError(f"bin edge k={k} outside 0..{M.B}")
+    if not 0 <= k <= metrics_pixels.B:
+        raise ValueError(f"bin edge k={k} outside 0..{metrics_pixels.B}")
     hg = np.asarray(tol_hist_gt)
     return dict(recalled=hg[..., k:].sum(axis=-1, dtype=np.int64), gt=hg.sum(axis=-1, dtype=np.int64),
                 matched=np.asarray(tol_hist_near)[..., k:].sum(axis=-1, dtype=np.int64),
@@ -150,12 +150,12 @@ def per_sample_prf(tol_hist_gt, tol_hist_near, hist_pos, hist_neg, k: int) -> di
 
 def _split_curve_counts(tol_hist_gt, tol_hist_near, hist_pos, hist_neg, valid=None):
     arrays = [np.asarray(a) for a in (tol_hist_gt, tol_hist_near, hist_pos, hist_neg)]
-    if any(a.shape[-1] != M.B for a in arrays):
-        raise ValueError(f"histograms must have {M.B} bins, got {[a.shape for a in arrays]}")
+    if any(a.shape[-1] != metrics_pixels.B for a in arrays):
+        raise ValueError(f"histograms must have {metrics_pixels.B} bins, got {[a.shape for a in arrays]}")
     if valid is not None:
         v = np.asarray(valid, dtype=bool)
         arrays = [a[v] for a in arrays]
-    tot = [a.reshape(-1, M.B).sum(axis=0, dtype=np.int64) for a in arrays]
+    tot = [a.reshape(-1, metrics_pixels.B).sum(axis=0, dtype=np.int64) for a in arrays]
     return tot[0], tot[1], tot[2] + tot[3]
 
 
@@ -167,8 +167,8 @@ def split_curve(tol_hist_gt, tol_hist_near, hist_pos, hist_neg, valid=None) -> d
     g = int(hg.sum())
     precision = _div(matched, predicted, 1.0)
     recall = _div(recalled, np.full_like(recalled, g), 0.0)
-    k = np.arange(M.B + 1)
-    return dict(k=k, threshold=k / M.B, precision=precision, recall=recall, f1=f1_of(precision, recall),
+    k = np.arange(metrics_pixels.B + 1)
+    return dict(k=k, threshold=k / metrics_pixels.B, precision=precision, recall=recall, f1=f1_of(precision, recall),
                 recalled=recalled, gt=g, matched=matched, predicted=predicted)
 
 
@@ -184,9 +184,9 @@ def ods(tol_hist_gt, tol_hist_near, hist_pos, hist_neg, valid=None) -> dict:
         return dict(ods_f1=None, ods_threshold=None, ods_bin=None, ods_precision=None, ods_recall=None)
     hg, hn, hall = _split_curve_counts(tol_hist_gt, tol_hist_near, hist_pos, hist_neg, valid)
     nonempty = (hg > 0) | (hn > 0) | (hall > 0)
-    f1 = np.where(nonempty, c["f1"][:M.B], -1.0)
+    f1 = np.where(nonempty, c["f1"][:metrics_pixels.B], -1.0)
     k = int(np.argmax(f1))
-    return dict(ods_f1=float(c["f1"][k]), ods_threshold=M.bin_to_threshold(k), ods_bin=k,
+    return dict(ods_f1=float(c["f1"][k]), ods_threshold=metrics_pixels.bin_to_threshold(k), ods_bin=k,
                 ods_precision=float(c["precision"][k]), ods_recall=float(c["recall"][k]))
 
 
@@ -208,9 +208,9 @@ def ois(tol_hist_gt, tol_hist_near, hist_pos, hist_neg, valid=None, chunk: int =
     rows = np.flatnonzero(use)
     for s in range(0, rows.size, chunk):
         r = rows[s:s + chunk]
-        rec = rev_cumsum(hg[r])[:, :M.B]
-        mat = rev_cumsum(hn[r])[:, :M.B]
-        pred = rev_cumsum(hp[r].astype(np.int64) + hneg[r])[:, :M.B]
+        rec = rev_cumsum(hg[r])[:, :metrics_pixels.B]
+        mat = rev_cumsum(hn[r])[:, :metrics_pixels.B]
+        pred = rev_cumsum(hp[r].astype(np.int64) + hneg[r])[:, :metrics_pixels.B]
         g = rec[:, :1]
         f1 = f1_of(_div(mat, pred, 1.0), _div(rec, np.broadcast_to(g, rec.shape), 0.0))
         kb = np.argmax(f1, axis=1)

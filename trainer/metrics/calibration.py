@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from trainer import metrics as M
+from trainer.metrics import pixels as metrics_pixels
 
 N_BINS = 15
 """Bins of a reliability diagram."""
@@ -59,14 +59,14 @@ def reliability_scores(labels, scores, n_bins: int = N_BINS) -> dict:
 
 def bin_centres() -> np.ndarray:
     """Probability each histogram bin stands for: ``(j + 0.5) / B``."""
-    return (np.arange(M.B) + 0.5) / M.B
+    return (np.arange(metrics_pixels.B) + 0.5) / metrics_pixels.B
 
 
 def reliability_pixels(hist_pos, hist_neg, n_bins: int = N_BINS) -> dict:
     """Reliability diagram of pixels from histograms (``[N, B]`` or ``[B]``, summed over samples); as
     :func:`reliability_scores`."""
-    hp = np.asarray(hist_pos, dtype=np.float64).reshape(-1, M.B).sum(axis=0)
-    hn = np.asarray(hist_neg, dtype=np.float64).reshape(-1, M.B).sum(axis=0)
+    hp = np.asarray(hist_pos, dtype=np.float64).reshape(-1, metrics_pixels.B).sum(axis=0)
+    hn = np.asarray(hist_neg, dtype=np.float64).reshape(-1, metrics_pixels.B).sum(axis=0)
     c = bin_centres()
     b = np.minimum((c * n_bins).astype(np.int64), n_bins - 1)
     tot = hp + hn
@@ -110,8 +110,8 @@ def fit_temperature_scores(labels, scores) -> dict:
 
 def fit_temperature_pixels(hist_pos, hist_neg) -> dict:
     """Temperature of pixel probabilities from histograms (NLL weighted by the bin counts at the bin centres)."""
-    hp = np.asarray(hist_pos, dtype=np.float64).reshape(-1, M.B).sum(axis=0)
-    hn = np.asarray(hist_neg, dtype=np.float64).reshape(-1, M.B).sum(axis=0)
+    hp = np.asarray(hist_pos, dtype=np.float64).reshape(-1, metrics_pixels.B).sum(axis=0)
+    hn = np.asarray(hist_neg, dtype=np.float64).reshape(-1, metrics_pixels.B).sum(axis=0)
     return _fit(logit(bin_centres()), hp, hn)
 
 
@@ -125,7 +125,7 @@ def apply_temperature_scores(scores, temperature: float | None) -> np.ndarray:
 
 def temperature_bin_map(temperature: float) -> np.ndarray:
     """Where each histogram bin goes under temperature ``T``: ``bin(sigmoid(logit(centre_j) / T))`` (monotone)."""
-    return M.prob_to_bin(sigmoid(logit(bin_centres()) / float(temperature)))
+    return metrics_pixels.prob_to_bin(sigmoid(logit(bin_centres()) / float(temperature)))
 
 
 def apply_temperature_hist(hist, temperature: float | None) -> np.ndarray:
@@ -135,7 +135,7 @@ def apply_temperature_hist(hist, temperature: float | None) -> np.ndarray:
     if temperature is None or float(temperature) == 1.0:
         return h.copy()
     m = temperature_bin_map(temperature)
-    flat = h.reshape(-1, M.B).astype(np.int64)
+    flat = h.reshape(-1, metrics_pixels.B).astype(np.int64)
     starts = np.flatnonzero(np.r_[True, m[1:] != m[:-1]])     # m is non-decreasing: runs of equal targets
     out = np.zeros_like(flat)
     out[:, m[starts]] = np.add.reduceat(flat, starts, axis=1)

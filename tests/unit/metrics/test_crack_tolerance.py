@@ -2,13 +2,13 @@
 import numpy as np
 import pytest
 
-from trainer import metrics as M
-from trainer.crackmetrics import overlap, tolerance as T
+from trainer.metrics import pixels as metrics_pixels
+from trainer.metrics import overlap, tolerance as T
 
 
 def brute_counts(prob, gt, k, tol):
     """Counts by explicit pairwise Euclidean distances between pixel coordinates."""
-    pred = (np.floor(prob.astype(np.float64) * M.B).clip(0, M.B - 1) >= k)
+    pred = (np.floor(prob.astype(np.float64) * metrics_pixels.B).clip(0, metrics_pixels.B - 1) >= k)
     gy, gx = np.nonzero(gt)
     py, px = np.nonzero(pred)
     if gy.size and py.size:
@@ -29,8 +29,8 @@ def random_case(rng, h=17, w=23, empty_gt=False):
 
 def hists(probs, gts, tol):
     hg, hn = T.batch_tolerance_histograms(np.stack(probs), np.stack(gts), tol)
-    hp = np.stack([M.sample_histograms(p, g)[0] for p, g in zip(probs, gts)])
-    hneg = np.stack([M.sample_histograms(p, g)[1] for p, g in zip(probs, gts)])
+    hp = np.stack([metrics_pixels.sample_histograms(p, g)[0] for p, g in zip(probs, gts)])
+    hneg = np.stack([metrics_pixels.sample_histograms(p, g)[1] for p, g in zip(probs, gts)])
     return hg, hn, hp, hneg
 
 
@@ -76,8 +76,8 @@ def test_split_curve_pools_counts_and_ods_is_its_best():
         R = sum(x["recalled"] for x in b) / sum(x["gt"] for x in b)
         assert c["f1"][k] == pytest.approx(2 * P * R / (P + R))
     o = T.ods(hg, hn, hp, hneg)
-    assert o["ods_f1"] == pytest.approx(c["f1"][:M.B].max())
-    assert c["f1"][o["ods_bin"]] == o["ods_f1"] and o["ods_threshold"] == o["ods_bin"] / M.B
+    assert o["ods_f1"] == pytest.approx(c["f1"][:metrics_pixels.B].max())
+    assert c["f1"][o["ods_bin"]] == o["ods_f1"] and o["ods_threshold"] == o["ods_bin"] / metrics_pixels.B
 
 
 def _hand_case():
@@ -98,7 +98,7 @@ def test_ods_ois_hand_made():
     hg, hn, hp, hneg = _hand_case()
     o = T.ods(hg, hn, hp, hneg)
     assert o["ods_f1"] == pytest.approx(0.8)
-    assert o["ods_bin"] == M.prob_to_bin(np.float32(0.3)) and o["ods_threshold"] == o["ods_bin"] / M.B
+    assert o["ods_bin"] == metrics_pixels.prob_to_bin(np.float32(0.3)) and o["ods_threshold"] == o["ods_bin"] / metrics_pixels.B
     s = T.ois(hg, hn, hp, hneg)
     assert s["ois_f1"] == pytest.approx((8 / 9 + 2 / 3) / 2)
     # pooled at each image's best (0.3 for both) = the pooled 0.3 point
@@ -125,39 +125,39 @@ def test_pixel_ap_equals_sklearn_on_bins():
 
     rng = np.random.default_rng(3)
     cases = [random_case(rng) for _ in range(3)]
-    hp = sum(M.sample_histograms(p, g)[0] for p, g in cases)
-    hn = sum(M.sample_histograms(p, g)[1] for p, g in cases)
+    hp = sum(metrics_pixels.sample_histograms(p, g)[0] for p, g in cases)
+    hn = sum(metrics_pixels.sample_histograms(p, g)[1] for p, g in cases)
     y = np.concatenate([g.ravel() for _, g in cases])
-    s = np.concatenate([M.prob_to_bin(p.ravel()) for p, _ in cases])
+    s = np.concatenate([metrics_pixels.prob_to_bin(p.ravel()) for p, _ in cases])
     assert overlap.pixel_ap(hp, hn) == pytest.approx(average_precision_score(y, s), abs=1e-12)
-    assert overlap.pixel_ap(np.zeros(M.B), hn) is None
+    assert overlap.pixel_ap(np.zeros(metrics_pixels.B), hn) is None
 
 
 def test_dice_iou_empty_ok_against_masks():
     rng = np.random.default_rng(5)
     cases = [random_case(rng) for _ in range(3)] + [random_case(rng, empty_gt=True)]
     cases.append((np.zeros((9, 9), np.float32), np.zeros((9, 9), bool)))       # empty GT, empty prediction
-    hp = np.stack([M.sample_histograms(p, g)[0] for p, g in cases])
-    hn = np.stack([M.sample_histograms(p, g)[1] for p, g in cases])
-    k = M.threshold_to_bin(0.5)
+    hp = np.stack([metrics_pixels.sample_histograms(p, g)[0] for p, g in cases])
+    hn = np.stack([metrics_pixels.sample_histograms(p, g)[1] for p, g in cases])
+    k = metrics_pixels.threshold_to_bin(0.5)
     d, i = overlap.dice_iou_empty_ok_from_hist(hp, hn, k)
     for j, (p, g) in enumerate(cases):
-        pred = M.prob_to_bin(p) >= k
+        pred = metrics_pixels.prob_to_bin(p) >= k
         inter, union, tot = (pred & g).sum(), (pred | g).sum(), pred.sum() + g.sum()
         want_d = 1.0 if tot == 0 else 2 * inter / tot
         want_i = 1.0 if union == 0 else inter / union
         assert d[j] == pytest.approx(want_d) and i[j] == pytest.approx(want_i)
     assert d[3] == 0.0 and i[3] == 0.0 and d[4] == 1.0 and i[4] == 1.0
-    ref_d, _ = M.dice_iou_from_hist(hp, hn, k)
+    ref_d, _ = metrics_pixels.dice_iou_from_hist(hp, hn, k)
     assert ref_d[4] == pytest.approx(1.0) and 0 < ref_d[3] < 1e-12        # the reference: ~0, not exactly 0
     gd, _ = overlap.dice_iou_empty_ok_from_hist(hp, hn, k, gate=np.array([1, 1, 1, 0, 1], bool))
     assert gd[3] == 1.0 and gd[0] == d[0]
 
 
 def test_bin_image_equals_prob_to_bin():
-    p = np.array([[-0.5, -1e-9, 0.0, 1 / M.B, 0.5, 0.99999, 1.0, 1.5]], np.float32)
-    assert T.bin_image(p).tolist() == M.prob_to_bin(p).tolist()
+    p = np.array([[-0.5, -1e-9, 0.0, 1 / metrics_pixels.B, 0.5, 0.99999, 1.0, 1.5]], np.float32)
+    assert T.bin_image(p).tolist() == metrics_pixels.prob_to_bin(p).tolist()
     r = np.random.default_rng(0).random((30, 30))
-    assert np.array_equal(T.bin_image(r), M.prob_to_bin(r))
+    assert np.array_equal(T.bin_image(r), metrics_pixels.prob_to_bin(r))
     with pytest.raises(ValueError, match="NaN"):
         T.bin_image(np.array([[np.nan]]))

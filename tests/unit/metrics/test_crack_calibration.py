@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from trainer import metrics as M
-from trainer.crackmetrics import calibration as K
+from trainer.metrics import pixels as metrics_pixels
+from trainer.metrics import calibration as K
 
 
 def test_ece_hand_made():
@@ -21,10 +21,10 @@ def test_pixel_reliability_from_histograms_matches_pixels():
     rng = np.random.default_rng(0)
     p = rng.random(20000).astype(np.float32)
     y = rng.random(20000) < p ** 2
-    hp, hn = M.sample_histograms(p, y)
+    hp, hn = metrics_pixels.sample_histograms(p, y)
     rp = K.reliability_pixels(hp, hn)
     # exactly the pixels' diagram once each pixel stands at its bin centre (15 bins do not align with 4096)
-    rs = K.reliability_scores(y, K.bin_centres()[M.prob_to_bin(p)])
+    rs = K.reliability_scores(y, K.bin_centres()[metrics_pixels.prob_to_bin(p)])
     assert rp["counts"].tolist() == rs["counts"].tolist()
     assert np.allclose(rp["accuracy"], rs["accuracy"]) and np.allclose(rp["confidence"], rs["confidence"])
     assert rp["ece"] == pytest.approx(rs["ece"])
@@ -40,7 +40,7 @@ def test_temperature_fit_recovers_known_temperature():
     fit = K.fit_temperature_scores(y, scores)
     assert fit["temperature"] == pytest.approx(2.5, rel=0.03)
     assert fit["nll_after"] < fit["nll_before"]
-    hp, hn = M.sample_histograms(scores.astype(np.float32), y)
+    hp, hn = metrics_pixels.sample_histograms(scores.astype(np.float32), y)
     assert K.fit_temperature_pixels(hp, hn)["temperature"] == pytest.approx(2.5, rel=0.05)
     cal = K.apply_temperature_scores(scores, fit["temperature"])
     assert K.reliability_scores(y, cal)["ece"] < K.reliability_scores(y, scores)["ece"] / 3
@@ -51,14 +51,14 @@ def test_temperature_on_histograms_moves_bins_like_pixels():
     rng = np.random.default_rng(4)
     p = rng.random((3, 500)).astype(np.float32)
     g = rng.random((3, 500)) < 0.3
-    h = np.stack([M.sample_histograms(p[i], g[i])[0] for i in range(3)]).astype(np.uint32)
+    h = np.stack([metrics_pixels.sample_histograms(p[i], g[i])[0] for i in range(3)]).astype(np.uint32)
     t = 1.7
     moved = K.apply_temperature_hist(h, t)
     assert moved.dtype == h.dtype and moved.shape == h.shape
     assert (moved.sum(axis=1) == h.sum(axis=1)).all()
     # each pixel moves by its bin centre: compare with binning the bin-centre-scaled probabilities directly
-    c = K.bin_centres()[M.prob_to_bin(p)]
-    want = np.stack([np.bincount(M.prob_to_bin(K.sigmoid(K.logit(c[i][g[i]]) / t)), minlength=M.B) for i in range(3)])
+    c = K.bin_centres()[metrics_pixels.prob_to_bin(p)]
+    want = np.stack([np.bincount(metrics_pixels.prob_to_bin(K.sigmoid(K.logit(c[i][g[i]]) / t)), minlength=metrics_pixels.B) for i in range(3)])
     assert np.array_equal(moved, want)
     rec = K.temperature_record(dict(temperature=t, nll_before=1.0, nll_after=0.5), None, "val")
     assert rec["image"] == t and rec["pixel"] is None and rec["fitted_on"] == "val"

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from trainer.crackmetrics import uncertainty as U
+from trainer.metrics import uncertainty as U
 
 
 def test_tta_of_a_flip_invariant_predictor_has_no_uncertainty():

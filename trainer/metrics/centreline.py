@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from skimage.morphology import skeletonize
 
-from trainer import metrics as M
+from trainer.metrics import pixels as metrics_pixels
 
 CLDICE_COUNTS = ("skel_pred_in_gt", "skel_pred", "skel_gt_in_pred", "skel_gt")
 """The four integer counts of one sample at one threshold: ``|S(P)&G|, |S(P)|, |S(G)&P|, |S(G)|``."""
@@ -60,8 +60,8 @@ def cldice_counts(prob, gt, threshold: float, gt_skeleton=None, bins=None) -> np
     g = np.asarray(gt, dtype=bool)
     if p.ndim != 2 or p.shape != g.shape:
         raise ValueError(f"probability map {p.shape} and GT {g.shape} must be equal 2-D shapes")
-    k = M.threshold_to_bin(threshold)
-    pred = (M.prob_to_bin(p) if bins is None else bins) >= k
+    k = metrics_pixels.threshold_to_bin(threshold)
+    pred = (metrics_pixels.prob_to_bin(p) if bins is None else bins) >= k
     sp = skeleton(pred)
     sg = skeleton(g) if gt_skeleton is None else np.asarray(gt_skeleton, dtype=bool)
     return np.array([np.count_nonzero(sp & g), np.count_nonzero(sp), np.count_nonzero(sg & pred),
@@ -80,16 +80,16 @@ def skeleton_histogram(prob, gt, gt_skeleton=None, bins=None) -> np.ndarray:
     sg = skeleton(gt) if gt_skeleton is None else np.asarray(gt_skeleton, dtype=bool)
     if p.shape != sg.shape:
         raise ValueError(f"probability map {p.shape} and GT {sg.shape} differ in shape")
-    b = M.prob_to_bin(p[sg]) if bins is None else bins[sg]
-    return np.bincount(b, minlength=M.B).astype(np.int64)
+    b = metrics_pixels.prob_to_bin(p[sg]) if bins is None else bins[sg]
+    return np.bincount(b, minlength=metrics_pixels.B).astype(np.int64)
 
 
 def tsens_at(skel_hist_gt, k: int) -> np.ndarray:
     """Topology sensitivity of every sample at edge ``k`` from ``skel_hist_gt [N, B]`` (1 for an empty GT)."""
     h = np.asarray(skel_hist_gt)
     k = int(k)
-    if not 0 <= k <= M.B:
-        raise ValueError(f"bin edge k={k} outside 0..{M.B}")
+    if not 0 <= k <= metrics_pixels.B:
+        raise ValueError(f"bin edge k={k} outside 0..{metrics_pixels.B}")
     hit = h[..., k:].sum(axis=-1, dtype=np.int64)
     tot = h.sum(axis=-1, dtype=np.int64)
     return np.divide(hit.astype(np.float64), tot, out=np.ones(np.shape(tot)), where=tot > 0)

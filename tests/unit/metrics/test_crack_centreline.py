@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 from skimage.morphology import skeletonize
 
-from trainer import metrics as M
-from trainer.crackmetrics import centreline as C
+from trainer.metrics import pixels as metrics_pixels
+from trainer.metrics import centreline as C
 
 
 def formula(prob, gt, t):
-    pred = M.prob_to_bin(prob) >= M.threshold_to_bin(t)
+    pred = metrics_pixels.prob_to_bin(prob) >= metrics_pixels.threshold_to_bin(t)
     sp, sg = skeletonize(pred), skeletonize(gt)
     tprec = (sp & gt).sum() / sp.sum() if sp.sum() else 1.0
     tsens = (sg & pred).sum() / sg.sum() if sg.sum() else 1.0
@@ -60,6 +60,6 @@ def test_tsens_at_every_threshold_from_skeleton_histogram():
     probs, gts = zip(*[blobs(rng) for _ in range(3)])
     h = np.stack([C.skeleton_histogram(p, g) for p, g in zip(probs, gts)])
     for t in (0.2, 0.5, 0.8):
-        k = M.threshold_to_bin(t)
+        k = metrics_pixels.threshold_to_bin(t)
         want = [C.cldice_from_counts(*C.cldice_counts(p, g, t))["tsens"] for p, g in zip(probs, gts)]
         assert np.allclose(C.tsens_at(h, k), want)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainer import metrics as M
+from trainer.metrics import pixels as metrics_pixels
 
 
 def dice_iou_empty_ok(tp, fp, g) -> tuple[np.ndarray, np.ndarray]:
@@ -41,11 +41,11 @@ def dice_iou_empty_ok_from_hist(hist_pos, hist_neg, k: int, gate=None) -> tuple[
     ``gate`` (bool ``[N]``): samples with ``False`` (classified negative) predict nothing."""
     hp = np.asarray(hist_pos)
     hn = np.asarray(hist_neg)
-    if hp.shape != hn.shape or hp.shape[-1] != M.B:
-        raise ValueError(f"histograms must be [N, {M.B}] and equal in shape, got {hp.shape} and {hn.shape}")
+    if hp.shape != hn.shape or hp.shape[-1] != metrics_pixels.B:
+        raise ValueError(f"histograms must be [N, {metrics_pixels.B}] and equal in shape, got {hp.shape} and {hn.shape}")
     k = int(k)
-    if not 0 <= k <= M.B:
-        raise ValueError(f"bin edge k={k} outside 0..{M.B}")
+    if not 0 <= k <= metrics_pixels.B:
+        raise ValueError(f"bin edge k={k} outside 0..{metrics_pixels.B}")
     g = hp.sum(axis=-1, dtype=np.int64)
     tp = hp[..., k:].sum(axis=-1, dtype=np.int64)
     fp = hn[..., k:].sum(axis=-1, dtype=np.int64)
@@ -58,15 +58,15 @@ def dice_iou_empty_ok_from_hist(hist_pos, hist_neg, k: int, gate=None) -> tuple[
 
 def pixel_ap(hist_pos_total, hist_neg_total) -> float | None:
     """Pixel average precision of a split from its summed histograms (``[B]`` each); ``None`` without GT pixels."""
-    hp = np.asarray(hist_pos_total, dtype=np.int64).reshape(-1, M.B).sum(axis=0)
-    hn = np.asarray(hist_neg_total, dtype=np.int64).reshape(-1, M.B).sum(axis=0)
+    hp = np.asarray(hist_pos_total, dtype=np.int64).reshape(-1, metrics_pixels.B).sum(axis=0)
+    hn = np.asarray(hist_neg_total, dtype=np.int64).reshape(-1, metrics_pixels.B).sum(axis=0)
     g = int(hp.sum())
     if g <= 0:
         return None
     tp = np.cumsum(hp[::-1])[::-1]          # tp[k] = hp[k:].sum()
     fp = np.cumsum(hn[::-1])[::-1]
     pred = tp + fp
-    precision = np.divide(tp, pred, out=np.ones(M.B), where=pred > 0)
+    precision = np.divide(tp, pred, out=np.ones(metrics_pixels.B), where=pred > 0)
     recall = tp / g
     d_recall = recall - np.append(recall[1:], 0.0)
     return float(np.sum(d_recall * precision))

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainer import metrics as M
-from trainer.crackmetrics import calibration as K, centreline as C, overlap as O, tolerance as T
+from trainer.metrics import pixels as metrics_pixels
+from trainer.metrics import calibration as K, centreline as C, overlap as O, tolerance as T
 
 SAMPLES_KEYS = ("tol_hist_gt", "tol_hist_near", "skel_hist_gt", "cldice_counts")
 SAMPLES_KEY_UNCERTAINTY = "uncertainty"
@@ -33,10 +33,10 @@ def check_samples(samples: dict, file=None) -> None:
     from trainer.errors import DataError
 
     hp = samples.get("hist_pos")
-    if hp is None or np.ndim(hp) != 2 or np.shape(hp)[1] != M.B:
-        raise DataError(f"hist_pos must be [N, {M.B}], got {None if hp is None else np.shape(hp)}", file)
+    if hp is None or np.ndim(hp) != 2 or np.shape(hp)[1] != metrics_pixels.B:
+        raise DataError(f"hist_pos must be [N, {metrics_pixels.B}], got {None if hp is None else np.shape(hp)}", file)
     n = np.shape(hp)[0]
-    want = {"tol_hist_gt": (n, M.B), "tol_hist_near": (n, M.B), "skel_hist_gt": (n, M.B), "cldice_counts": (n, 4),
+    want = {"tol_hist_gt": (n, metrics_pixels.B), "tol_hist_near": (n, metrics_pixels.B), "skel_hist_gt": (n, metrics_pixels.B), "cldice_counts": (n, 4),
             SAMPLES_KEY_UNCERTAINTY: (n,)}
     for key, shape in want.items():
         if key not in samples:
@@ -59,10 +59,10 @@ class CrackCollector:
                  cldice: bool = True):
         T.tolerance_disk(tolerance)                       # validates
         self.n, self.tolerance, self.cldice = int(n), float(tolerance), bool(cldice)
-        self.cldice_threshold = None if cldice_threshold is None else M.snap_threshold(cldice_threshold)
-        self.tol_hist_gt = np.zeros((n, M.B), np.uint32)
-        self.tol_hist_near = np.zeros((n, M.B), np.uint32)
-        self.skel_hist_gt = np.zeros((n, M.B), np.uint32)
+        self.cldice_threshold = None if cldice_threshold is None else metrics_pixels.snap_threshold(cldice_threshold)
+        self.tol_hist_gt = np.zeros((n, metrics_pixels.B), np.uint32)
+        self.tol_hist_near = np.zeros((n, metrics_pixels.B), np.uint32)
+        self.skel_hist_gt = np.zeros((n, metrics_pixels.B), np.uint32)
         self.cldice_counts = np.zeros((n, 4), np.int64)
         self.cldice_done = np.zeros(n, bool)
         self.uncertainty: np.ndarray | None = None
@@ -159,7 +159,7 @@ def split_metrics(samples: dict, k: int, tolerance: float, cldice_threshold: flo
         precision_tol=float(curve["precision"][k]), recall_tol=float(curve["recall"][k]),
         f1_tol=float(curve["f1"][k]) if curve["gt"] > 0 else None,
         cldice_mean=mean(cols["cldice"]) if cldice_threshold is not None else None,
-        cldice_threshold=None if cldice_threshold is None else M.snap_threshold(cldice_threshold),
+        cldice_threshold=None if cldice_threshold is None else metrics_pixels.snap_threshold(cldice_threshold),
         dice_empty_ok_mean=mean(cols["dice_empty_ok"]), iou_empty_ok_mean=mean(cols["iou_empty_ok"]),
         ece_image=rel_img["ece"], ece_pixel=rel_px["ece"],
         reliability=dict(image=listed(rel_img), pixel=listed(rel_px)),
@@ -175,8 +175,8 @@ class CrackView:
     taken from a :class:`trainer.metrics.CumulativeHist` when given (``cum``) so it is not built twice.
     """
 
-    def __init__(self, samples: dict, cum: M.CumulativeHist | None = None):
-        cum = cum or M.CumulativeHist(samples["hist_pos"], samples["hist_neg"])
+    def __init__(self, samples: dict, cum: metrics_pixels.CumulativeHist | None = None):
+        cum = cum or metrics_pixels.CumulativeHist(samples["hist_pos"], samples["hist_neg"])
         self.cum = cum
         self._gt = self._table(samples["tol_hist_gt"])
         self._near = self._table(samples["tol_hist_near"])
@@ -194,8 +194,8 @@ class CrackView:
         top = int(h.sum(axis=1, dtype=np.int64).max()) if h.shape[0] else 0
         dtype = np.uint16 if top < 2 ** 16 else (np.int32 if top < 2 ** 31 else np.int64)
         c = np.cumsum(h[:, ::-1], axis=1, dtype=dtype)       # row-wise on contiguous rows, then one transpose
-        out = np.zeros((M.B + 1, h.shape[0]), dtype=dtype)
-        out[:M.B] = c.T[::-1]
+        out = np.zeros((metrics_pixels.B + 1, h.shape[0]), dtype=dtype)
+        out[:metrics_pixels.B] = c.T[::-1]
         return out
 
     def at(self, k: int, image_threshold: float | None = None) -> dict:
