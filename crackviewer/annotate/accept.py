@@ -9,7 +9,7 @@
 Both edits go through :meth:`MaskModel.paint_region`, which keeps only the tiles the component touches in the
 history, so undo/redo and the mask store's journal treat them like any other stroke. The probability map is the evaluation folder's
 ``probs/<name>.png`` (uint8) or a float map, at any resolution: it is binarised at the mask's size by
-:func:`crackviewer.mask_model.prediction_mask`, the one place that rule lives.
+:func:`crackviewer.annotate.mask_model.prediction_mask`, the one place that rule lives.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from crackviewer.mask_model import MaskModel, Rect, prediction_mask
+from crackviewer.annotate.mask_model import MaskModel, Rect, prediction_mask
 
 DEFAULT_RADIUS = 3
 

@@ -21,7 +21,7 @@ Live preview is cheap because the search runs once per anchor, not once per mous
   :meth:`Tracer.finish` returns the whole polyline and its width as a :class:`Trace`, which :func:`apply_trace`
   rasterises into the mask as one undoable stroke (:meth:`MaskModel.polyline`: ``cv2.polylines`` + round joints).
 
-Points are ``(x, y)`` in image pixels, as in :class:`~crackviewer.mask_model.MaskModel`; a click selects the pixel
+Points are ``(x, y)`` in image pixels, as in :class:`~crackviewer.annotate.mask_model.MaskModel`; a click selects the pixel
 under it (``floor``), traced points are pixel centres. Clicks snap to the cheapest pixel within ``snap`` px so a
 click beside a thin crack lands on it. The width is the one the user set (``width``) or is measured from the image
 across the traced line (:func:`~crackviewer.annotate.ridge.estimate_width`).
@@ -35,7 +35,7 @@ import numpy as np
 from skimage.graph import MCP_Geometric
 
 from crackviewer.annotate.ridge import DEFAULT_SIGMAS, RidgeCost, estimate_width
-from crackviewer.mask_model import MaskModel, Rect
+from crackviewer.annotate.mask_model import MaskModel, Rect
 
 
 @dataclass

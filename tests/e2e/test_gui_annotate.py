@@ -328,7 +328,7 @@ def test_failing_save_os_replace_raises(qtbot, panel, ds, monkeypatch):
     panel.set_tool("brush")
     drag(panel, [(10, 50), (60, 50)])
     qtbot.waitUntil(lambda: panel.save_state == "failed", timeout=5000)
-    assert "No space left on device" in panel.save_badge.text()
+    assert "disk full while writing" in panel.save_badge.text()
     monkeypatch.undo()
     drag(panel, [(10, 55), (60, 55)])                 # the next stroke retries
     wait_saved(qtbot, panel)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from crackviewer.annotate.accept import PredictedCracks, accept_component, binary_component_at, component_at
-from crackviewer.mask_model import MaskModel
+from crackviewer.annotate.mask_model import MaskModel
 
 
 def prob_map() -> np.ndarray:

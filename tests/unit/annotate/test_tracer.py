@@ -7,7 +7,7 @@ import pytest
 
 from crackviewer.annotate.ridge import RidgeCost, estimate_width, to_grey
 from crackviewer.annotate.tracer import Trace, Tracer, apply_trace
-from crackviewer.mask_model import MaskModel
+from crackviewer.annotate.mask_model import MaskModel
 
 SIZE = 256
 X0, X1 = 20.0, SIZE - 20.0

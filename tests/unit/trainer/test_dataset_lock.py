@@ -16,7 +16,7 @@ from trainer.datasets.filestamp import FileStamp, MaskGuard, SaveConflict
 from trainer.datasets.lock import DatasetLock, LockHeld, update_manifest_labels
 from trainer.errors import DataError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _spawn(code: str, *args: str) -> subprocess.Popen:

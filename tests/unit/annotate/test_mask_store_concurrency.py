@@ -12,15 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crackviewer.mask_store import MaskConflictError, MaskSaveError, MaskStore
-from trainer.data import open_dataset, read_mask
+from crackviewer.annotate.mask_store import MaskConflictError, MaskSaveError, MaskStore
+from trainer.datasets.images import read_mask
+from trainer.datasets.layouts import open_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
 def dataset(tmp_path):
-    from trainer.synthetic import make_synthetic_dataset
+    from trainer.datasets.synthetic import make_synthetic_dataset
 
     return make_synthetic_dataset(tmp_path / "ds", n_train_pos=2, n_train_neg=8, n_val_pos=1, n_val_neg=1,
                                   n_test_pos=1, n_test_neg=1, size=(32, 32), seed=5)
@@ -41,7 +42,7 @@ def _finish(p: subprocess.Popen) -> str:
 LABELLER = """
     import sys, time
     from pathlib import Path
-    from crackviewer.mask_store import MaskStore
+    from crackviewer.annotate.mask_store import MaskStore
     root, go, names = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]
     store = MaskStore(root)                     # both stores read the manifest before either writes
     Path(str(go) + "." + names[0]).touch()
@@ -72,7 +73,7 @@ def test_two_stores_flipping_labels_of_different_samples_keep_every_change(datas
 EDITOR = """
     import sys
     import numpy as np
-    from crackviewer.mask_store import MaskStore
+    from crackviewer.annotate.mask_store import MaskStore
     store = MaskStore(sys.argv[1])
     mask, _ = store.load_mask(sys.argv[2], (32, 32))
     mask[:] = 0
@@ -104,7 +105,7 @@ def test_mask_changed_by_another_process_is_not_overwritten(dataset):
 HOLDER = """
     import sys, time
     from pathlib import Path
-    from crackviewer.mask_store import MaskStore
+    from crackviewer.annotate.mask_store import MaskStore
     store = MaskStore(sys.argv[1])
     assert store.take_edit_lock() is None
     Path(sys.argv[2]).touch()
