@@ -3,8 +3,7 @@
 Input: the dataset's records (as edited) and one or more *evaluation folders* of the current model on this dataset
 (``crack-train eval --run R --data D --split train --out E``; a run folder is itself the test split's evaluation
 folder, and its ``evals/<split>/`` are picked up too). From each we use ``probs/<name>.png`` (the probability map),
-``samples.npz`` / ``results.csv`` (image scores) and the thresholds (``thresholds.json`` chosen in the GUI, else
-``metrics.json``).
+``samples.npz`` / ``results.csv`` (image scores) and the thresholds.
 
 Scores (every ``priority`` is in [0, 1]; higher = look at it first):
 
@@ -22,11 +21,14 @@ Scores (every ``priority`` is in [0, 1]; higher = look at it first):
 * **negative** (crack-free): a crack-free image the model calls a crack is a hard negative or a wrong label:
   ``priority = 0.5 + 0.5 * (score - t) / (1 - t)`` when ``score >= t``, else ``0.5 * u(score, t)``.
 
-Samples that no evaluation folder covers are left out (``missing`` lists them).
+* **uncertainty**: when the evaluation ran with flip TTA (``samples.npz`` holds ``uncertainty``), the model's own
+  uncertainty ranks weak and crack-free samples instead of the score guess, and can raise a segmented one's.
+
+Thresholds are THE rule's (:func:`trainer.runs.thresholds.run_thresholds`), probability maps are found by
+:func:`trainer.runs.paths.prob_png_path`. Samples that no evaluation folder covers are left out (``missing``).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -37,15 +39,11 @@ import numpy as np
 from trainer.datasets.records import SampleRecord
 from trainer.datasets.images import read_mask
 from trainer.errors import DataError
-from trainer.runs.evaluation import read_eval
-
-DEFAULT_THRESHOLD = 0.5
+from trainer.metrics.crack_record import SAMPLES_KEY_UNCERTAINTY
+from trainer.runs import paths
+from trainer.runs.evaluation import load_samples, read_eval
+from trainer.runs.thresholds import run_thresholds
 _MAX_SIDE = 1024          # masks larger than this are compared at a reduced size (lengths scaled back)
-
-
-def prob_png_name(name: str) -> str:
-    """File name of a sample's map in ``probs/`` (same rule as ``trainer.evaluate.prob_png_name``)."""
-    return str(name).replace("/", "__").replace("\\", "__") + ".png"
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -130,48 +128,35 @@ class EvalInfo:
     scores: dict[str, float]
     max_probs: dict[str, float]
     split: str | None = None
+    uncertainty: dict[str, float] = field(default_factory=dict)   # flip-TTA uncertainty per sample, when evaluated
 
 
 class PredictionSource:
     """Probability maps and scores of the current model, from one or more evaluation folders.
 
     ``path`` is an evaluation folder (``samples.npz`` + ``probs/``) or a run folder (its own test evaluation plus every
-    ``evals/<split>/``). ``thresholds.json`` next to them (chosen in the inspection window) wins over ``metrics.json``.
+    ``evals/<split>/``). Thresholds follow THE rule (:func:`trainer.runs.thresholds.run_thresholds`).
     """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not self.path.is_dir():
             raise DataError("prediction source not found (give an evaluation or run folder)", file=self.path)
-        dirs = []
-        if (self.path / "samples.npz").is_file():
-            dirs.append(self.path)
-        evals = self.path / "evals"
+        dirs = [self.path] if (self.path / paths.SAMPLES).is_file() else []
+        evals = self.path / paths.EVALS
         if evals.is_dir():
-            dirs += sorted(d for d in evals.iterdir() if (d / "samples.npz").is_file())
+            dirs += sorted(d for d in evals.iterdir() if (d / paths.SAMPLES).is_file())
         if not dirs:
             raise DataError("no evaluation here: no samples.npz in the folder or in evals/<split>/ "
                             "(run crack-train eval --run RUN --data DATASET --split train --out FOLDER)",
                             file=self.path)
-        chosen = _read_json(self.path / "thresholds.json")
+        run_dir = self.path if paths.is_run_dir(self.path) else None
         self.evals: list[EvalInfo] = []
         self._where: dict[str, EvalInfo] = {}
         for d in dirs:
-            ev = read_eval(d)
-            m = ev["metrics"] or {}
-            th = _read_json(d / "thresholds.json") or chosen or {}
-            seg = _first_number(th.get("seg_threshold"), m.get("seg_threshold"), DEFAULT_THRESHOLD)
-            img = _first_number(th.get("image_threshold"), m.get("decision_threshold"), m.get("best_threshold"),
-                                DEFAULT_THRESHOLD)
-            scores = {n: float(s) for n, s in zip(ev["names"], ev["scores"].tolist())}
-            maxp = {}
-            for row in ev["results"]:
-                v = row.get("max_prob")
-                if isinstance(v, float) and np.isfinite(v):
-                    maxp[row["name"]] = v
-            info = EvalInfo(d, float(seg), float(img), scores, maxp, ev.get("split"))
+            info = _eval_info(d, run_dir)
             self.evals.append(info)
-            for n in ev["names"]:
+            for n in info.scores:
                 self._where.setdefault(n, info)
 
     @property
@@ -193,34 +178,35 @@ class PredictionSource:
 
     def prob_path(self, name: str) -> Path | None:
         info = self._where.get(name)
-        return None if info is None else info.dir / "probs" / prob_png_name(name)
+        return None if info is None else paths.prob_png_path(info.dir, name)
 
     def prob(self, name: str) -> np.ndarray | None:
         """The 8-bit probability map (model input resolution), or None when missing."""
         p = self.prob_path(name)
         if p is None or not p.is_file():
             return None
-        img = cv2.imdecode(np.fromfile(str(p), np.uint8), cv2.IMREAD_GRAYSCALE)
-        return img
+        return cv2.imdecode(np.fromfile(str(p), np.uint8), cv2.IMREAD_GRAYSCALE)
 
     def score(self, name: str) -> float | None:
         info = self._where.get(name)
         return None if info is None else info.scores.get(name)
 
 
-def _read_json(p: Path) -> dict | None:
-    try:
-        data = json.loads(Path(p).read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else None
-    except (OSError, ValueError):
-        return None
-
-
-def _first_number(*vals) -> float:
-    for v in vals:
-        if isinstance(v, (int, float)) and np.isfinite(v):
-            return float(v)
-    return DEFAULT_THRESHOLD
+def _eval_info(d: Path, run_dir: Path | None) -> EvalInfo:
+    ev = read_eval(d)
+    th = run_thresholds(d, run_dir if run_dir is not None and d != run_dir else None)
+    scores = {n: float(s) for n, s in zip(ev["names"], ev["scores"].tolist())}
+    maxp = {}
+    for row in ev["results"]:
+        v = row.get("max_prob")
+        if isinstance(v, float) and np.isfinite(v):
+            maxp[row["name"]] = v
+    unc = load_samples(d / paths.SAMPLES).get(SAMPLES_KEY_UNCERTAINTY)
+    uncertainty = {}
+    if unc is not None and np.shape(unc) == (len(ev["names"]),):
+        uncertainty = {n: float(u) for n, u in zip(ev["names"], np.asarray(unc, np.float64)) if np.isfinite(u)}
+    return EvalInfo(d, float(th["seg_threshold"]), float(th["image_threshold"]), scores, maxp, ev.get("split"),
+                    uncertainty)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -301,8 +287,9 @@ def score_sample(rec: SampleRecord, source: PredictionSource, *, mask: np.ndarra
         d = disagreement(mask, prob, t_seg, tol)
         reason = (f"misses {d['missed_length']:.0f} of {d['gt_length']:.0f} px of crack line, "
                   f"{d['fp_area']:.0f} px false crack")
-        return ReviewItem(rec.name, "segmented", d["priority"], reason, score, d["max_prob"], d["gt_length"],
-                          d["missed_length"], d["fp_area"], {"width": d["width"]})
+        return _with_uncertainty(info, ReviewItem(rec.name, "segmented", d["priority"], reason, score, d["max_prob"],
+                                                  d["gt_length"], d["missed_length"], d["fp_area"],
+                                                  {"width": d["width"]}))
     max_prob = info.max_probs.get(rec.name)
     if max_prob is None:
         prob = source.prob(rec.name)
@@ -314,14 +301,28 @@ def score_sample(rec: SampleRecord, source: PredictionSource, *, mask: np.ndarra
             pr = max(pr, uncertainty(max_prob, t_seg))
         reason = f"weak: score {s:.2f} (threshold {t_img:.2f})" + \
             (f", max prob {max_prob:.2f}" if max_prob is not None else "")
-        return ReviewItem(rec.name, "weak", pr, reason, score, max_prob)
+        return _with_uncertainty(info, ReviewItem(rec.name, "weak", pr, reason, score, max_prob), replace=True)
     if s >= t_img:
         pr = 0.5 + 0.5 * (s - t_img) / max(1e-6, 1.0 - t_img)
         reason = f"crack-free but the model says crack (score {s:.2f} >= {t_img:.2f})"
     else:
         pr = 0.5 * uncertainty(s, t_img)
         reason = f"crack-free, score {s:.2f} (threshold {t_img:.2f})"
-    return ReviewItem(rec.name, "negative", float(min(1.0, pr)), reason, score, max_prob)
+    return _with_uncertainty(info, ReviewItem(rec.name, "negative", float(min(1.0, pr)), reason, score, max_prob),
+                             replace=True)
+
+
+def _with_uncertainty(info: EvalInfo, item: ReviewItem, replace: bool = False) -> ReviewItem:
+    """Rank by the model's own uncertainty (flip TTA, ``samples.npz`` ``uncertainty``) when the evaluation has it:
+    it replaces the score-based guess for weak and crack-free samples and can only raise a segmented one's."""
+    u = info.uncertainty.get(item.name)
+    if u is None:
+        return item
+    u = float(min(1.0, max(0.0, u)))
+    item.extra["uncertainty"] = u
+    item.priority = u if replace else max(item.priority, u)
+    item.reason += f"; model uncertainty {u:.2f}"
+    return item
 
 
 def _image_shape(rec: SampleRecord) -> tuple[int, int]:
