@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Sequence
 
 MASK_SUFFIX = "_mask.png"
+PROB_SUFFIX = "_prob.png"          # predict --probs: the 8-bit probability map beside each mask
 
 
 def _key(name: str) -> str:
@@ -48,3 +49,8 @@ def mask_names(inputs: Sequence[str | os.PathLike]) -> list[str]:
         seen.add(_key(cand))
         out.append(cand)
     return out
+
+
+def prob_name(mask_name: str) -> str:
+    """The name of the probability map ``predict --probs`` writes beside the mask named ``mask_name``."""
+    return mask_name[: -len(MASK_SUFFIX)] + PROB_SUFFIX

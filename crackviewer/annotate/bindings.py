@@ -16,6 +16,7 @@ def bind_annotate_shortcuts(panel) -> None:
     handlers.update({
         "prediction_replace": lambda: panel.start_from_prediction("replace"),
         "prediction_add": lambda: panel.start_from_prediction("union"),
+        "predict_sample": panel.predict_sample,
         "size_down": size_down,
         "size_up": lambda: panel.size_slider.setValue(max(int(panel.brush_size) + 1,
                                                          int(round(panel.brush_size * 1.25)))),

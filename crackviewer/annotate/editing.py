@@ -14,6 +14,7 @@ from crackviewer.annotate.mask_model import Rect
 from crackviewer.annotate.mask_store import LabelError, MaskSaveError
 from crackviewer.annotate.session import Session
 from crackviewer.annotate.tools import PointsTool, PolygonTool, PolylineTool
+from crackviewer.annotate.trace_tools import TraceTool
 
 MASK_COLOR = colors.GT_CONTOUR          # the mask being edited is ground truth: the GT colour everywhere
 
@@ -42,9 +43,10 @@ class EditingMixin:
             if isinstance(tool, PolygonTool) and len(pts) > 2:
                 path.closeSubpath()
         c = QColor(*MASK_COLOR)
-        if isinstance(tool, PolylineTool):
+        if isinstance(tool, (PolylineTool, TraceTool)):
             c.setAlpha(170)
-            pen = QPen(c, self.brush_size, Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin)
+            width = tool.preview_width() if isinstance(tool, TraceTool) else self.brush_size
+            pen = QPen(c, width, Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin)
             self.preview_item.setPen(pen)
             self.preview_item.setBrush(Qt.NoBrush)
         else:
@@ -64,7 +66,7 @@ class EditingMixin:
 
     def _finish_points(self, erase: bool = False) -> None:
         tool = self.tool
-        if isinstance(tool, PointsTool) and tool.points:
+        if isinstance(tool, PointsTool) and (tool.points or getattr(tool, "active", False)):
             tool.finish(erase=erase)
 
     def _backspace(self) -> None:
@@ -118,7 +120,7 @@ class EditingMixin:
     def apply_edit(self, fn) -> Rect | None:
         """Run one single-step edit ``fn(model) -> rect`` (polyline, polygon, fill, prediction, clear)."""
         s = self.session
-        if s is None:
+        if s is None or self._refuse_read_only():
             return None
         try:
             rect = fn(s.model)
@@ -130,20 +132,31 @@ class EditingMixin:
 
     def undo(self) -> None:
         s = self.session
-        if s is None:
+        if s is None or self._refuse_read_only():
             return
         self.tool.cancel()
         self.repaint_mask(s.model.undo())
 
     def redo(self) -> None:
         s = self.session
-        if s is None:
+        if s is None or self._refuse_read_only():
             return
         self.tool.cancel()
         self.repaint_mask(s.model.redo())
 
     def _on_model_change(self, s: Session, change, how: str) -> None:
-        """A stroke, undo or redo completed: journal it now, save after the debounce."""
+        """A stroke, undo or redo completed: settle the label it implies, journal it now, save after the debounce.
+
+        An edit that puts crack pixels on a crack-free image makes it a crack: the change remembers that label
+        change (``change.label``), so its undo gives the old label back, and the user is told."""
+        if how == "edit" and change.label is None and self._label_of(s) == 0 and s.model.crack_pixels():
+            change.label = (0, 1)
+            self.show_banner(f"This makes {s.name} a crack image (Ctrl+Z undoes both the edit and the label).")
+        if change.label is not None:
+            s.label = change.label[0] if how == "undo" else change.label[1]
+            if how == "undo":
+                self.show_banner(f"{s.name} is {'a crack' if s.label else 'crack-free'} again.")
+        self.edited.add(s.name)
         try:
             self.store.journal_append(s.name, s.model.shape, change.writes("old" if how == "undo" else "new"))
         except MaskSaveError as e:
@@ -156,27 +169,33 @@ class EditingMixin:
             self._update_enabled()
             self._update_status()
             self._set_badge()
-            if self.pred_check.isChecked():
-                pass
         self.list_model.refresh_name(s.name)
 
     # ============================================================== labels
+    def _label_of(self, s: Session) -> int:
+        """The image label of ``s`` as its edit history has it (the dataset's until an edit changed it)."""
+        return s.label if s.label is not None else self.store.record(s.name).label
+
     def _current_label(self) -> int | None:
         if self.session is None or self.store is None:
             return None
-        return self.store.record(self.session.name).label
+        return self._label_of(self.session)
 
     def set_label(self, label: int) -> bool:
-        """Set the image label of the current sample; 'no crack' clears the mask (undoable)."""
+        """Set the image label of the current sample; 'no crack' clears the mask (one undo step with the label)."""
         s = self.session
-        if s is None:
+        if s is None or self._refuse_read_only():
             return False
         try:
             if label == 0 and s.model.crack_pixels():
+                old = self._label_of(s)
                 self.store.set_label(s.name, 0)
-                self.apply_edit(lambda m: m.clear())       # journaled + autosaved like any stroke
+                s.label = 0
+                if self.apply_edit(lambda m: m.clear()) is not None and s.model.last_change is not None:
+                    s.model.last_change.label = (old, 0)   # undoing the clear gives the label back
             else:
                 self.store.set_label(s.name, label)
+                s.label = int(label)
                 if s.model.crack_pixels() == 0:
                     s.saved_revision = -1                  # settle the mask file with the new label
                     self._autosave.start()
@@ -192,6 +211,7 @@ class EditingMixin:
         self._update_enabled()
         self._update_status()
         self._update_counts()
+        self.edited.add(s.name)
         self.list_model.refresh_name(s.name)
         self.sampleChanged.emit(s.name)
         self.countsChanged.emit(self.store.counts())

@@ -7,7 +7,7 @@ import html
 
 from PySide6.QtCore import QModelIndex
 
-from crackviewer.annotate.sample_list import sample_kind
+from crackviewer.annotate.sample_list import MARKS_LEGEND, sample_kind
 
 
 class SampleListMixin:
@@ -63,7 +63,7 @@ class SampleListMixin:
             out.append(r.name)
         self.list_model.set_names(out, review)
         if key != "review":
-            note = f"{len(out)} of {len(self.store.records())} samples"
+            note = f"{len(out)} of {len(self.store.records())} samples  ·  {MARKS_LEGEND}"
         self.list_note.setText(note)
         if self.session is not None:
             self._select_in_list(self.session.name)

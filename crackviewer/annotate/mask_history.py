@@ -69,6 +69,11 @@ class MaskHistory:
         return len(self._redo)
 
     @property
+    def last_change(self) -> Change | None:
+        """The step Ctrl+Z would undo (None when there is none)."""
+        return self._undo[-1] if self._undo else None
+
+    @property
     def history_nbytes(self) -> int:
         return self._undo_bytes + sum(c.nbytes for c in self._redo)
 

@@ -76,7 +76,7 @@ class SaveResult:
     wrote: Path | None             # the mask file written (None when nothing was written)
     removed: Path | None           # the mask file removed (an empty mask on a crack sample)
     backup: Path | None            # the backup made by this save (first edit of an existing mask)
-    label_changed: bool            # the save turned a crack-free sample into a crack
+    label_changed: bool            # the save changed the image label (e.g. a crack-free sample became a crack)
 
 
 def encode_mask(mask01: np.ndarray, path: Path) -> bytes:
@@ -185,7 +185,7 @@ class MaskStore:
         """The mask as saved on disk ({0,1}, zeros when the sample has no mask file)."""
         rec = self.record(name)
         self.guard.loaded(rec.mask_path)        # stamp before reading: a change after it is a conflict at save
-        if rec.has_mask and rec.mask_path.is_file():
+        if rec.mask_path.is_file():           # also a mask another process created since the dataset was read
             return read_mask(rec.mask_path, shape)
         return np.zeros(tuple(shape[:2]), np.uint8)
 
@@ -199,10 +199,9 @@ class MaskStore:
             self._journal_len[name] = self._journal_size(name)
         return mask, n
 
-    def reload_mask(self, name: str, shape: tuple[int, int]) -> np.ndarray:
-        """Drop the sample's journal and read its mask from disk again (after a conflict: "reload")."""
+    def discard_journal(self, name: str) -> None:
+        """Forget the sample's unsaved strokes (after a conflict: the mask on disk is taken as it is)."""
         self._journal_done(name, None)
-        return self.read_saved_mask(name, shape)
 
     def pending_journals(self) -> list[str]:
         """Names of samples with strokes in a journal that no save covered yet (e.g. after a crash)."""
@@ -290,21 +289,25 @@ class MaskStore:
         if conflict is not None:
             raise MaskConflictError(conflict)
 
-    def save_mask(self, name: str, mask: np.ndarray, journal_covered: int | None = None) -> SaveResult:
+    def save_mask(self, name: str, mask: np.ndarray, journal_covered: int | None = None,
+                  label: int | None = None) -> SaveResult:
         """Write the sample's mask into the dataset (atomically, backing up the original first) and settle its label.
 
         ``journal_covered``: the journal length when ``mask`` was copied from the editor (from
         :meth:`journal_size`); the journal is removed only if nothing was appended since. ``None`` removes it.
+        ``label``: the image label the editor's history says the sample has (an undone edit gives its label back);
+        None keeps the stored one. Crack pixels always make the sample a crack.
         Raises :class:`MaskSaveError` (nothing half-written; the sample stays unsaved), :class:`MaskConflictError`
         when the mask changed on disk since it was loaded.
         """
         self._check_writable()
         rec = self.record(name)
         crack = bool(np.asarray(mask).any())
+        target = int(crack) if self.layout == "ksdd2" else max(int(crack), rec.label if label is None else int(label))
         path = Path(rec.mask_path)
         wrote = removed = backup = None
-        if self.layout == "ksdd2" or crack or rec.has_mask or (rec.label == 0 and path.is_file()):
-            if self.layout != "ksdd2" and not crack and rec.label == 1:
+        if self.layout == "ksdd2" or crack or rec.has_mask or (target == 0 and path.is_file()):
+            if self.layout != "ksdd2" and not crack and target == 1:
                 # an empty mask on a crack sample: the sample becomes weakly labelled (no mask file)
                 if path.is_file():
                     backup = self._backup_file(path, self.backup_path(rec))
@@ -319,13 +322,10 @@ class MaskStore:
                 self._guarded_write(path, data)
                 wrote = path
                 rec = replace(rec, has_mask=True)
-        label_changed = rec.label != int(crack) and (crack or self.layout == "ksdd2")
-        if self.layout == "ksdd2":
-            rec = replace(rec, label=int(crack))
-        elif label_changed:
-            self.labels.write(rec, 1)
-            rec = replace(rec, label=1)
-        self._set_record(rec)
+        label_changed = rec.label != target
+        if label_changed and self.layout != "ksdd2":
+            self.labels.write(rec, target)
+        rec = self._set_record(replace(rec, label=target))
         self._journal_done(name, journal_covered)
         return SaveResult(rec, wrote, removed, backup, label_changed)
 

@@ -2,11 +2,14 @@
 
 ``AnnotatePanel(QWidget)``:
 
-* ``open_dataset(path)`` - any layout ``trainer.data`` reads; masks are written back in that layout
-  (:mod:`crackviewer.annotate.mask_store`);
+* ``open_dataset(path)`` - any layout ``trainer.datasets`` reads; masks are written back in that layout
+  (:mod:`crackviewer.annotate.mask_store`). The dataset's edit lock is taken; when another process holds it the
+  dataset opens read-only and a banner says who edits it;
 * ``open_sample(name)`` - show a sample (its unsaved edits, or strokes recovered from the crash journal, included);
+  ``show_sample(name)`` also resets the list's filters so the sample is listed and selected;
 * ``set_prediction_source(path)`` - an evaluation or run folder of the current model: enables "start from the
-  prediction", the prediction outline and the review queue (:mod:`crackviewer.annotate.review_queue`).
+  prediction", the accept and tracer tools' use of it, the outline and the review queue
+  (:mod:`crackviewer.annotate.review_queue`); "Prediction source…" lists the workspace's evaluations.
 
 Left: the sample list with filters (all / segmented / weak / negative / unsaved / review queue), a split filter and
 a search field, and the dataset counts. Centre: the image with the editable mask (a :class:`SampleViewer` from the
@@ -17,17 +20,21 @@ Editing goes through :class:`~crackviewer.annotate.mask_model.MaskModel`; each t
 that rectangle of the overlay's pixels is recoloured and repainted. Every completed stroke is appended to the
 sample's journal at once, and a debounced autosave (300 ms after the last stroke) writes the mask atomically in a
 worker thread. A failing save leaves the sample "unsaved" and shows why; the edits stay in memory (and in the
-journal) and the save is retried after the next stroke or with Ctrl+S.
+journal) and the save is retried after the next stroke or with Ctrl+S. A mask changed on disk by another process
+is never overwritten: a dialog offers to reload it or to keep the edits as a copy (:mod:`crackviewer.annotate.access`).
+An edit that turns a crack-free image into a crack says so, and its undo gives the label back.
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
-import html
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
+from crackviewer.annotate.access import AccessMixin
+from crackviewer.annotate.assist import AssistMixin
 from crackviewer.annotate.bindings import bind_annotate_shortcuts
 from crackviewer.annotate.editing import MASK_COLOR, EditingMixin
 from crackviewer.annotate.layout import AnnotateLayoutMixin
@@ -36,10 +43,12 @@ from crackviewer.annotate.mask_model import MaskModel
 from crackviewer.annotate.mask_store import MaskStore
 from crackviewer.annotate.prediction import PredictionMixin
 from crackviewer.annotate.review_queue import PredictionSource, ReviewItem
-from crackviewer.annotate.sample_list import sample_kind
 from crackviewer.annotate.saving import SavingMixin
 from crackviewer.annotate.session import Bridge, Session
-from crackviewer.annotate.tools import TOOL_HINTS, Tool, make_tools
+from crackviewer.annotate.status import StatusMixin
+from crackviewer.annotate.tools import TOOL_HINTS, Tool
+from crackviewer.annotate.toolset import make_tools
+from crackviewer.qt.tasks import TaskRunner
 from trainer.datasets.images import read_image
 from trainer.errors import CrackError
 
@@ -51,7 +60,8 @@ RECENT_SESSIONS = 8                     # saved samples whose undo history is ke
 # the panel
 
 
-class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMixin, PredictionMixin, QWidget):
+class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMixin, PredictionMixin, AssistMixin,
+                    AccessMixin, StatusMixin, QWidget):
     """Paint and correct crack masks (see the module docstring)."""
 
     sampleChanged = Signal(str)          # a sample's mask or label was saved (the dataset's counts may change)
@@ -68,9 +78,16 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
         # RECENT_SESSIONS saved ones) so going back to a sample keeps Ctrl+Z working
         self._sessions: dict[str, Session] = {}
         self._errors: dict[str, str] = {}
+        self.edited: set[str] = set()    # samples whose mask or label was changed since the dataset was opened
         self._review: dict[str, ReviewItem] = {}
         self._review_missing: list[str] = []
         self._ranking = False
+        self.workspace: Path | None = None          # where "Prediction source…" looks for runs (the app sets it)
+        self.opened_runs: list[Path] = []          # run folders used as sources before: listed too
+        self.predict_run: Path | None = None       # the run "Predict this sample" uses when no source names one
+        self._predicted_here: dict[str, np.ndarray] = {}   # probability maps from "Predict this sample"
+        self._tracer_cache = None
+        self._predicted_cache = None
         self.last_brush_point: tuple[float, float] | None = None
         self.panning = False
         self.brush_size = 6.0
@@ -79,10 +96,11 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
         self._pred_cache: tuple[str, np.ndarray | None] | None = None
         self._bridge = Bridge()
         self._bridge.saveDone.connect(self._on_save_done)
-        self._bridge.rankDone.connect(self._on_rank_done)
         self._bridge.rankProgress.connect(self._on_rank_progress)
+        # saves stay on a plain one-thread executor: leaving a sample waits for its save (future.result()),
+        # which TaskRunner does not offer; the review ranking runs on the app's TaskRunner
         self._saver = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mask-save")
-        self._ranker = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-rank")
+        self._ranker = TaskRunner(self, threads=1)
         self._autosave = QTimer(self)
         self._autosave.setSingleShot(True)
         self._autosave.setInterval(int(autosave_ms))
@@ -109,11 +127,16 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
             self.flash(f"Cannot open the dataset: {e.message}", error=True)
             return False
         store.remove_stale_temp_files()
+        if self.store is not None:
+            self.store.release_edit_lock()
         self.store = store
+        self._take_edit_lock(store)
         self.session = None
         self._sessions.clear()
         self._errors.clear()
+        self.edited.clear()
         self._review.clear()
+        self._predicted_here.clear()
         self._pred_cache = None
         self.split_combo.blockSignals(True)
         self.split_combo.clear()
@@ -123,7 +146,7 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
         self.split_combo.blockSignals(False)
         self._update_counts()
         self._refresh_list()
-        pending = store.pending_journals()
+        pending = store.pending_journals() if self.editable else []
         if pending:
             self.flash(f"Recovering unsaved strokes of {len(pending)} sample(s) from the journal: "
                         f"{', '.join(pending[:5])}{'…' if len(pending) > 5 else ''}")
@@ -158,6 +181,22 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
         model.listeners.append(lambda ch, how, s=s: self._on_model_change(s, ch, how))
         return s
 
+    def show_sample(self, name: str) -> bool:
+        """Show sample ``name`` and select it in a list reset to show it (all samples, all splits, no search)."""
+        if self.store is None:
+            return False
+        self.search.blockSignals(True)
+        self.search.setText("")
+        self.search.blockSignals(False)
+        for combo in (self.split_combo, self.filter_combo):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(0)
+            combo.blockSignals(False)
+        self._refresh_list()
+        ok = self.open_sample(name)
+        self._select_in_list(name)
+        return ok
+
     def open_sample(self, name: str) -> bool:
         """Show sample ``name`` for editing; the previous sample is saved first (kept in memory if that fails)."""
         if self.store is None:
@@ -171,6 +210,8 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
             self.flash(f"Cannot open {name}: {e.message}", error=True)
             return False
         self.session = s
+        self._tracer_cache = self._predicted_cache = None
+        self.accept_item.set_contours([])
         self.canvas.set_image(s.image, keep_view=True)
         self._layer_px = self.mask_layer.pixels.view(np.uint32).reshape(self.mask_layer.height,
                                                                         self.mask_layer.width)
@@ -255,6 +296,7 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
         self.tool_buttons[name].setChecked(True)
         self.hint_label.setText(TOOL_HINTS[name])
         self.canvas.viewport().setCursor(Qt.CrossCursor)
+        self.accept_item.set_contours([])
         self.show_preview()
         self.ring.setVisible(False)
         self.ring_dark.setVisible(False)
@@ -265,8 +307,8 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
 
     @property
     def model(self) -> MaskModel | None:
-        """The mask being edited (the tools' ToolHost.model)."""
-        return self.session.model if self.session is not None else None
+        """The mask being edited (the tools' ToolHost.model); None when no sample is open or the dataset is read-only."""
+        return self.session.model if self.session is not None and self.editable else None
 
     @property
     def tool(self) -> Tool:
@@ -294,71 +336,6 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
             self.help.show()
             self.help.raise_()
 
-    # ============================================================== status
-    def _on_hover(self, x: int, y: int) -> None:
-        self._hover_xy = (x, y)
-        self._update_cursor_text()
-        if x < 0:
-            self.ring.setVisible(False)
-            self.ring_dark.setVisible(False)
-
-    def _update_cursor_text(self) -> None:
-        """Cursor position and zoom: the only text touched on mouse moves (cheap, fixed-size label)."""
-        xy = getattr(self, "_hover_xy", (-1, -1))
-        pos = f"x {xy[0]}, y {xy[1]}   " if xy[0] >= 0 else ""
-        self.cursor_label.setText(f"{pos}zoom {self.canvas.scale_factor() * 100:.0f}%")
-
-    def _update_status(self) -> None:
-        """Sample title, size, crack pixels, history depth and the label button (after opening, edits, saves)."""
-        s = self.session
-        if s is None or self.store is None:
-            self.status_label.setText("")
-            return
-        rec = self.store.record(s.name)
-        h, w = s.model.shape
-        kind = {"segmented": "crack · segmented", "weak": "crack · weak label (no mask)",
-                "negative": "no crack"}[sample_kind(rec)]
-        self.title_label.setTextFormat(Qt.RichText)
-        self.title_label.setText(f"{html.escape(s.name)}   <span style='font-size:10pt; color:#5b626b; "
-                                 f"font-weight:400'>{html.escape(rec.split)} · {kind}</span>")
-        self.status_label.setText(
-            f"{w}×{h} px · {s.model.crack_pixels():,} crack px · undo {s.model.undo_depth} / "
-            f"redo {s.model.redo_depth}")
-        label = rec.label
-        self.label_button.blockSignals(True)
-        self.label_button.setChecked(label == 1)
-        self.label_button.setText("Label: crack   C" if label == 1 else "Label: no crack   C")
-        self.label_button.blockSignals(False)
-        self._update_cursor_text()
-        it = self._review.get(s.name)
-        if it is not None:
-            self.review_label.setText(f"<b>Review priority {it.priority * 100:.0f}%</b> ({it.kind}): "
-                                      f"{html.escape(it.reason)}")
-        self.review_label.setVisible(it is not None)
-
-    def _update_enabled(self) -> None:
-        s = self.session
-        has = s is not None
-        for w in (self.undo_button,):
-            w.setEnabled(has and s.model.can_undo)
-        self.redo_button.setEnabled(has and s.model.can_redo)
-        self.clear_button.setEnabled(has)
-        self.label_button.setEnabled(has)
-        self.save_button.setEnabled(has)
-        has_pred = has and self.source is not None and self.source.covers(s.name)
-        self.pred_button.setEnabled(has_pred)
-        self.pred_add_button.setEnabled(has_pred)
-        self.pred_check.setEnabled(self.source is not None)
-        if has:
-            self.undo_button.setText(f"Undo ({s.model.undo_depth})")
-            self.redo_button.setText(f"Redo ({s.model.redo_depth})")
-
-    def flash(self, text: str, error: bool = False) -> None:
-        color = "#9d0020" if error else "#2b3038"
-        self.hint_label.setText(f"<span style='color:{color}'>{html.escape(text)}</span>")
-        self.hint_label.setTextFormat(Qt.RichText)
-        QTimer.singleShot(6000, self, lambda: self.hint_label.setText(TOOL_HINTS[self._tool_name]))
-
     # ============================================================== events
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
         et = event.type()
@@ -385,4 +362,5 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
         """Save everything and stop the worker threads (the app calls this before quitting)."""
         self.save_all()
         self._saver.shutdown(wait=True)
-        self._ranker.shutdown(wait=False, cancel_futures=True)
+        if self.store is not None:
+            self.store.release_edit_lock()

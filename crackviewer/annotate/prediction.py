@@ -2,16 +2,17 @@
 over the mask, "start from the prediction", and the review queue ranked on a worker thread.
 
 `PredictionMixin` is the part of `AnnotatePanel` that owns this; it uses the panel's `source`, `store`, `session`,
-`_ranker` (one worker thread) and the prediction controls."""
+`_ranker` (a one-thread TaskRunner) and the prediction controls."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QDialog
 
 from crackviewer.annotate.mask_model import prediction_mask
 from crackviewer.annotate.review_queue import PredictionSource, ReviewItem, rank
+from crackviewer.annotate.sources import SourceDialog, source_choices
 from crackviewer.viewer.layers import mask_contours
 from trainer.errors import CrackError
 
@@ -39,11 +40,15 @@ class PredictionMixin:
             self.flash(f"Prediction source: {e.message}", error=True)
             return False
         self.source = src
+        run = src.path if (src.path / "checkpoints").is_dir() else src.path.parent.parent
+        if run not in self.opened_runs and (run / "checkpoints").is_dir():
+            self.opened_runs.append(run)
         self._pred_cache = None
         self._review.clear()
         self._review_missing = []
         self.thr_spin.blockSignals(True)
         self.thr_spin.setValue(src.seg_threshold)
+        self.accept_slider.setValue(int(round(min(0.99, max(0.01, src.seg_threshold)) * 100)))
         self.thr_spin.blockSignals(False)
         covered = len(src.names() & {r.name for r in self.store.records()}) if self.store else len(src.names())
         total = len(self.store.records()) if self.store else 0
@@ -52,18 +57,30 @@ class PredictionMixin:
         self.source_label.setToolTip(str(eval_dir))
         self._update_prediction_outline()
         self._update_enabled()
+        self._refresh_list()                      # the list marks the samples the source covers
         if self._filter_key() == "review":
             self._start_ranking(force=True)
         return True
 
     def _choose_source(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Evaluation or run folder of the current model")
-        if d:
-            self.set_prediction_source(d)
+        names = {r.name for r in self.store.records()} if self.store else set()
+        choices = source_choices(self.workspace, self.opened_runs, names)
+        start = self.workspace or (self.store.root if self.store else None)
+        dlg = SourceDialog(self, choices, start)
+        if dlg.exec() == QDialog.Accepted and dlg.chosen is not None:
+            self.set_prediction_source(dlg.chosen)
+
+    def has_prediction(self, name: str) -> bool:
+        """Is there a prediction for sample ``name`` (from the source, or predicted here)?"""
+        return name in self._predicted_here or (self.source is not None and self.source.covers(name))
 
     def _prob(self) -> np.ndarray | None:
         s = self.session
-        if s is None or self.source is None:
+        if s is None:
+            return None
+        if s.name in self._predicted_here:
+            return self._predicted_here[s.name]
+        if self.source is None:
             return None
         if self._pred_cache is None or self._pred_cache[0] != s.name:
             self._pred_cache = (s.name, self.source.prob(s.name))
@@ -97,21 +114,20 @@ class PredictionMixin:
 
         def job():
             return rank(recs, src, progress=lambda i, n: bridge.rankProgress.emit(i, n) if i % 16 == 0 else None)
-        fut = self._ranker.submit(job)
-        fut.add_done_callback(lambda f: bridge.rankDone.emit(f))
+        self._ranker.run(job, self._on_rank_done, self._on_rank_failed)
         self._refresh_list()
 
     def _on_rank_progress(self, i: int, n: int) -> None:
         if self._filter_key() == "review":
             self.list_note.setText(f"Ranking samples… {i}/{n}")
 
-    def _on_rank_done(self, fut) -> None:
+    def _on_rank_failed(self, message: str) -> None:
+        self.flash(f"Review queue failed: {message}", error=True)
+        self._on_rank_done(([], []))
+
+    def _on_rank_done(self, result) -> None:
         self._ranking = False
-        try:
-            items, missing = fut.result()
-        except Exception as e:          # noqa: BLE001
-            self.flash(f"Review queue failed: {e}", error=True)
-            items, missing = [], []
+        items, missing = result
         self._review = {it.name: it for it in items}
         self._review_missing = missing
         self._refresh_list()

@@ -9,6 +9,11 @@ from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPen, QPixmap
 from figures import colors
 from crackviewer.annotate.review_queue import ReviewItem
 
+EDITED_MARK = "✎"            # changed since the dataset was opened (saved)
+PREDICTED_MARK = "◇"         # the prediction source covers it (or it was predicted here)
+UNSAVED_MARK = "•"
+MARKS_LEGEND = f"{EDITED_MARK} edited  ·  {PREDICTED_MARK} has a prediction  ·  {UNSAVED_MARK} unsaved"
+
 KIND_COLORS = {"segmented": colors.GT_CONTOUR, "weak": colors.FP, "negative": (150, 156, 164)}
 FILTERS = [("all", "All samples"), ("segmented", "Segmented (crack + mask)"), ("weak", "Weak (crack, no mask)"),
            ("negative", "Negative (no crack)"), ("unsaved", "Unsaved edits"),
@@ -43,7 +48,7 @@ class SampleListModel(QAbstractListModel):
 
     def __init__(self, panel: QObject):
         super().__init__(panel)
-        self.panel = panel          # the Annotate panel: store, is_unsaved(name), save_error(name)
+        self.panel = panel          # the Annotate panel: store, edited, is_unsaved, has_prediction, save_error
         self.names: list[str] = []
         self.review: dict[str, ReviewItem] = {}
         self._icons = {k: dot_icon(c, hollow=(k == "negative")) for k, c in KIND_COLORS.items()}
@@ -75,11 +80,11 @@ class SampleListModel(QAbstractListModel):
         rec = store.record(name)
         unsaved = self.panel.is_unsaved(name)
         if role == Qt.DisplayRole:
-            txt = name + ("  •" if unsaved else "")
             it = self.review.get(name)
-            if it is not None:
-                txt = f"{name}   {it.priority * 100:.0f}%" + ("  •" if unsaved else "")
-            return txt
+            txt = name if it is None else f"{name}   {it.priority * 100:.0f}%"
+            marks = [m for m, on in ((PREDICTED_MARK, self.panel.has_prediction(name)),
+                                     (EDITED_MARK, name in self.panel.edited), (UNSAVED_MARK, unsaved)) if on]
+            return txt + ("  " + " ".join(marks) if marks else "")
         if role == Qt.DecorationRole:
             return self._icons[sample_kind(rec)]
         if role == Qt.ToolTipRole:
@@ -94,6 +99,10 @@ class SampleListModel(QAbstractListModel):
                 tip += f"<br><span style='color:#b00020'>save failed: {html.escape(err)}</span>"
             elif unsaved:
                 tip += "<br>unsaved edits"
+            elif name in self.panel.edited:
+                tip += "<br>edited (saved)"
+            if self.panel.has_prediction(name):
+                tip += "<br>has a prediction"
             return tip
         if role == Qt.FontRole and unsaved:
             f = QFont()

@@ -15,8 +15,9 @@ from crackviewer.annotate.session import Session
 from crackviewer.qt.style import set_state
 from trainer.errors import CrackError
 
-SAVE_BADGE_TEXT = {"idle": "No sample open", "saved": "✔ Saved to the dataset", "saving": "● Saving…",
-                   "unsaved": "● Unsaved changes (autosave pending)", "failed": "✖ Not saved"}
+SAVE_BADGE_TEXT = {"idle": "No sample open", "unchanged": "No changes yet", "saved": "✔ Saved to the dataset",
+                   "saving": "● Saving…", "unsaved": "● Unsaved changes (autosave pending)", "failed": "✖ Not saved",
+                   "readonly": "Read-only: another process edits this dataset"}
 
 
 class SavingMixin:
@@ -40,7 +41,7 @@ class SavingMixin:
         snap = s.model.mask.copy()
         rev = s.model.revision
         covered = self.store.journal_size(s.name)
-        fut = self._saver.submit(self.store.save_mask, s.name, snap, covered)
+        fut = self._saver.submit(self.store.save_mask, s.name, snap, covered, s.label)
         s.future, s.future_rev = fut, rev
         fut.add_done_callback(lambda f, s=s: self._bridge.saveDone.emit((s, f)))
         self._set_badge()
@@ -53,10 +54,8 @@ class SavingMixin:
         s.saving = False
         try:
             res = fut.result()
-        except CrackError as e:
-            s.error = e.message
         except Exception as e:          # noqa: BLE001 - any failure must keep the sample unsaved, with the reason
-            s.error = f"{type(e).__name__}: {e}"
+            self._save_failed(s, e)
         else:
             s.error = None
             self._errors.pop(s.name, None)
@@ -80,6 +79,8 @@ class SavingMixin:
     def _saved(self, s: Session, res) -> None:
         if self.store is None:
             return
+        if res.wrote or res.removed or res.label_changed:
+            self.edited.add(s.name)
         self._update_counts()
         if s is self.session:
             self._update_status()
@@ -105,11 +106,9 @@ class SavingMixin:
             return True
         rev = s.model.revision
         try:
-            res = self.store.save_mask(s.name, s.model.mask.copy(), self.store.journal_size(s.name))
-        except CrackError as e:
-            s.error = e.message
-        except Exception as e:          # noqa: BLE001
-            s.error = f"{type(e).__name__}: {e}"
+            res = self.store.save_mask(s.name, s.model.mask.copy(), self.store.journal_size(s.name), s.label)
+        except Exception as e:          # noqa: BLE001 - any failure must keep the sample unsaved, with the reason
+            self._save_failed(s, e)
         else:
             s.error = None
             self._errors.pop(s.name, None)
@@ -137,6 +136,8 @@ class SavingMixin:
 
     def save_all(self) -> bool:
         """Save every sample with unsaved edits (before quitting or switching datasets). True when all are saved."""
+        if self.store is None or self.store.read_only is not None:
+            return True
         ok = True
         if self.session is not None:
             ok = self.save_now(wait=True) and ok
@@ -162,11 +163,15 @@ class SavingMixin:
         s = self.session
         if s is None:
             return "idle"
+        if self.store is not None and self.store.read_only is not None:
+            return "readonly"
         if s.error:
             return "failed"
         if s.saving:
             return "saving"
-        return "unsaved" if s.dirty else "saved"
+        if s.dirty:
+            return "unsaved"
+        return "saved" if s.name in self.edited or s.model.undo_depth or s.recovered else "unchanged"
 
     def _set_badge(self, state: str | None = None) -> None:
         state = state or self.save_state

@@ -20,6 +20,7 @@ class Session:
     saving: bool = False
     resave: bool = False
     error: str | None = None
+    label: int | None = None       # the image label as the edit history has it (None: the dataset's, untouched)
     future: object = None
     future_rev: int = -1
     futures_done: set = field(default_factory=set)

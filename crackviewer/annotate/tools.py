@@ -19,6 +19,10 @@ TOOL_HINTS = {
             "{ } tolerance",
     "polygon": "Polygon: click corners · double-click or Enter closes it · Backspace drops a corner · Esc cancels · "
                "Alt+close erases",
+    "trace": "Crack tracer: click one end of a crack, move along it (the line follows the crack), click again · "
+             "double-click or Enter finishes · Backspace drops a segment · Esc cancels · width in the tool options",
+    "accept": "Accept a predicted crack: click it to add it to the mask · Shift+click removes a false crack from the "
+              "mask · the threshold slider sets what counts as predicted",
 }
 
 
@@ -208,8 +212,3 @@ class FillTool(Tool):
         value = 0 if (event.modifiers() & Qt.AltModifier) else 1
         p.apply_edit(lambda m: m.flood_fill((pos.x(), pos.y()), p.tolerance, value))
         return True
-
-
-def make_tools(host: ToolHost) -> dict[str, Tool]:
-    return {"brush": BrushTool(host, 1), "eraser": BrushTool(host, 0), "polyline": PolylineTool(host),
-            "fill": FillTool(host), "polygon": PolygonTool(host)}

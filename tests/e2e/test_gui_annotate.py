@@ -109,7 +109,8 @@ def disk_mask(ds, name):
 
 def test_opens_with_counts_and_first_sample(panel):
     assert panel.current_name() == "seg_a"
-    assert panel.save_state == "saved"
+    assert panel.save_state == "unchanged"               # issue 17: no "Saved to the dataset" before any edit
+    assert "Saved" not in panel.save_badge.text() and "No changes" in panel.save_badge.text()
     c = panel.counts()
     assert c["train"] == {"positives": 2, "negatives": 1, "segmented": 1, "weak": 1}
     assert "train" in panel.counts_label.text()
@@ -195,7 +196,7 @@ def test_done_when_polyline_erase_undo_redo_close_reopen(qtbot, ds, tmp_path):
     q.open_dataset(ds)
     q.open_sample("weak_a")
     np.testing.assert_array_equal(q.session.model.mask, erased)
-    assert q.save_state == "saved"
+    assert q.save_state == "unchanged"         # reopened, nothing edited yet
     q.shutdown()
 
 
@@ -390,7 +391,7 @@ def test_filters_search_and_navigation(panel):
     assert panel.current_name() == "weak_a"
     key(panel, Qt.Key_PageDown)
     assert panel.current_name() == "neg_a"
-    key(panel, Qt.Key_A)
+    key(panel, Qt.Key_S)
     assert panel.current_name() == "weak_a"
 
 
@@ -426,7 +427,7 @@ def test_start_from_prediction_and_outline(qtbot, panel, ds, tmp_path):
     prob = cv2.imread(str(ev / "probs" / "weak_a.png"), cv2.IMREAD_GRAYSCALE)
     np.testing.assert_array_equal(m.mask, prediction_mask(prob, 0.6, (H, W)))
     assert m.mask[31:33, 10:70].all() and m.undo_depth == 1
-    key(panel, Qt.Key_T)
+    key(panel, Qt.Key_O)
     assert panel.pred_item.isVisible() and not panel.pred_item.path().isEmpty()
     key(panel, Qt.Key_Z, Qt.ControlModifier)
     assert m.crack_pixels() == 0

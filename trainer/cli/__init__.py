@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seg-threshold", type=float)
     p.add_argument("--image-threshold", type=float)
     p.add_argument("--gate", action="store_true", help="blank the mask of images classified crack-free")
+    p.add_argument("--probs", action="store_true", help="also write each probability map (8-bit, <stem>_prob.png)")
     p.add_argument("--device", default="auto")
 
     d = sub.add_parser("demo", help="generate a synthetic dataset and train the quick preset on it (no download)")

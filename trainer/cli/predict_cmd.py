@@ -11,6 +11,7 @@ import numpy as np
 from trainer.datasets.images import read_image
 from trainer.datasets.records import IMAGE_EXTS
 from trainer.errors import DataError
+from trainer.predict_names import prob_name
 from trainer.runs.thresholds import run_thresholds
 from trainer.training.predict import load_run_model, predict_image
 
@@ -55,6 +56,10 @@ def run(args) -> int:
         out_name = f"{p.stem}_mask.png"
         if not cv2.imwrite(str(out / out_name), mask):
             raise DataError("could not write the mask (disk full or no permission?)", out / out_name)
+        if getattr(args, "probs", False):
+            prob_out = out / prob_name(out_name)
+            if not cv2.imwrite(str(prob_out), np.clip(np.round(prob * 255), 0, 255).astype(np.uint8)):
+                raise DataError("could not write the probability map (disk full or no permission?)", prob_out)
         rows.append(dict(image=str(p), mask=out_name, score=f"{score:.6f}", decision=decision,
                          crack_pixels=int((mask > 0).sum())))
     with open(out / PREDICTIONS, "w", newline="", encoding="utf-8") as fh:
