@@ -158,6 +158,7 @@ class MainWindow(MenusMixin, QMainWindow):
             setattr(self, f"{key}_panel", widget)
         self._placeholders = False
         if self.annotate_panel is not None:
+            self.annotate_panel.workspace = Path(self.settings.workspace)
             self.annotate_panel.sampleChanged.connect(self._on_annotation_changed)
             if self.dataset_path is not None:
                 self._open_in_annotate(self.dataset_path)
@@ -212,6 +213,8 @@ class MainWindow(MenusMixin, QMainWindow):
         self.settings.workspace = path
         self.dataset_view.workspace = Path(path)
         self.runs_view.set_workspace(Path(path))
+        if self.annotate_panel is not None:
+            self.annotate_panel.workspace = Path(path)
         self._update_workspace_label()
 
     def _create_demo(self) -> None:
@@ -246,7 +249,7 @@ class MainWindow(MenusMixin, QMainWindow):
     def _open_sample_in_annotate(self, name: str) -> None:
         if self.annotate_panel is not None:
             try:
-                self.annotate_panel.open_sample(name)
+                self.annotate_panel.show_sample(name)
             except Exception as exc:  # noqa: BLE001
                 self.statusBar().showMessage(f"Annotate could not open {name}: {exc}", 15000)
                 return
