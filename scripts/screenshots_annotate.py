@@ -1,4 +1,5 @@
-"""Render the annotation panel offscreen to PNGs for the README (docs/screenshots/annotate_*.png).
+"""Render the annotation panel offscreen to PNGs for the README (docs/screenshots/annotate_*.png: polyline,
+tracer, help, brush, failed_save, review).
 
 Uses real samples from ../shared/data/cracks when present: a handful are *copied* into a temporary manifest dataset
 (the shared data is never written to), one of them without its mask so the list shows a weakly labelled sample.
@@ -165,6 +166,27 @@ def main(argv=None) -> int:
         if args.eval:
             p.pred_check.setChecked(True)
         shot("polyline")
+        p.tool.cancel()
+
+        # 1b. the crack tracer on a real (weakly labelled) crack: one segment committed, the live preview to the cursor
+        traced = "cfd_040" if sample == "cfd_018" else sample
+        p.open_sample(traced)
+        p.canvas.fit()
+        p.set_tool("trace")
+        h, w = p.session.model.shape
+        tp = trace_points(src / "masks" / f"{traced}.png", step=12) or \
+            [(w * 0.1, h * 0.5), (w * 0.5, h * 0.5), (w * 0.9, h * 0.5)]
+        QTest.mouseClick(v, Qt.LeftButton, Qt.NoModifier, vp(*tp[0]))
+        mid = tp[len(tp) // 2]
+        QTest.mouseClick(v, Qt.LeftButton, Qt.NoModifier, vp(*mid))
+        for q in tp[len(tp) // 2 + 1:]:
+            QTest.mouseMove(v, vp(*q))
+            pump(2)
+        import time
+        time.sleep(0.15)                              # the mouse rests: the tracer's search catches up
+        pump()
+        p.flash(f"Crack tracer: {len(p.tool.preview_points())} px previewed from the last click to the cursor")
+        shot("tracer")
         p.tool.cancel()
 
         # 2. the shortcut overlay
