@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from crackviewer.annotate.tracer import Tracer, apply_trace
-    from crackviewer.mask_model import MaskModel
+    from crackviewer.annotate.mask_model import MaskModel
 
     rng = np.random.default_rng(0)
     image, source = mosaic(rng, args.images)

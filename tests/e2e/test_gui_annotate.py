@@ -7,10 +7,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
 
+from annotate_events import activate, click, double_click_end, drag, key, vp, wait_saved  # noqa: F401
 from crackviewer.annotate.panel import AnnotatePanel
 from crackviewer.annotate.mask_model import prediction_mask
 from trainer.datasets.layouts import open_dataset
@@ -63,44 +63,6 @@ def panel(qtbot, ds):
     activate(qtbot, p)
     yield p
     p.shutdown()
-
-
-def activate(qtbot, p):
-    """Shortcuts (WidgetWithChildrenShortcut) fire only in the active window, with focus inside the panel."""
-    p.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is p, timeout=3000)
-    p.canvas.setFocus()
-
-
-def vp(panel, x, y):
-    """Viewport point of image pixel (x, y) (its centre)."""
-    return panel.canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
-
-
-def drag(panel, pts, modifier=Qt.NoModifier):
-    v = panel.canvas.viewport()
-    QTest.mousePress(v, Qt.LeftButton, modifier, vp(panel, *pts[0]))
-    for p in pts[1:]:
-        QTest.mouseMove(v, vp(panel, *p))
-    QTest.mouseRelease(v, Qt.LeftButton, modifier, vp(panel, *pts[-1]))
-
-
-def click(panel, x, y, modifier=Qt.NoModifier):
-    QTest.mouseClick(panel.canvas.viewport(), Qt.LeftButton, modifier, vp(panel, x, y))
-
-
-def double_click_end(panel, x, y, modifier=Qt.NoModifier):
-    """What a real double-click delivers: press/release (adds the point), then the double-click event."""
-    click(panel, x, y, modifier)
-    QTest.mouseDClick(panel.canvas.viewport(), Qt.LeftButton, modifier, vp(panel, x, y))
-
-
-def key(panel, k, modifier=Qt.NoModifier):
-    QTest.keyClick(panel.canvas, k, modifier)
-
-
-def wait_saved(qtbot, panel):
-    qtbot.waitUntil(lambda: panel.save_state == "saved", timeout=5000)
 
 
 def disk_mask(ds, name):

@@ -11,10 +11,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
 
+from annotate_events import activate, click, key, vp, wait_saved
 from crackviewer.annotate import access, assist
 from crackviewer.annotate.panel import AnnotatePanel
 from crackviewer.annotate.sample_list import EDITED_MARK, PREDICTED_MARK
@@ -86,9 +86,7 @@ def _panel(qtbot, ds, autosave_ms=40):
     p.show()
     qtbot.waitExposed(p)
     assert p.open_dataset(ds)
-    p.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is p, timeout=3000)
-    p.canvas.setFocus()
+    activate(qtbot, p)
     return p
 
 
@@ -97,22 +95,6 @@ def panel(qtbot, ds):
     p = _panel(qtbot, ds)
     yield p
     p.shutdown()
-
-
-def vp(panel, x, y):
-    return panel.canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
-
-
-def click(panel, x, y, modifier=Qt.NoModifier):
-    QTest.mouseClick(panel.canvas.viewport(), Qt.LeftButton, modifier, vp(panel, x, y))
-
-
-def key(panel, k, modifier=Qt.NoModifier):
-    QTest.keyClick(panel.canvas, k, modifier)
-
-
-def wait_saved(qtbot, panel):
-    qtbot.waitUntil(lambda: panel.save_state == "saved", timeout=5000)
 
 
 def manifest_label(ds, name):
