@@ -80,6 +80,29 @@ class EditingMixin:
             return
         self.tool.cancel()
 
+    # ============================================================== tool options
+    def _on_size(self, v: int) -> None:
+        self.brush_size = float(max(1, v))
+        self.show_preview()
+
+    def _on_tolerance(self, v: int) -> None:
+        self.tolerance = float(max(0, v))
+
+    def _on_opacity(self, v: int) -> None:
+        self._opacity = max(0, min(100, v)) / 100.0
+        self.mask_layer.setOpacity(self._opacity)
+
+    def set_opacity(self, opacity: float) -> None:
+        self.opacity_slider.setValue(int(round(opacity * 100)))
+
+    def toggle_help(self) -> None:
+        if self.help.isVisible():
+            self.help.hide()
+        else:
+            self.help.place()
+            self.help.show()
+            self.help.raise_()
+
     # ============================================================== editing
     def _set_mask_color(self, color) -> None:
         r, g, b = (int(c) for c in color[:3])

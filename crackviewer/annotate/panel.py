@@ -314,28 +314,6 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
     def tool(self) -> Tool:
         return self._tools[self._tool_name]
 
-    def _on_size(self, v: int) -> None:
-        self.brush_size = float(max(1, v))
-        self.show_preview()
-
-    def _on_tolerance(self, v: int) -> None:
-        self.tolerance = float(max(0, v))
-
-    def _on_opacity(self, v: int) -> None:
-        self._opacity = max(0, min(100, v)) / 100.0
-        self.mask_layer.setOpacity(self._opacity)
-
-    def set_opacity(self, opacity: float) -> None:
-        self.opacity_slider.setValue(int(round(opacity * 100)))
-
-    def toggle_help(self) -> None:
-        if self.help.isVisible():
-            self.help.hide()
-        else:
-            self.help.place()
-            self.help.show()
-            self.help.raise_()
-
     # ============================================================== events
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
         et = event.type()

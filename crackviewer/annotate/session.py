@@ -38,5 +38,4 @@ class Bridge(QObject):
     """Carries worker-thread results to the GUI thread (queued signal)."""
 
     saveDone = Signal(object)
-    rankDone = Signal(object)
     rankProgress = Signal(int, int)
