@@ -18,11 +18,14 @@ from crackviewer.annotate.accept import PredictedCracks
 from crackviewer.annotate.tracer import Tracer
 from crackviewer.viewer.layers import mask_contours
 from trainer.predict_names import PROB_SUFFIX
+from trainer.runs.evaluation import find_eval_sources
 
 TRAINER = [sys.executable, "-m", "trainer"]        # how the GUI runs the engine (tests put a stand-in here)
 
 
 class AssistMixin:
+    _source_run: tuple = (None, None)          # (prediction source, its run folder or None)
+
     # ============================================================== tracer and accept hosting
     @property
     def trace_width(self) -> float | None:
@@ -71,13 +74,13 @@ class AssistMixin:
 
     # ============================================================== predict this sample
     def _predict_run(self) -> Path | None:
-        """The run folder "Predict this sample" uses: the prediction source's run."""
-        src = self.source
-        if src is None:
-            return self.predict_run
-        for d in (src.path, src.path.parent.parent):
-            if (d / "checkpoints").is_dir():
-                return d
+        """The run folder "Predict this sample" uses: the prediction source's run (else ``predict_run``)."""
+        if self.source is not None:
+            if self._source_run[0] is not self.source:            # read source.json once per source
+                run = find_eval_sources(self.source.path)[0]
+                self._source_run = (self.source, run.path if run is not None else None)
+            if self._source_run[1] is not None:
+                return self._source_run[1]
         return self.predict_run
 
     def predict_sample(self) -> bool:

@@ -40,8 +40,8 @@ class PredictionMixin:
             self.flash(f"Prediction source: {e.message}", error=True)
             return False
         self.source = src
-        run = src.path if (src.path / "checkpoints").is_dir() else src.path.parent.parent
-        if run not in self.opened_runs and (run / "checkpoints").is_dir():
+        run = self._predict_run()
+        if run is not None and run not in self.opened_runs:
             self.opened_runs.append(run)
         self._pred_cache = None
         self._review.clear()

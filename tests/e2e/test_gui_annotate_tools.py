@@ -266,12 +266,14 @@ def test_predict_this_sample_runs_the_engine_in_a_subprocess(qtbot, panel, tmp_p
     monkeypatch.setattr(assist, "TRAINER", [sys.executable, str(script)])
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
-    panel.predict_run = run
+    (run / "config.toml").write_text("")
     panel.open_sample("crack")
-    assert not panel.has_prediction("crack")
+    assert not panel.has_prediction("crack") and not panel.predict_button.isEnabled()
+    panel.set_prediction_source(make_eval(run / "evals" / "train"))   # the source's run is the one predicting
+    assert panel.predict_button.isEnabled()
     assert panel.predict_sample()
-    qtbot.waitUntil(lambda: panel.has_prediction("crack") and not panel.predicting, timeout=20000)
-    key(panel, Qt.Key_R)
+    qtbot.waitUntil(lambda: "crack" in panel._predicted_here and not panel.predicting, timeout=20000)
+    key(panel, Qt.Key_R)                          # the fresh prediction, not the evaluation's map
     m = panel.session.model
     assert m.mask[40:43, 30:100].all() and m.crack_pixels() == 3 * 70
 
