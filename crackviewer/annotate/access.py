@@ -32,8 +32,9 @@ class AccessMixin:
         if held is None:
             self.show_banner("")
         else:
-            self.show_banner(f"Read-only: {held.message}. Painting and label changes are off until it is closed; "
-                             f"reopen the dataset then.", "warning")
+            msg = held.message[:1].upper() + held.message[1:]         # "Opened read-only: <who> is editing …"
+            self.show_banner(f"{msg}. Painting and label changes are off until it is closed; reopen the dataset "
+                             f"then.", "warning")
 
     def _refuse_read_only(self) -> bool:
         """True (after saying why) when the dataset is read-only."""

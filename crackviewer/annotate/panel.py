@@ -211,6 +211,8 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
             return False
         self.session = s
         self._tracer_cache = self._predicted_cache = None
+        if self.editable:
+            self.show_banner("")                  # a note about the previous sample's label (read-only stays)
         self.accept_item.set_contours([])
         self.canvas.set_image(s.image, keep_view=True)
         self._layer_px = self.mask_layer.pixels.view(np.uint32).reshape(self.mask_layer.height,

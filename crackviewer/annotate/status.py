@@ -36,7 +36,7 @@ class StatusMixin:
             return
         rec = self.store.record(s.name)
         if s.label is not None and s.label != rec.label:        # the edit history's label, not saved yet
-            rec = replace(rec, label=s.label)
+            rec = replace(rec, label=s.label, has_mask=rec.has_mask or s.model.crack_pixels() > 0)
         h, w = s.model.shape
         kind = {"segmented": "crack · segmented", "weak": "crack · weak label (no mask)",
                 "negative": "no crack"}[sample_kind(rec)]

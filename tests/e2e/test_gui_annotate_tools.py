@@ -209,7 +209,7 @@ def test_second_instance_opens_read_only_and_names_the_holder(qtbot, ds):
         assert holder.stdout.readline().strip() == "held"
         p = _panel(qtbot, ds)
         p.open_sample("crack")
-        assert p.banner.isVisible() and "Read-only" in p.banner.text() and f"pid {holder.pid}" in p.banner.text()
+        assert p.banner.isVisible() and "read-only" in p.banner.text() and f"pid {holder.pid}" in p.banner.text()
         assert not p.label_button.isEnabled() and not p.tool_buttons["brush"].isEnabled()
         assert p.save_state == "readonly"
         QTest.mousePress(p.canvas.viewport(), Qt.LeftButton, Qt.NoModifier, vp(p, 20, 20))
