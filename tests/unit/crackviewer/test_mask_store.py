@@ -284,3 +284,31 @@ def test_stale_temp_files_of_dead_processes_are_removed(manifest_ds):
         p.write_bytes(b"x")
     removed = MaskStore(manifest_ds).remove_stale_temp_files()
     assert removed == [dead] and not dead.exists() and mine.exists() and other.exists()
+
+
+def test_save_with_the_history_label_gives_a_crack_free_sample_its_label_back(manifest_ds):
+    """Issue 17 bug 1, Qt-free side: an undone edit saves with the label the history says (0), not the label the
+    edit's save had written (1); crack pixels always make a crack."""
+    store = MaskStore(manifest_ds)
+    crack = _crack_mask() > 0
+    res = store.save_mask("neg2", crack)
+    assert res.label_changed and open_dataset(manifest_ds).sample_by_name("neg2").label == 1
+    res = store.save_mask("neg2", np.zeros_like(crack), label=0)
+    assert res.label_changed and res.record.label == 0
+    got = open_dataset(manifest_ds).sample_by_name("neg2")
+    assert got.label == 0 and not read_mask(got.mask_path, (40, 48)).any()
+    assert store.save_mask("neg2", crack, label=0).record.label == 1
+
+
+def test_change_remembers_the_label_and_last_change_is_the_undo_step():
+    m = MaskModel(np.zeros((20, 20), np.uint8))
+    assert m.last_change is None
+    m.brush((2, 2), (10, 2), 3, 1)
+    ch = m.last_change
+    assert ch is not None and ch.label is None and ch.changed_pixels == m.crack_pixels()
+    ch.label = (0, 1)
+    seen = []
+    m.listeners.append(lambda c, how: seen.append((c.label, how)))
+    m.undo()
+    m.redo()
+    assert seen == [((0, 1), "undo"), ((0, 1), "redo")]
