@@ -71,6 +71,7 @@ class SourceDialog(QDialog):
             self.list.addItem(it)
         if not choices:
             self.list.addItem("No evaluated runs found: evaluate a run on this dataset, or open its folder.")
+        self.list.setCurrentRow(0)
         self.list.itemDoubleClicked.connect(lambda *_: self.accept())
         lay.addWidget(self.list, 1)
         other = QPushButton("Open another run or evaluation folder…")
