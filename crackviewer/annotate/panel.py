@@ -26,7 +26,6 @@ An edit that turns a crack-free image into a crack says so, and its undo gives t
 """
 from __future__ import annotations
 
-import concurrent.futures as cf
 from pathlib import Path
 
 import numpy as np
@@ -95,11 +94,8 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
         self._opacity = 0.6
         self._pred_cache: tuple[str, np.ndarray | None] | None = None
         self._bridge = Bridge()
-        self._bridge.saveDone.connect(self._on_save_done)
         self._bridge.rankProgress.connect(self._on_rank_progress)
-        # saves stay on a plain one-thread executor: leaving a sample waits for its save (future.result()),
-        # which TaskRunner does not offer; the review ranking runs on the app's TaskRunner
-        self._saver = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mask-save")
+        self._saver = TaskRunner(self, threads=1)          # one thread: saves stay in order
         self._ranker = TaskRunner(self, threads=1)
         self._autosave = QTimer(self)
         self._autosave.setSingleShot(True)
@@ -341,6 +337,6 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
     def shutdown(self) -> None:
         """Save everything and stop the worker threads (the app calls this before quitting)."""
         self.save_all()
-        self._saver.shutdown(wait=True)
+        self._saver.pool.waitForDone()
         if self.store is not None:
             self.store.release_edit_lock()

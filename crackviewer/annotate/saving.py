@@ -2,7 +2,7 @@
 failed save keeps the edits (in memory and in the journal) and says why; leaving a sample or the app saves at once.
 
 `SavingMixin` is the part of `AnnotatePanel` that owns this; it uses the panel's `store`, `session`, `_sessions`,
-`_saver` (one worker thread: saves stay in order) and the save badge."""
+`_saver` (a one-thread TaskRunner: saves stay in order) and the save badge."""
 from __future__ import annotations
 
 import html
@@ -11,7 +11,7 @@ import time
 from PySide6.QtWidgets import QApplication
 
 from crackviewer.annotate.review_queue import score_sample
-from crackviewer.annotate.session import Session
+from crackviewer.annotate.session import SaveJob, Session
 from crackviewer.qt.style import set_state
 from trainer.errors import CrackError
 
@@ -38,34 +38,29 @@ class SavingMixin:
             return
         s.saving = True
         s.resave = False
-        snap = s.model.mask.copy()
-        rev = s.model.revision
-        covered = self.store.journal_size(s.name)
-        fut = self._saver.submit(self.store.save_mask, s.name, snap, covered, s.label)
-        s.future, s.future_rev = fut, rev
-        fut.add_done_callback(lambda f, s=s: self._bridge.saveDone.emit((s, f)))
+        job = SaveJob(s.model.revision)
+        s.save_job = job
+        args = (self.store, s.name, s.model.mask.copy(), self.store.journal_size(s.name), s.label)
+        self._saver.run(lambda: _run_save(job, *args), lambda j, s=s: self._on_save_done(s, j))
         self._set_badge()
 
-    def _finish_future(self, s: Session, fut) -> bool:
-        """Take the result of a finished save (once per future). False when it was handled already."""
-        if id(fut) in s.futures_done:
+    def _finish_job(self, s: Session, job: SaveJob) -> bool:
+        """Take the outcome of a finished save (once per job). False when it was handled already."""
+        if job.taken:
             return False
-        s.futures_done.add(id(fut))
+        job.taken = True
         s.saving = False
-        try:
-            res = fut.result()
-        except Exception as e:          # noqa: BLE001 - any failure must keep the sample unsaved, with the reason
-            self._save_failed(s, e)
+        if job.error is not None:
+            self._save_failed(s, job.error)
         else:
             s.error = None
             self._errors.pop(s.name, None)
-            s.saved_revision = s.future_rev
-            self._saved(s, res)
+            s.saved_revision = job.rev
+            self._saved(s, job.result)
         return True
 
-    def _on_save_done(self, payload) -> None:
-        s, fut = payload
-        if not self._finish_future(s, fut):
+    def _on_save_done(self, s: Session, job: SaveJob) -> None:
+        if not self._finish_job(s, job):
             return
         if s.resave and s.dirty:
             self._start_save(s)
@@ -96,12 +91,9 @@ class SavingMixin:
 
     def _save_sync(self, s: Session) -> bool:
         """Finish any running save of ``s``, then save it in this thread. True when everything is on disk."""
-        if s.saving and s.future is not None:
-            try:
-                s.future.result()
-            except Exception:           # noqa: BLE001 - taken by _finish_future
-                pass
-            self._finish_future(s, s.future)
+        if s.saving and s.save_job is not None:
+            s.save_job.done.wait()
+            self._finish_job(s, s.save_job)
         if not s.unsaved:
             return True
         rev = s.model.revision
@@ -192,3 +184,14 @@ class SavingMixin:
         set_state(self.save_badge, "state", state)
         self.save_badge.setText(f"{text}{detail}")
         self.saveStateChanged.emit(state)
+
+
+def _run_save(job: SaveJob, store, name, mask, covered, label) -> SaveJob:
+    """The save thread's part: write the mask, keep the outcome in ``job`` (any failure, to be shown)."""
+    try:
+        job.result = store.save_mask(name, mask, covered, label)
+    except Exception as e:              # noqa: BLE001 - any failure must keep the sample unsaved, with the reason
+        job.error = e
+    finally:
+        job.done.set()
+    return job

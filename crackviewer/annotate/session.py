@@ -1,13 +1,25 @@
-"""One sample being edited: its image, its MaskModel and where its save stands; and the signals that carry
-worker-thread results (saves, review ranking) back to the GUI thread."""
+"""One sample being edited: its image, its MaskModel and where its save stands; and the signal that carries the
+review ranking's progress back to the GUI thread."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from crackviewer.annotate.mask_model import MaskModel
+
+
+@dataclass
+class SaveJob:
+    """One save of a sample on the save thread: the revision it saves, and its outcome once ``done`` is set."""
+
+    rev: int
+    done: threading.Event = field(default_factory=threading.Event)
+    result: object = None
+    error: BaseException | None = None
+    taken: bool = False            # the GUI thread has handled the outcome
 
 
 @dataclass
@@ -21,9 +33,7 @@ class Session:
     resave: bool = False
     error: str | None = None
     label: int | None = None       # the image label as the edit history has it (None: the dataset's, untouched)
-    future: object = None
-    future_rev: int = -1
-    futures_done: set = field(default_factory=set)
+    save_job: "SaveJob | None" = None      # the save running (or last run) on the panel's save thread
 
     @property
     def dirty(self) -> bool:
@@ -35,7 +45,6 @@ class Session:
 
 
 class Bridge(QObject):
-    """Carries worker-thread results to the GUI thread (queued signal)."""
+    """Carries the review ranking's progress to the GUI thread (queued signal)."""
 
-    saveDone = Signal(object)
     rankProgress = Signal(int, int)
