@@ -3,6 +3,20 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
+from crackviewer.annotate.panel import AnnotatePanel
+
+
+def open_panel(qtbot, ds, autosave_ms=40) -> AnnotatePanel:
+    """A shown, active Annotate panel with dataset ``ds`` open (close it with ``shutdown()``)."""
+    p = AnnotatePanel(autosave_ms=autosave_ms)
+    qtbot.addWidget(p)
+    p.resize(1100, 720)
+    p.show()
+    qtbot.waitExposed(p)
+    assert p.open_dataset(ds)
+    activate(qtbot, p)
+    return p
+
 
 def activate(qtbot, p):
     """Shortcuts (WidgetWithChildrenShortcut) fire only in the active window, with focus inside the panel."""

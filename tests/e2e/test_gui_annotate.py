@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from annotate_events import activate, click, double_click_end, drag, key, vp, wait_saved  # noqa: F401
+from annotate_events import activate, click, double_click_end, drag, key, open_panel, vp, wait_saved  # noqa: F401
 from crackviewer.annotate.panel import AnnotatePanel
 from crackviewer.annotate.mask_model import prediction_mask
 from trainer.datasets.layouts import open_dataset
@@ -54,13 +54,7 @@ def ds(tmp_path):
 
 @pytest.fixture
 def panel(qtbot, ds):
-    p = AnnotatePanel(autosave_ms=40)
-    qtbot.addWidget(p)
-    p.resize(1100, 720)
-    p.show()
-    qtbot.waitExposed(p)
-    assert p.open_dataset(ds)
-    activate(qtbot, p)
+    p = open_panel(qtbot, ds)
     yield p
     p.shutdown()
 

@@ -14,9 +14,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from annotate_events import activate, click, key, vp, wait_saved
+from annotate_events import click, key, open_panel, vp, wait_saved
 from crackviewer.annotate import access, assist
-from crackviewer.annotate.panel import AnnotatePanel
 from crackviewer.annotate.sample_list import EDITED_MARK, PREDICTED_MARK
 from trainer.datasets.images import read_mask
 from trainer.datasets.layouts import open_dataset
@@ -79,20 +78,9 @@ def ds(tmp_path):
     return make_dataset(tmp_path / "ds")
 
 
-def _panel(qtbot, ds, autosave_ms=40):
-    p = AnnotatePanel(autosave_ms=autosave_ms)
-    qtbot.addWidget(p)
-    p.resize(1100, 720)
-    p.show()
-    qtbot.waitExposed(p)
-    assert p.open_dataset(ds)
-    activate(qtbot, p)
-    return p
-
-
 @pytest.fixture
 def panel(qtbot, ds):
-    p = _panel(qtbot, ds)
+    p = open_panel(qtbot, ds)
     yield p
     p.shutdown()
 
@@ -207,7 +195,7 @@ def test_second_instance_opens_read_only_and_names_the_holder(qtbot, ds):
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        p = _panel(qtbot, ds)
+        p = open_panel(qtbot, ds)
         p.open_sample("crack")
         assert p.banner.isVisible() and "read-only" in p.banner.text() and f"pid {holder.pid}" in p.banner.text()
         assert not p.label_button.isEnabled() and not p.tool_buttons["brush"].isEnabled()
@@ -224,7 +212,7 @@ def test_second_instance_opens_read_only_and_names_the_holder(qtbot, ds):
 
 @pytest.mark.parametrize("choice", [access.KEEP_COPY, access.RELOAD])
 def test_mask_changed_on_disk_is_never_overwritten(qtbot, ds, monkeypatch, choice):
-    p = _panel(qtbot, ds, autosave_ms=60_000)
+    p = open_panel(qtbot, ds, autosave_ms=60_000)
     asked = []
     monkeypatch.setattr(p, "ask_conflict", lambda name, e: asked.append((name, e.message)) or choice)
     p.open_sample("other")
