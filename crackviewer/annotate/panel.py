@@ -169,7 +169,10 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
     def _load_session(self, name: str) -> Session:
         rec = self.store.record(name)
         image = read_image(rec.image_path)
-        mask, n = self.store.load_mask(name, image.shape[:2])
+        if self.editable:
+            mask, n = self.store.load_mask(name, image.shape[:2])
+        else:                                   # read-only: the editor's journal is theirs, show the saved mask
+            mask, n = self.store.read_saved_mask(name, image.shape[:2]), 0
         model = MaskModel(mask, image=image)
         s = Session(name, image, model, saved_revision=model.revision, recovered=n)
         if n:
