@@ -17,7 +17,8 @@ def outside_unchanged(before, after, rect):
 def test_qt_free():
     import subprocess
     import sys
-    code = ("import sys, crackviewer.annotate.mask_model, crackviewer.annotate.mask_store, crackviewer.annotate.review_queue; "
+    code = ("import sys, crackviewer.annotate.mask_model, crackviewer.annotate.mask_store, crackviewer.annotate.review_queue, "
+            "crackviewer.annotate.tracer, crackviewer.annotate.accept; "
             "bad=[m for m in sys.modules if m.startswith(('PySide6','pyqtgraph'))]; print(bad); sys.exit(bool(bad))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
