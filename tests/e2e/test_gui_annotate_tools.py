@@ -271,3 +271,24 @@ def test_help_overlay_lists_the_new_tools(panel):
     from crackviewer.qt.shortcuts import help_sections
     tools = dict(help_sections(ANNOTATE_SHORTCUTS))["Tools"]
     assert any(k == "T" and "tracer" in h for k, h in tools) and any(k == "A" and "Accept" in h for k, h in tools)
+
+
+def test_tracer_enter_finishes_backspace_drops_a_segment_and_width_option(qtbot, panel):
+    panel.open_sample("crack")
+    panel.canvas.fit()
+    key(panel, Qt.Key_T)
+    panel.trace_width_spin.setValue(7.0)
+    click(panel, 20, int(round(crack_y(20))))
+    click(panel, 70, int(round(crack_y(70))))
+    click(panel, 130, int(round(crack_y(130))))
+    key(panel, Qt.Key_Backspace)                  # the segment 70 -> 130 goes
+    key(panel, Qt.Key_Return)
+    m = panel.session.model
+    ys, xs = np.nonzero(m.mask)
+    assert m.undo_depth == 1 and xs.max() < 80
+    col = m.mask[:, 45]
+    assert 6 <= col.sum() <= 9                    # the width set in the tool options (7 px across)
+    key(panel, Qt.Key_T)
+    click(panel, 20, 20)
+    key(panel, Qt.Key_Escape)                     # cancel: nothing drawn
+    assert m.undo_depth == 1 and panel.tool.preview_points() == []
