@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 
 from crackviewer.dataset.widgets import SPLIT_TITLES, table_item
-from crackviewer.train.training_process import TrainerCommand
+from crackviewer.train.trainer_commands import TrainerCommand
 
 
 LAYOUT_NOTES = {

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHBoxLayo
 from crackviewer.qt.text import fmt_number
 from crackviewer.runs.detail import RunDetailMixin
 from crackviewer.train.live_plots import LivePlots, read_run_events
-from crackviewer.train.training_process import tail_lines
+from crackviewer.train.worker_io import tail_lines
 from trainer.runs.folder import RunFolder, find_runs
 
 STATUS_COLOURS = {"running": "#0072B2", "finished": "#00875a", "stopped": "#b5651d", "failed": "#b00020"}

@@ -1,7 +1,7 @@
 """Train tab: the run-parameter form, device and precision, Start / Stop / Resume, live progress, curves and log.
 
-The form is generated from `trainer.config.DEFAULTS` and `KEY_DOCS` (group, what the key does, the published
-run's value), so a new config key shows up here without GUI changes. Training runs in a worker process
+The form is generated from THE config schema (`trainer.schema`), so a new config key shows up here without GUI
+changes. Start writes RUN/config.toml with `trainer.config.save_config` and the worker reads it with `--config`. Training runs in a worker process
 (`crackviewer.train.training_process.TrainingProcess`); this panel only renders its events.
 """
 from __future__ import annotations
@@ -15,10 +15,13 @@ from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QSplitter, QVBoxLayou
 from crackviewer.train.live_plots import LivePlots
 from crackviewer.train.parameters import ParametersMixin
 from crackviewer.train.progress import ProgressMixin
-from crackviewer.train.training_process import DeviceProbe, TrainingProcess, format_override, tail_lines
+from crackviewer.train.trainer_commands import DeviceProbe
+from crackviewer.train.training_process import TrainingProcess
+from crackviewer.train.worker_io import tail_lines
 from trainer import config as tc
-from trainer.config import DEFAULTS, load_config
+from trainer.config import save_config, validate_config
 from trainer.errors import ConfigError
+from trainer.runs import paths
 from trainer.runs.folder import RunFolder
 
 
@@ -131,15 +134,17 @@ class TrainingPanel(ParametersMixin, ProgressMixin, QWidget):
             return False
 
         try:
-            load_config(None, [format_override(k, v) for k, v in self.overrides().items()])
+            cfg = validate_config(self.config())
         except ConfigError as exc:
             self._show_error("Invalid run parameters", exc.message, [], resumable=False)
             return False
         run_dir = self.new_run_dir()
-        if (run_dir / "events.jsonl").exists() or (run_dir / "config.toml").exists():
+        if paths.is_run_dir(run_dir) or (run_dir / paths.CONFIG).exists():
             self._show_error("Run folder exists", f"{run_dir} already holds a run. Choose another run name, or "
                              "open that run in the Runs tab to resume it.", [], resumable=False)
             return False
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / paths.CONFIG)
         self.name_edit.clear()
         self._launch(run_dir, resume=False)
         return True
@@ -186,7 +191,8 @@ class TrainingPanel(ParametersMixin, ProgressMixin, QWidget):
         self._reset_stats()
         self._t_start = time.monotonic()
         self._elapsed_timer.start()
-        self.worker.start(data or self.data_path, run_dir, None if resume else self.overrides(), resume=resume)
+        self.worker.nice = self.settings.worker_nice if self.settings is not None else 0
+        self.worker.start(data or self.data_path, run_dir, None if resume else run_dir / paths.CONFIG, resume=resume)
         self._set_state("starting")
         if self.settings is not None:
             self.settings.last_run = str(run_dir)
@@ -224,7 +230,7 @@ class TrainingPanel(ParametersMixin, ProgressMixin, QWidget):
         self.plots.load_run(run_dir)
         self.run_label.setText(run_dir.name)
         self.run_label.setToolTip(str(run_dir))
-        self.log_view.setPlainText("\n".join(tail_lines(run_dir / "log.txt", 200)))
+        self.log_view.setPlainText("\n".join(tail_lines(run_dir / paths.LOG, 200)))
         self._set_state(status if status in ("finished", "stopped", "failed") else "idle")
         self._update_buttons()
 

@@ -138,10 +138,6 @@ class ParametersMixin:
             self._select_combo(self.precision_combo, cfg["precision"])
         self._sync_preset_combo()
 
-    def overrides(self) -> dict[str, Any]:
-        """Keys that differ from the published defaults: passed as --set key=value."""
-        return {k: v for k, v in self.config().items() if k in DEFAULTS and v != DEFAULTS[k]}
-
     def _sync_preset_combo(self) -> None:
         cfg = self.config()
         for name, values in self.presets.items():

@@ -290,47 +290,52 @@ def test_dataset_open_error_is_shown(window, qtbot, tmp_path):
 
 # ------------------------------------------------------------------------------------------------ training form
 def test_training_form_has_every_key_grouped_with_tooltips(window):
-    from trainer.config import DEFAULTS, KEY_DOCS
+    from PySide6.QtWidgets import QSpinBox
+
+    from trainer.schema import KEYS
 
     tp = window.training_panel
     form = tp.form
-    assert set(form.widgets) | {"device", "precision"} == set(DEFAULTS)
-    for key, w in form.widgets.items():
-        group, doc, published = KEY_DOCS[key]
-        assert doc in w.toolTip() and f"Published run: <b>{published}</b>" in w.toolTip()
-        assert form.groups[group].isAncestorOf(w)
+    assert set(form.widgets) | {"device", "precision"} == set(KEYS)
+    for name, w in form.widgets.items():
+        key = KEYS[name]
+        assert key.help in w.toolTip() and f"Published run: <b>{key.published}</b>" in w.toolTip()
+        assert form.groups[key.group].isAncestorOf(w)
+        assert form.labels[name].text() == key.title
+        if isinstance(w, QSpinBox):           # ranges and steps come from the schema, not from the GUI
+            assert (w.minimum(), w.maximum(), w.singleStep()) == (key.min, key.max, key.step)
     assert tp.device_combo.findData("cpu") >= 0 and tp.device_combo.findData("auto") >= 0
     assert [tp.precision_combo.itemData(i) for i in range(tp.precision_combo.count())] == ["auto", "bf16", "fp32"]
 
 
-def test_presets_and_overrides(window):
+def test_presets_set_the_form(window):
     from trainer.config import DEFAULTS
     from trainer.schema import PRESETS
 
     tp = window.training_panel
     tp.apply_preset("published")
     assert tp.config() == DEFAULTS
-    assert tp.overrides() == {}
     assert tp.preset_combo.currentData() == "published"
     tp.apply_preset("quick")
-    assert tp.overrides() == {k: v for k, v in PRESETS["quick"].items() if DEFAULTS[k] != v}
+    assert tp.config() == {**DEFAULTS, **PRESETS["quick"]}
     assert tp.preset_combo.currentData() == "quick"
     tp.form.set_value("epochs", 3)
     assert tp.preset_combo.currentData() == "custom"
-    assert tp.overrides()["epochs"] == 3
+    assert tp.config()["epochs"] == 3
     assert tp.form.labels["epochs"].property("differs") == "true"      # differs from the published run
     tp._select_combo(tp.precision_combo, "fp32")
-    assert tp.overrides()["precision"] == "fp32"
+    assert tp.config()["precision"] == "fp32"
 
 
 def test_device_probe_runs_in_a_subprocess(qtbot):
-    from crackviewer.train.training_process import DeviceProbe
+    from crackviewer.train.trainer_commands import DeviceProbe
 
     probe = DeviceProbe()
     with qtbot.waitSignal(probe.probed, timeout=60_000) as blocker:
         probe.start()
     info = blocker.args[0]
     assert info["error"] is None
+    assert info["precision_auto"] in ("bf16", "fp32")      # the answer of `python -m trainer device --json`
     assert info["torch"]
     assert isinstance(info["cuda"], list)
 

@@ -255,8 +255,9 @@ def test_start_refuses_bad_parameters_and_existing_run(window, qtbot):
 
 
 # ------------------------------------------------------------------------------------------------ plumbing
-def test_line_splitter_and_event_parsing():
-    from crackviewer.train.training_process import LineSplitter, parse_event_line
+def test_line_splitter_keeps_unfinished_lines():
+    from crackviewer.train.worker_io import LineSplitter
+    from trainer.runs.events import parse_event_line
 
     s = LineSplitter()
     ev = json.dumps({"event": "step", "epoch": 1, "loss": 0.5})
@@ -268,28 +269,24 @@ def test_line_splitter_and_event_parsing():
     out = s.feed((ev[10:] + "\nprogress 1\rprogress 2\r").encode())
     assert out == [ev, "progress 1", "progress 2"]
     assert s.flush() == []
-    assert parse_event_line(ev)["loss"] == 0.5
-    assert parse_event_line("plain line") is None
-    assert parse_event_line("{not json}") is None
-    assert parse_event_line('{"no_event": 1}') is None
+    assert parse_event_line(out[0])["loss"] == 0.5     # the trainer's one parser reads the worker's lines
 
 
-def test_train_arguments_round_trip_through_the_trainer_parser():
-    from trainer.config import DEFAULTS, load_config
+def test_start_writes_config_toml_and_passes_it_with_config(window, qtbot, tmp_path):
+    """The form's config goes to RUN/config.toml through trainer.config.save_config; the worker gets --config."""
+    from trainer.config import load_config
 
-    from crackviewer.train.training_process import build_train_args, format_override
-
-    over = {"epochs": 3, "architecture": "original", "dyn_balanced_loss": False, "learning_rate": 0.25,
-            "device": "cuda:1", "precision": "fp32", "num_segmented": -1}
-    args = build_train_args("/data", "/runs/x", over, resume=False)
-    assert args[:7] == ["-m", "trainer", "train", "--data", "/data", "--out", "/runs/x"]
-    assert args[-1] == "--events" and "--resume" not in args
-    sets = [args[i + 1] for i, a in enumerate(args) if a == "--set"]
-    cfg = load_config(None, sets)
-    assert {k: cfg[k] for k in over} == over
-    assert all(cfg[k] == v for k, v in DEFAULTS.items() if k not in over)
-    assert build_train_args("/d", "/r", None, resume=True)[-2:] == ["--resume", "--events"]
-    assert format_override("architecture", "original") == 'architecture="original"'
+    tp = window.training_panel
+    tp.worker.python = str(tmp_path / "no-such-python")
+    tp.set_config({**TINY, "architecture": "original", "dyn_balanced_loss": False, "num_segmented": -1})
+    tp._select_combo(tp.precision_combo, "fp32")
+    with qtbot.waitSignal(tp.runEnded, timeout=30_000):
+        assert tp.start()
+    cmd = tp.worker.command
+    cfg_file = Path(cmd[cmd.index("--config") + 1])
+    assert cfg_file == tp.run_dir / "config.toml"
+    assert "--set" not in cmd and cmd[-1] == "--events"
+    assert load_config(cfg_file) == tp.config()
 
 
 def test_series_stays_bounded_and_keeps_the_shape():
