@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHBoxLayo
 
 from crackviewer.qt.text import fmt_number
 from crackviewer.runs.detail import RunDetailMixin
-from crackviewer.train.live_plots import LivePlots, read_run_events
+from crackviewer.train.curves import read_run_events
+from crackviewer.train.live_plots import LivePlots
 from crackviewer.train.worker_io import tail_lines
 from trainer.runs.folder import RunFolder, find_runs
 

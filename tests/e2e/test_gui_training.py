@@ -290,7 +290,7 @@ def test_start_writes_config_toml_and_passes_it_with_config(window, qtbot, tmp_p
 
 
 def test_series_stays_bounded_and_keeps_the_shape():
-    from crackviewer.train.live_plots import Series
+    from crackviewer.train.curves import Series
 
     s = Series(cap=1000)
     xs = np.arange(100_000, dtype=float)
@@ -306,7 +306,8 @@ def test_series_stays_bounded_and_keeps_the_shape():
 
 
 def test_live_plots_throttle_redraws_and_cap_points(qtbot):
-    from crackviewer.train.live_plots import MAX_POINTS, LivePlots
+    from crackviewer.train.curves import MAX_POINTS
+    from crackviewer.train.live_plots import LivePlots
 
     w = LivePlots()
     qtbot.addWidget(w)
@@ -351,3 +352,69 @@ def test_step_running_means_become_interval_means(qtbot):
     x, y = w.step_raw["loss"].data()
     assert list(x) == [0.5, 1.0]
     assert list(y) == [2.0, 6.0]
+
+
+def _three_epochs() -> list[dict]:
+    evs = []
+    for e in range(1, 4):
+        for s in range(1, 11):
+            evs.append({"event": "step", "epoch": e, "step": s, "steps": 10, "loss_seg": 0.5 / e, "loss_dec": 0.3 / e,
+                        "loss": 0.8 / e})
+        evs.append({"event": "epoch", "epoch": e, "loss_seg": 0.5 / e, "loss_dec": 0.3 / e, "loss": 0.8 / e,
+                    "lambda_seg": 1 - (e - 1) / 10, "lambda_dec": 0.01 * (e - 1) / 10})
+    return evs
+
+
+def test_log_scale_loss_on_and_off_keeps_the_epoch_range_and_the_planned_lambda(qtbot):
+    """Issue 17 bug 3: toggling "Log-scale loss" autoranged every linked x axis to the data (0.03-0.7 of a 10-epoch
+    run) for good, and the planned λ schedule left the view."""
+    from crackviewer.train.live_plots import LivePlots
+
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 600)
+    plots.show()
+    plots.set_config({"epochs": 10, "delta_cls_loss": 0.01, "dyn_balanced_loss": True})
+    plots.add_events(_three_epochs())
+    plots._redraw_if_dirty(force=True)
+
+    def x_ranges():
+        return [tuple(p.vb.viewRange()[0]) for p in (plots.p_loss, plots.p_ap, plots.p_dice, plots.p_lam)]
+
+    before = x_ranges()
+    assert all(hi > 10 for _, hi in before)
+    for on in (True, False):
+        plots.log_check.setChecked(on)
+        qtbot.wait(10)
+        assert all(lo < 0.5 and hi > 10 for lo, hi in x_ranges()), (on, x_ranges())
+        x, _ = plots.c_lam_seg_plan.getData()
+        assert x is not None and len(x) == 10 and plots.c_lam_seg_plan.isVisible()
+        # log axis: only decades are labelled (the 2..9 labels overlapped)
+        assert plots.p_loss.getAxis("left").style["maxTickLevel"] == (0 if on else 1)
+
+
+def test_double_click_enlarges_a_plot(qtbot):
+    from PySide6.QtCore import QPointF
+
+    from crackviewer.qt.plots import EnlargedPlot
+    from crackviewer.train.live_plots import LivePlots
+
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 600)
+    plots.show()
+    plots.set_config({"epochs": 10})
+    plots.add_events(_three_epochs())
+    plots._redraw_if_dirty(force=True)
+    centre = plots.p_lam.sceneBoundingRect().center()
+    view_pos = plots.glw.mapFromScene(QPointF(centre))
+    vp, left = plots.glw.viewport(), Qt.MouseButton.LeftButton
+    qtbot.mouseClick(vp, left, pos=view_pos)
+    qtbot.mouseDClick(vp, left, pos=view_pos)        # what a real double-click sends: press, release, dbl, release
+    qtbot.mouseRelease(vp, left, pos=view_pos)
+    qtbot.waitUntil(lambda: bool(plots.enlarged), timeout=3000)
+    dlg = plots.enlarged[-1]
+    assert isinstance(dlg, EnlargedPlot) and "λ schedule" in dlg.windowTitle()
+    assert dlg.width() > plots.p_lam.sceneBoundingRect().width()
+    assert len(dlg.view.getPlotItem().listDataItems()) >= 2      # the planned and actual seg weights
+    dlg.close()
