@@ -249,6 +249,9 @@ class DatasetView(DatasetSummaryMixin, QWidget):
             return
         self.loading = False
         self.title.setText(str(self.path) if self.path else "")
+        prefix = f"{path}: "
+        if message.startswith(prefix):             # the trainer's message names the folder: name it once
+            message = message[len(prefix):]
         if self.index is None:
             self.stack.setCurrentWidget(self.welcome)
             self.welcome.status.setText(f"<span style='color:#b00020'>Could not open {path}:<br>{message}</span>")
