@@ -159,6 +159,16 @@ def device_problem(value: str) -> str | None:
     return f"device = {value!r}: use auto, cpu, cuda or cuda:N"
 
 
+def input_size_warning(height: int, width: int) -> str | None:
+    """Why an input size, though valid, cripples the decision branch (its last block would see a single pixel), or
+    None. The model warns with it and the GUI's form shows it next to the size fields."""
+    if (int(height) // 64) * (int(width) // 64) >= 2:
+        return None
+    return (f"at {height}x{width} the decision extractor's last block sees a single pixel, so its 32 features are "
+            "constant and the classifier only uses the segmentation max/mean; use at least 128 in one dimension "
+            "(e.g. 128x64) for a working decision branch")
+
+
 def keys_in_group(group: str) -> list[Key]:
     """The keys of one form group, in table order."""
     return [k for k in _KEYS if k.group == group]

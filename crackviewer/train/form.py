@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QSpinBox, QVBoxLayout, QWidget)
 
 from crackviewer.qt.style import set_state
-from trainer.schema import GROUPS, KEYS, Key
+from trainer.schema import GROUPS, KEYS, Key, input_size_warning
 
 OWN_WIDGETS = {"device", "precision"}   # shown in the Run box, not in the generic groups
 
@@ -101,6 +101,10 @@ class ConfigForm(QWidget):
                 form.addRow(label, w)
             self.groups[group] = box
             lay.addWidget(box)
+        self.size_warning = QLabel("")
+        self.size_warning.setObjectName("formWarning")
+        self.size_warning.setWordWrap(True)
+        self.groups[KEYS["input_height"].group].layout().addRow(self.size_warning)
         self._update_markers()
 
     def _make_widget(self, fk: Key) -> QWidget:
@@ -137,6 +141,9 @@ class ConfigForm(QWidget):
     def _update_markers(self) -> None:
         for key, label in self.labels.items():
             set_state(label, "differs", "true" if self.value(key) != self.defaults[key] else "false")
+        warning = input_size_warning(self.value("input_height"), self.value("input_width"))
+        self.size_warning.setText(f"⚠ Input size: {warning}." if warning else "")
+        self.size_warning.setVisible(bool(warning))
 
     def value(self, key: str) -> Any:
         w = self.widgets[key]

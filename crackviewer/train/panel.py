@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QSplitter, QVBoxLayou
 from crackviewer.train.live_plots import LivePlots
 from crackviewer.train.parameters import ParametersMixin
 from crackviewer.train.progress import ProgressMixin
+from crackviewer.train.timing import training_seconds
 from crackviewer.train.trainer_commands import DeviceProbe
 from crackviewer.train.training_process import TrainingProcess
 from crackviewer.train.worker_io import tail_lines
@@ -53,6 +54,7 @@ class TrainingPanel(ParametersMixin, ProgressMixin, QWidget):
         self.run_started_event: dict | None = None
         self.events_received = 0
         self._t_start: float | None = None
+        self._elapsed_before = 0.0          # training time of the run's earlier sessions (before a resume)
 
         root = QHBoxLayout(self)
         root.setContentsMargins(10, 8, 10, 8)
@@ -75,7 +77,7 @@ class TrainingPanel(ParametersMixin, ProgressMixin, QWidget):
         self.log_view.setReadOnly(True)
         self.log_view.setMaximumBlockCount(5000)
         self.log_view.setPlaceholderText("The trainer's log appears here.")
-        self.log_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.log_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         split.addWidget(self.log_view)
         split.setStretchFactor(0, 4)
         split.setStretchFactor(1, 1)
@@ -189,11 +191,15 @@ class TrainingPanel(ParametersMixin, ProgressMixin, QWidget):
         self.run_label.setText(run_dir.name)
         self.run_label.setToolTip(str(run_dir))
         self._reset_stats()
+        self._elapsed_before = (training_seconds(RunFolder(run_dir).events()) or 0.0) if resume else 0.0
+        if resume:
+            self._update_best_ap()
         self._t_start = time.monotonic()
         self._elapsed_timer.start()
         self.worker.nice = self.settings.worker_nice if self.settings is not None else 0
         self.worker.start(data or self.data_path, run_dir, None if resume else run_dir / paths.CONFIG, resume=resume)
         self._set_state("starting")
+        self._progress_text("starting the worker: importing torch, reading the dataset…")
         if self.settings is not None:
             self.settings.last_run = str(run_dir)
         self.runStarted.emit(str(run_dir))
@@ -257,13 +263,11 @@ class TrainingPanel(ParametersMixin, ProgressMixin, QWidget):
             title = "The training process crashed" if status == "crashed" else "Training failed"
             if outcome.get("error_kind") == "oom":
                 title = "Training ran out of memory"
-            tail = []
-            if outcome.get("log_tail"):
-                tail += [f"── {self.run_dir / 'log.txt' if self.run_dir else 'log.txt'} (last lines) ──"]
-                tail += outcome["log_tail"][-20:]
-            if outcome.get("stderr_tail"):
-                tail += ["── worker output (last lines) ──"] + outcome["stderr_tail"][-20:]
-            self._show_error(title, outcome["message"], tail, resumable=bool(outcome.get("resumable")))
+            message = outcome["message"]
+            if not outcome.get("resumable"):        # the truth of the run folder, whatever the message says
+                message += ("\nNo checkpoint was saved (the run ended before its first epoch did), so it cannot be "
+                            "resumed: start it again.")
+            self._show_error(title, message, self._crash_tail(outcome), resumable=bool(outcome.get("resumable")))
         self.resume_target = Path(outcome["run_dir"]) if outcome.get("resumable") else None
         self._set_state(status)
         self._append_log([f"— {outcome['message'].splitlines()[0]} —"])
@@ -277,14 +281,32 @@ class TrainingPanel(ParametersMixin, ProgressMixin, QWidget):
         self.stop_button.setText("Kill now" if self.state == "stopping" else "Stop")
         target = self.resume_target
         can_resume = (not running and target is not None
-                      and (Path(target) / "checkpoints" / "last.pth").is_file())
+                      and RunFolder(target).last_checkpoint() is not None)
         self.resume_button.setEnabled(can_resume)
+        reason = "" if can_resume or running else self._resume_reason()
+        self.resume_reason.setText(reason)
+        self.resume_reason.setVisible(bool(reason))
+        self.resume_button.setToolTip(reason or "Continue the run from its last completed epoch "
+                                                "(checkpoints/last.pth)")
         self.form.setEnabled(not running)
         for w in (self.preset_combo, self.device_combo, self.precision_combo, self.name_edit):
             w.setEnabled(not running)
         has_run = self.run_dir is not None
         self.show_run_button.setEnabled(has_run)
         self.inspect_button.setEnabled(has_run and self.state == "finished")
+
+    def _resume_reason(self) -> str:
+        """Why Resume is greyed out, read from the run folder."""
+        target = self.resume_target or self.run_dir
+        if target is None:
+            return "Resume: no stopped or failed run (choose one in the Runs tab)."
+        rf = RunFolder(target)
+        if rf.last_checkpoint() is None:
+            return (f"Resume: {target.name} has no checkpoint (it ended before its first epoch did); "
+                    "start it again.")
+        if rf.status == "finished":
+            return f"Resume: {target.name} has finished all its epochs."
+        return f"Resume: choose {target.name} in the Runs tab to resume it."
 
     def is_training(self) -> bool:
         return self.worker.is_running()

@@ -100,6 +100,10 @@ class ParametersMixin:
         buttons.addWidget(self.stop_button, 1)
         buttons.addWidget(self.resume_button, 1)
         lv.addLayout(buttons)
+        self.resume_reason = QLabel("")
+        self.resume_reason.setObjectName("resumeReason")
+        self.resume_reason.setWordWrap(True)
+        lv.addWidget(self.resume_reason)
         return left
 
     def apply_preset(self, name: str) -> None:

@@ -205,6 +205,9 @@ class TrainingProcess(QObject):
 
     def _on_finished(self, exit_code: int, exit_status: QProcess.ExitStatus) -> None:
         self._stop_timer.stop()
+        stop_file = self.run_dir / paths.STOP if self.run_dir else None
+        if stop_file is not None and stop_file.exists():     # served its purpose; a later resume must not see it
+            stop_file.unlink(missing_ok=True)
         # Drain whatever is left in the pipes.
         self._dispatch_stdout(self._out.feed(bytes(self.process.readAllStandardOutput())) + self._out.flush())
         rest = self._err.feed(bytes(self.process.readAllStandardError())) + self._err.flush()
@@ -229,7 +232,7 @@ class TrainingProcess(QObject):
                 msg = f"{term['file']}: {msg}"
             if kind == "oom":
                 msg += ("\nOut of memory: lower batch_size or the input size, or choose precision bf16, "
-                        "then resume.")
+                        + ("then resume." if self.has_checkpoint() else "then start the run again."))
             self.ended.emit(self._outcome("failed", msg, exit_code, sig if crashed else None, kind))
             return
         if crashed or (sig is not None and sig > 0):

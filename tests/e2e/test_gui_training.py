@@ -214,7 +214,9 @@ def test_worker_error_event_out_of_memory_is_shown(window, qtbot, tmp_path):
     assert outcome["status"] == "failed" and outcome["error_kind"] == "oom"
     assert tp.error_banner.isVisible()
     assert tp.error_title.text() == "Training ran out of memory"
-    assert "Reduce batch_size" in tp.error_message.text() and "resume" in tp.error_message.text()
+    assert "Reduce batch_size" in tp.error_message.text()
+    assert "cannot be resumed" in tp.error_message.text()       # no checkpoint: the banner says so (bug 4)
+    assert "then resume" not in tp.error_message.text()
     tail = tp.error_log.toPlainText()
     assert "CUDA out of memory" in tail and "OutOfMemoryError" in tail
     assert not tp.error_resume.isVisible()          # no checkpoint yet: nothing to resume
@@ -418,3 +420,101 @@ def test_double_click_enlarges_a_plot(qtbot):
     assert dlg.width() > plots.p_lam.sceneBoundingRect().width()
     assert len(dlg.view.getPlotItem().listDataItems()) >= 2      # the planned and actual seg weights
     dlg.close()
+
+
+# ------------------------------------------------------------------------------------------------ issue 17
+def test_stop_during_the_first_epoch_says_there_is_nothing_to_resume(window, qtbot, tmp_path):
+    """Issue 17 bug 4: a stop before the first checkpoint said "resume continues from there" with Resume disabled
+    and no reason; the STOP file stayed in the run folder."""
+    tp = window.training_panel
+    tp.worker.python = str(_fake_trainer(tmp_path, (
+        "print(json.dumps({'event': 'run_started', 'time': time.time(), 'config': {'epochs': 3}, "
+        "'resumed_from_epoch': 0, 'device': 'cpu', 'precision': 'fp32', 'pid': 1}), flush=True)\n"
+        "while not (run / 'STOP').exists(): time.sleep(0.05)\n"
+        "print(json.dumps({'event': 'finished', 'time': time.time(), 'status': 'stopped', 'epochs_done': 0}), "
+        "flush=True)\n")))
+    tp.set_config(TINY)
+    assert tp.start()
+    qtbot.waitUntil(lambda: tp.state == "running", timeout=20_000)
+    with qtbot.waitSignal(tp.runEnded, timeout=20_000) as ended:
+        tp.stop()
+    outcome = ended.args[1]
+    assert outcome["status"] == "stopped" and not outcome["resumable"]
+    assert "no checkpoint" in outcome["message"] and "resume continues" not in outcome["message"]
+    assert not (tp.run_dir / "STOP").exists()
+    assert not tp.resume_button.isEnabled()
+    assert tp.resume_reason.isVisible() and "no checkpoint" in tp.resume_reason.text()
+    assert tp.resume_button.toolTip() == tp.resume_reason.text()
+
+
+def test_resume_counts_the_whole_run_and_shows_the_best_validation_ap_at_once(window, qtbot, tmp_path):
+    """Issue 17 bug 6: after a resume, "elapsed" counted only the resumed part and "best validation AP" showed "–"
+    until the next validation."""
+    from crackviewer.qt.text import human_duration
+    from crackviewer.train.timing import training_seconds
+    from tests.fakes import make_fake_run
+    from trainer.runs.folder import RunFolder
+
+    tp = window.training_panel
+    run = make_fake_run(window.settings.runs_dir, name="halfway", data=window.dataset_view.path, epochs=6,
+                        status="stopped")
+    before = training_seconds(RunFolder(run).events())
+    best = max(r["ap"] for r in RunFolder(run).validation())
+    tp.worker.python = str(_fake_trainer(tmp_path, "time.sleep(30)\n"))
+    tp.set_resume_target(run)
+    assert tp.resume_button.isEnabled() and not tp.resume_reason.isVisible()
+    assert tp.resume()
+    assert tp.stat_labels["val"].text() == f"{best:.4f}"            # at once, from validation.csv
+    tp._tick()
+    assert tp.stat_labels["elapsed"].text() == human_duration(before)
+    assert tp.state == "starting" and "starting" in tp.progress_label.text()   # says what is happening
+    tp.worker.kill()
+    tp.worker.wait(5000)
+
+
+def test_crash_panel_shows_each_log_line_once(window):
+    tp = window.training_panel
+    tp.run_dir = Path("/runs/x")
+    tail = tp._crash_tail({"log_tail": ["18:00 epoch 1", "18:01 epoch 2"],
+                           "stderr_tail": ["18:00 epoch 1", "18:01 epoch 2", "Traceback: boom"]})
+    text = "\n".join(tail)
+    assert text.count("epoch 2") == 1 and "Traceback: boom" in text
+
+
+def test_small_input_size_gets_a_warning_in_the_form(window):
+    tp = window.training_panel
+    tp.set_config({"input_height": 128, "input_width": 128})
+    assert not tp.form.size_warning.isVisible()
+    tp.set_config({"input_height": 64, "input_width": 64})
+    assert tp.form.size_warning.isVisible() and "128" in tp.form.size_warning.text()
+    assert tp.log_view.lineWrapMode() == tp.log_view.LineWrapMode.WidgetWidth     # long log lines wrap
+
+
+def test_speed_has_sensible_precision_on_a_cpu():
+    from crackviewer.qt.text import fmt_rate
+
+    assert fmt_rate(0.0323) == "0.032 img/s"
+    assert fmt_rate(0.00323) == "310 s/img"
+    assert fmt_rate(3.456) == "3.46 img/s" and fmt_rate(250.3) == "250 img/s"
+    assert fmt_rate(None) == "–"
+
+
+def test_locked_controls_and_stop_look_different_when_disabled(window, qtbot):
+    from crackviewer.qt.style import apply_style
+    from PySide6.QtWidgets import QApplication
+
+    apply_style(QApplication.instance())
+    tp = window.training_panel
+
+    def look(w):
+        img = w.grab().toImage()
+        return img.pixelColor(img.width() // 2, img.height() // 2 - 1).name(), img.pixelColor(3, img.height() // 2).name()
+
+    stop_disabled = look(tp.stop_button)
+    spin = tp.form.widgets["epochs"]
+    spin_enabled = look(spin)
+    tp.stop_button.setEnabled(True)
+    tp.form.setEnabled(False)
+    qtbot.wait(10)
+    assert look(tp.stop_button) != stop_disabled
+    assert look(spin) != spin_enabled
