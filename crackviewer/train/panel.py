@@ -196,7 +196,7 @@ class TrainingPanel(ParametersMixin, ProgressMixin, QWidget):
             self._update_best_ap()
         self._t_start = time.monotonic()
         self._elapsed_timer.start()
-        self.worker.nice = self.settings.worker_nice if self.settings is not None else 0
+        self.worker.nice = self.nice_spin.value()
         self.worker.start(data or self.data_path, run_dir, None if resume else run_dir / paths.CONFIG, resume=resume)
         self._set_state("starting")
         self._progress_text("starting the worker: importing torch, reading the dataset…")
@@ -289,7 +289,7 @@ class TrainingPanel(ParametersMixin, ProgressMixin, QWidget):
         self.resume_button.setToolTip(reason or "Continue the run from its last completed epoch "
                                                 "(checkpoints/last.pth)")
         self.form.setEnabled(not running)
-        for w in (self.preset_combo, self.device_combo, self.precision_combo, self.name_edit):
+        for w in (self.preset_combo, self.device_combo, self.precision_combo, self.name_edit, self.nice_spin):
             w.setEnabled(not running)
         has_run = self.run_dir is not None
         self.show_run_button.setEnabled(has_run)

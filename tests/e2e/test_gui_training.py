@@ -518,3 +518,19 @@ def test_locked_controls_and_stop_look_different_when_disabled(window, qtbot):
     qtbot.wait(10)
     assert look(tp.stop_button) != stop_disabled
     assert look(spin) != spin_enabled
+
+
+def test_worker_priority_is_a_setting_with_the_cli_speed_by_default(window, qtbot, tmp_path):
+    """Issue 17: the worker ran at nice 5 with no setting (3-4x slower than the CLI on a busy machine)."""
+    tp = window.training_panel
+    assert tp.nice_spin.value() == 0 and window.settings.worker_nice == 0
+    tp.nice_spin.setValue(7)
+    assert window.settings.worker_nice == 7
+    tp.worker.python = str(_fake_trainer(tmp_path, "time.sleep(30)\n"))
+    tp.set_config(TINY)
+    assert tp.start()
+    qtbot.waitUntil(lambda: tp.worker.pid() is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: os.getpriority(os.PRIO_PROCESS, tp.worker.pid()) == 7, timeout=5_000)
+    assert not tp.nice_spin.isEnabled()                # locked while the run trains
+    tp.worker.kill()
+    tp.worker.wait(5000)
