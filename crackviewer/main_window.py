@@ -82,6 +82,7 @@ class MainWindow(MenusMixin, QMainWindow):
         dv.datasetOpened.connect(self._on_dataset_opened)
         dv.datasetFailed.connect(self._dataset_failed)
         dv.sampleActivated.connect(self._open_sample_in_annotate)
+        dv.maskRuleChosen.connect(self._set_mask_rule)
         tp.runStarted.connect(self._on_run_started)
         tp.runEnded.connect(self._on_run_ended)
         tp.stateChanged.connect(self._on_training_state)
@@ -185,6 +186,11 @@ class MainWindow(MenusMixin, QMainWindow):
                 self.annotate_panel.open_dataset(str(path))
             except Exception as exc:  # noqa: BLE001 - a panel's failure must not break the shell
                 self.statusBar().showMessage(f"Annotate could not open the dataset: {exc}", 15000)
+
+    def _set_mask_rule(self, rule: str) -> None:
+        """The Dataset tab's mask check chose how masks are read: the training form's mask_rule key follows."""
+        self.training_panel.form.set_value("mask_rule", rule)
+        self.statusBar().showMessage(f"Training reads masks with mask_rule = {rule}", 10000)
 
     def _on_annotation_changed(self, *args) -> None:
         self._annot_timer.start()

@@ -129,6 +129,8 @@ _KEYS = (
         "process).", "0", min=0, max=64, step=1),
     Key("skip_bad_samples", False, "Data", "Skip bad samples", "Skip unreadable or inconsistent samples and list "
         "them, instead of stopping.", "False"),
+    Key("mask_rule", "threshold", "Data", "Mask rule", "threshold: mask pixels > 127 are crack; nonzero: any value "
+        "above 0 (masks stored as 0/1, 0/100, 16-bit or colour)", "threshold", choices=("threshold", "nonzero")),
     Key("val_fraction", 0.15, "Data", "Validation fraction (carved from train)", "Fraction of train carved out as "
         "val for layouts without a val split.", "(own split)", min=0.01, max=0.9, step=0.01),
     Key("save_images", True, "Report", "Save images", "Write one dices/ picture per evaluated sample.", "True"),
