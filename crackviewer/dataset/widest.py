@@ -63,6 +63,7 @@ class WidestCracks(QWidget):
         self.note = QLabel("The widest crack of every ground-truth mask appears here once measured.")
         self.note.setObjectName("smallCaption")
         self.note.setWordWrap(True)
+        self.note.setMinimumHeight(2 * self.note.fontMetrics().lineSpacing() + 6)   # two lines, never clipped
         v.addWidget(self.note)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -115,6 +116,6 @@ class WidestCracks(QWidget):
         where = ("in millimetres (the dataset's scale)" if unit == UNIT_MM else
                  "in pixels: the dataset has no scale (scale.json or a mm_per_px manifest column)" if unit == UNIT_PX
                  else "in mm where a sample has a scale, else in pixels")
-        self.note.setText(f"{len(rows):,} masks measured; widths {where}. Click a header to sort; double-click a "
-                          "row to open the sample.")
+        self.note.setText(f"{len(rows):,} masks measured; widths {where}. Sort by any column; double-click a row "
+                          "to open the sample.")
         self.measured.emit(len(rows))

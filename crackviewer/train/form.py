@@ -92,6 +92,7 @@ class ConfigForm(QWidget):
                 label = QLabel(fk.title)
                 label.setObjectName("formLabel")
                 label.setMinimumWidth(168)
+                label.setWordWrap(True)           # long schema titles wrap instead of being cut
                 label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 label.setToolTip(tooltip(fk))
                 w.setToolTip(tooltip(fk))
