@@ -1,16 +1,19 @@
 """Render the main window offscreen in its key states, for the README: docs/screenshots/*.png.
 
-    python scripts/screenshots.py [--out docs/screenshots] [--epochs N] [--size PX] [--workspace DIR]
+    python scripts/screenshots.py [--out docs/screenshots] [--epochs N] [--size PX | --size HxW] [--workspace DIR]
+                                  [--dataset DIR]
     xvfb-run -a -s "-screen 0 1400x900x24" python scripts/screenshots.py     # the same, in a real X window
 
 What it does, exactly as a user would (nothing is faked):
   1. welcome.png   - a fresh start: no dataset, the demo is offered;
-  2. dataset.png   - the demo dataset (created by `crack-train demo --data-only` through the welcome page);
+  2. dataset.png   - the demo dataset (created by `crack-train demo --data-only` through the welcome page), or the
+                     dataset given with --dataset; dataset-widest.png: its Widest cracks table;
   3. training.png  - the "Quick CPU" preset on the demo data (as a new user would run it), mid-training;
   4. runs.png      - the runs list with that run finished, its curves and headline metrics;
   5. report.png    - the same run's report (README.md with its figures) in the Runs tab;
-  6. crashed.png   - a second run whose worker was killed (SIGKILL): the error, the log tail, Resume.
-The window is 1400x900. Takes a few minutes on a CPU (the training is real).
+  6. crashed.png   - a second run whose worker was killed (SIGKILL): the error, the log tail, Resume;
+  7. dataset-1280x800.png, runs-1280x800.png, training-1280x800.png - the same window at 1280x800.
+The window is 1400x900 (7: 1280x800). Takes a few minutes on a CPU (the training, on the demo data, is real).
 """
 from __future__ import annotations
 
@@ -26,8 +29,6 @@ if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # no display: render offscreen (same pixels)
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
 
 from PySide6.QtCore import QEvent, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
@@ -79,7 +80,8 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     ap.add_argument("--workspace", help="workspace folder (default: a new temporary folder)")
     ap.add_argument("--epochs", type=int, help="epochs of the screenshot run (default: the quick preset's)")
-    ap.add_argument("--size", type=int, help="input height and width (default: the quick preset's)")
+    ap.add_argument("--size", help="input size: PX (square) or HxW (default: the quick preset's)")
+    ap.add_argument("--dataset", help="show this dataset in dataset.png (the training still uses the demo data)")
     ap.add_argument("--shot-at-epoch", type=int, default=None, help="take training.png after this epoch "
                     "(default: half of --epochs)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds allowed per step")
@@ -101,7 +103,7 @@ def main() -> int:
 
     apply_style(app)
     settings = AppSettings(ws / "settings.ini", workspace=ws)
-    win = create_window(parse_args(["--no-restore"]), settings=settings)
+    win = create_window(parse_args(["--no-restore"]), settings=settings, probe_devices=False)
     win.confirm_close = False
     win.resize(1400, 900)
     win.show()
@@ -121,20 +123,43 @@ def main() -> int:
         return step
 
     def welcome():
-        return not win._placeholders and grab("welcome.png")
+        return grab("welcome.png")
 
     def create_demo():
         dv.welcome.demo_button.click()
         return True
 
     def demo_opened():
-        return dv.index is not None and not dv.checking
+        return dv.index is not None and not dv.loading and not dv.checking and (
+            state.get("demo") is None or dv.path == state["demo"])
+
+    def open_shown_dataset():
+        state["demo"] = dv.path
+        if args.dataset:
+            win.open_dataset(args.dataset)
+        return True
+
+    def shown_dataset_opened():
+        return dv.index is not None and not dv.loading and not dv.checking and (
+            not args.dataset or dv.path == Path(args.dataset))
 
     def dataset_shot():
         win.show_tab("dataset")
         # wait for the visible thumbnails
         visible = min(24, len(dv.model.records))
         return dv.model.loaded_count >= visible and grab("dataset.png")
+
+    def widest_shot():
+        if dv.right_tabs.currentWidget() is not dv.widest:
+            dv.right_tabs.setCurrentWidget(dv.widest)
+            return False
+        return not dv.widest.measuring and grab("dataset-widest.png")
+
+    def reopen_demo():
+        dv.right_tabs.setCurrentIndex(0)
+        if dv.path != state["demo"]:
+            win.open_dataset(state["demo"])
+        return True
 
     def start_training():
         win.show_tab("train")
@@ -143,7 +168,8 @@ def main() -> int:
         if args.epochs:
             over["epochs"] = args.epochs
         if args.size:
-            over.update(input_height=args.size, input_width=args.size)
+            h, _, w = str(args.size).partition("x")
+            over.update(input_height=int(h), input_width=int(w or h))
         if over:
             tp.set_config(over)
         tp.name_edit.setText("demo-quick")
@@ -196,7 +222,7 @@ def main() -> int:
 
     def start_crash_run():
         win.show_tab("train")
-        tp.set_config({"epochs": 3, "input_height": 64, "input_width": 64, "validate": False})
+        tp.set_config({"epochs": 3, "input_height": 128, "input_width": 64, "validate": False})
         tp.name_edit.setText("killed-run")
         state["events"].clear()
         state["ended"].clear()
@@ -214,13 +240,30 @@ def main() -> int:
     def crashed_shot():
         return bool(state["ended"]) and grab("crashed.png")
 
+    def small_window():
+        win.resize(1280, 800)
+        win.show_tab("dataset")
+        return True
+
+    def small_shot(tab: str):
+        def step():
+            win.show_tab(tab)
+            app.processEvents()
+            return grab(f"{'training' if tab == 'train' else tab}-1280x800.png")
+        return step
+
     steps = [
         ("start up", wait_ms(800)),
         ("welcome page", welcome),
         ("create the demo dataset", create_demo),
         ("demo dataset opened", demo_opened),
+        ("open the dataset to show", open_shown_dataset),
+        ("dataset opened", shown_dataset_opened),
         ("settle", wait_ms(600)),
         ("dataset view", dataset_shot),
+        ("widest cracks", widest_shot),
+        ("reopen the demo data", reopen_demo),
+        ("demo opened", demo_opened),
         ("start a quick training", start_training),
         (f"training (epoch {shot_epoch} of {epochs})", training_shot),
         ("training finished", training_finished),
@@ -234,6 +277,11 @@ def main() -> int:
         ("start a run to kill", start_crash_run),
         ("SIGKILL the worker", kill_after_first_checkpoint),
         ("crashed.png", crashed_shot),
+        ("1280x800", small_window),
+        ("settle", wait_ms(800)),
+        ("dataset 1280x800", small_shot("dataset")),
+        ("training 1280x800", small_shot("train")),
+        ("runs 1280x800", small_shot("runs")),
     ]
     script = Script(app, steps, args.timeout)
     script.run()
