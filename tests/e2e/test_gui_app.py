@@ -437,3 +437,22 @@ def test_file_dialogs_start_in_the_workspace_or_beside_the_dataset(window, qtbot
     with qtbot.waitSignal(window.dataset_view.datasetOpened, timeout=20_000):
         window.open_dataset(data)
     assert window.dialog_start() == str(data.parent)
+
+
+def test_dataset_train_and_runs_tabs_fit_1280x800(window, qtbot, tmp_path):
+    """Issue 17: every tab must fit 1280x800 (Inspect has its own clipping test)."""
+    from tests.fakes import make_fake_run
+
+    data = _fake_dataset(tmp_path / "data")
+    with qtbot.waitSignal(window.dataset_view.datasetOpened, timeout=20_000):
+        window.open_dataset(data)
+    make_fake_run(window.settings.runs_dir, name="done", data=data, epochs=3)
+    window.setMinimumSize(0, 0)
+    window.resize(1280, 800)
+    for key in ("dataset", "train", "runs"):
+        window.show_tab(key)
+        qtbot.wait(20)
+        panel = window.panels[key]
+        hint = panel.minimumSizeHint()
+        assert hint.width() <= panel.width() and hint.height() <= panel.height(), (key, hint, panel.size())
+    assert window.minimumSize().width() <= 1280 and window.size().height() <= 800
