@@ -115,11 +115,18 @@ class RunDetailMixin:
         self.metrics_card.setVisible(True)
         self.tabs.setVisible(True)
         set_state(self.run_status, "state", status)
-        resumable = status in ("stopped", "failed") and rf is not None and rf.last_checkpoint() is not None
+        has_checkpoint = rf is not None and rf.last_checkpoint() is not None
+        resumable = status in ("stopped", "failed") and has_checkpoint
         self.resume_button.setEnabled(resumable)
+        self.resume_button.setToolTip(
+            "Continue from the last completed epoch (checkpoints/last.pth)" if resumable else
+            "Nothing to resume: no checkpoint was saved (the run ended before its first epoch did)"
+            if status in ("stopped", "failed") else f"Nothing to resume: the run is {status}")
         self.inspect_button.setEnabled(status == "finished" and rf is not None and bool(rf.evaluations()))
         self.folder_button.setEnabled(True)
         err = rf.error if rf is not None else None
+        if err and not has_checkpoint:      # the folder's truth, whatever the message suggests
+            err += " — no checkpoint was saved, so this run cannot be resumed: start it again."
         self.problem_label.setText(f"<b>{status.capitalize()}:</b> {err}" if err else "")
         self.problem_label.setVisible(bool(err))
         following = status == "running"

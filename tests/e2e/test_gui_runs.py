@@ -284,3 +284,16 @@ def test_compare_overlays_the_curves_of_selected_runs(window, workspace, qtbot):
         assert len(c_ap.getData()[0]) >= 1
     assert len(win.p_loss.listDataItems()) == 2
     win.close()
+
+
+def test_failed_run_without_checkpoint_does_not_promise_a_resume(window, workspace):
+    """Issue 17 bug 4: the failed-run text said "then Resume" for a run with no checkpoint."""
+    run = workspace / "runs" / "c-failed"
+    for ck in (run / "checkpoints").glob("*.pth"):
+        ck.unlink()
+    rv = window.runs_view
+    rv.refresh()
+    rv.select_run(run)
+    assert not rv.resume_button.isEnabled()
+    assert "no checkpoint" in rv.resume_button.toolTip()
+    assert "cannot be resumed" in rv.problem_label.text()
