@@ -1,7 +1,7 @@
 """Render the main window offscreen in its key states, for the README: docs/screenshots/*.png.
 
     python scripts/screenshots.py [--out docs/screenshots] [--epochs N] [--size PX | --size HxW] [--workspace DIR]
-                                  [--dataset DIR]
+                                  [--dataset DIR] [--run RUN_DIR] [--steps N]
     xvfb-run -a -s "-screen 0 1400x900x24" python scripts/screenshots.py     # the same, in a real X window
 
 What it does, exactly as a user would (nothing is faked):
@@ -14,6 +14,10 @@ What it does, exactly as a user would (nothing is faked):
   6. crashed.png   - a second run whose worker was killed (SIGKILL): the error, the log tail, Resume;
   7. dataset-1280x800.png, runs-1280x800.png, training-1280x800.png - the same window at 1280x800.
 The window is 1400x900 (7: 1280x800). Takes a few minutes on a CPU (the training, on the demo data, is real).
+
+On a slow or busy CPU, `--run RUN_DIR --steps N` shows a finished run copied from RUN_DIR (read, never modified) in
+runs.png and report.png instead of waiting for the screenshot run; training.png is taken after N step reports of
+the live run, which is then killed for crashed.png (before its first checkpoint: nothing to resume, and it says so).
 """
 from __future__ import annotations
 
@@ -82,6 +86,8 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, help="epochs of the screenshot run (default: the quick preset's)")
     ap.add_argument("--size", help="input size: PX (square) or HxW (default: the quick preset's)")
     ap.add_argument("--dataset", help="show this dataset in dataset.png (the training still uses the demo data)")
+    ap.add_argument("--run", help="a finished run folder to copy and show in runs.png / report.png (see above)")
+    ap.add_argument("--steps", type=int, default=4, help="with --run: step reports before training.png")
     ap.add_argument("--shot-at-epoch", type=int, default=None, help="take training.png after this epoch "
                     "(default: half of --epochs)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds allowed per step")
@@ -181,6 +187,28 @@ def main() -> int:
             raise RuntimeError(tp.error_message.text())
         return True
 
+    def training_shot_early():
+        steps = [e for e in state["events"] if e.get("event") == "step"]
+        return len(steps) >= args.steps and grab("training.png")
+
+    def kill_early():
+        os.kill(tp.worker.pid(), signal.SIGKILL)
+        return True
+
+    def copy_run():
+        import shutil
+
+        src = Path(args.run)
+        dst = settings.runs_dir / src.name
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.pth"))   # the checkpoints are not shown
+        state["run"] = dst
+        return True
+
+    def show_copied_run():
+        win.show_run(str(state["run"]))
+        rv.tabs.setCurrentIndex(0)
+        return True
+
     def training_shot():
         done = [e for e in state["events"] if e.get("event") == "validation"]
         if len(done) < shot_epoch:
@@ -252,7 +280,7 @@ def main() -> int:
             return grab(f"{'training' if tab == 'train' else tab}-1280x800.png")
         return step
 
-    steps = [
+    head = [
         ("start up", wait_ms(800)),
         ("welcome page", welcome),
         ("create the demo dataset", create_demo),
@@ -265,6 +293,8 @@ def main() -> int:
         ("reopen the demo data", reopen_demo),
         ("demo opened", demo_opened),
         ("start a quick training", start_training),
+    ]
+    live = [
         (f"training (epoch {shot_epoch} of {epochs})", training_shot),
         ("training finished", training_finished),
         ("runs list", runs_shot),
@@ -277,12 +307,28 @@ def main() -> int:
         ("start a run to kill", start_crash_run),
         ("SIGKILL the worker", kill_after_first_checkpoint),
         ("crashed.png", crashed_shot),
+    ]
+    copied = [
+        (f"training ({args.steps} step reports)", training_shot_early),
+        ("SIGKILL the worker", kill_early),
+        ("crashed.png", crashed_shot),
+        ("copy the finished run", copy_run),
+        ("runs list", show_copied_run),
+        ("settle", wait_ms(800)),
+        ("runs.png", lambda: grab("runs.png")),
+        ("report", report_shot),
+        ("scroll", report_scroll),
+        ("settle", wait_ms(800)),
+        ("report.png", lambda: grab("report.png")),
+    ]
+    tail = [
         ("1280x800", small_window),
         ("settle", wait_ms(800)),
         ("dataset 1280x800", small_shot("dataset")),
         ("training 1280x800", small_shot("train")),
         ("runs 1280x800", small_shot("runs")),
     ]
+    steps = head + (copied if args.run else live) + tail
     script = Script(app, steps, args.timeout)
     script.run()
     if tp.worker.is_running():
