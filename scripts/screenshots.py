@@ -199,7 +199,7 @@ def main() -> int:
         import shutil
 
         src = Path(args.run)
-        dst = settings.runs_dir / src.name
+        dst = settings.runs_dir / f"{src.parent.name}-{src.name}"       # e.g. demo-run
         shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.pth"))   # the checkpoints are not shown
         state["run"] = dst
         return True
@@ -271,6 +271,7 @@ def main() -> int:
     def small_window():
         win.resize(1280, 800)
         win.show_tab("dataset")
+        rv.tabs.setCurrentIndex(0)          # the run's curves
         return True
 
     def small_shot(tab: str):

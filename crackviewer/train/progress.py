@@ -103,7 +103,7 @@ class ProgressMixin:
         self.error_log = QPlainTextEdit()
         self.error_log.setObjectName("logView")
         self.error_log.setReadOnly(True)
-        self.error_log.setMaximumHeight(150)
+        self.error_log.setMaximumHeight(110)          # leaves the plots room at 1280x800
         self.error_log.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.error_toggle.toggled.connect(self.error_log.setVisible)
         v.addWidget(self.error_log)
