@@ -81,7 +81,8 @@ def test_train_live_updates_then_stop_resume_and_open_finished_run(window, qtbot
     assert tp.run_dir == run
     assert tp.state in ("starting", "running")
     assert not tp.start_button.isEnabled() and tp.stop_button.isEnabled() and not tp.form.isEnabled()
-    assert "--events" in tp.worker.command and "epochs=2" in tp.worker.command
+    assert "--events" in tp.worker.command and "--config" in tp.worker.command
+    assert RunFolder(run).config["epochs"] == 2             # RUN/config.toml, written by the GUI
 
     # live updates: step events reach the plots, the progress bar and the numbers
     qtbot.waitUntil(lambda: _has(events, "step"), timeout=180_000)
@@ -107,7 +108,7 @@ def test_train_live_updates_then_stop_resume_and_open_finished_run(window, qtbot
     assert tp.state == "stopped"
     assert tp.resume_button.isEnabled() and tp.start_button.isEnabled()
     assert RunFolder(run).status == "stopped"
-    assert not (run / "STOP").exists() or True  # the trainer removes it on the next start
+    assert not (run / "STOP").exists()              # removed once the worker has ended
 
     # resume: continues from epoch 1 and finishes
     n_before = len(events)
