@@ -100,7 +100,7 @@ def main() -> int:
     user.timeout.connect(act_like_a_user)
 
     def start_when_ready():
-        ready = win.dataset_view.index is not None and not win._placeholders
+        ready = win.dataset_view.index is not None
         if time.monotonic() > state["deadline"]:
             print("timed out before training started", file=sys.stderr)
             app.quit()

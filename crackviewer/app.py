@@ -37,7 +37,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="crackviewer", description="Train, inspect and correct crack-segmentation "
                                  "models (SegDecNet) in one desktop app.")
     ap.add_argument("--dataset", help="open this dataset folder (default: the last one)")
-    ap.add_argument("--run", help="open this run folder in the Runs tab (default: the last one)")
+    ap.add_argument("--run", help="open this run folder in the Runs tab, wherever it is (it is remembered and "
+                    "listed from then on; default: the last run)")
     ap.add_argument("--workspace", help="folder for runs and the demo dataset (default: ~/crackviewer-workspace, "
                     "or $CRACKVIEWER_WORKSPACE)")
     ap.add_argument("--settings", help="settings file (.ini) to use instead of the user's (also "
@@ -55,7 +56,6 @@ def create_window(args: argparse.Namespace | None = None, settings=None, **windo
     args = args or parse_args([])
     if settings is None:
         settings = AppSettings(args.settings, workspace=args.workspace)
-    window_kwargs.setdefault("optional_panels", "deferred")
     win = MainWindow(settings, **window_kwargs)
     win.restore_session(dataset=args.dataset, run=args.run, restore=not args.no_restore)
     if args.tab:
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         quit_timer.setSingleShot(True)
 
         def report_and_quit():
-            busy = win.dataset_view.loading or win._placeholders
+            busy = win.dataset_view.loading
             if busy and deadline[0] > 0:  # still opening the dataset / building panels: give it time
                 deadline[0] -= 0.25
                 quit_timer.start(250)

@@ -4,62 +4,25 @@ from __future__ import annotations
 import traceback
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import QSize, QTimer
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
 
-import crackviewer
+from crackviewer.annotate.panel import AnnotatePanel
 from crackviewer.dataset.panel import DatasetView
+from crackviewer.inspect.panel import InspectPanel
 from crackviewer.menus import MenusMixin
 from crackviewer.qt.icons import icon
 from crackviewer.qt.settings import AppSettings
-from crackviewer.qt.tasks import TaskRunner
+from crackviewer.runs.compare import CompareRuns
 from crackviewer.runs.panel import RunsView
 from crackviewer.train.panel import TrainingPanel
 from trainer.runs.folder import RunFolder
 
 
-
-
-OPTIONAL_PANELS = (("inspect", "Inspect"), ("annotate", "Annotate"))
-
-
-def import_optional_panels() -> dict[str, type | ImportError]:
-    """The Inspect and Annotate panel classes, or the ImportError that stopped each. Imported here rather than at
-    the top because both import trainer.data, which imports torch (seconds); once the torch-free trainer.datasets
-    exists, these become ordinary top-level imports."""
-    classes: dict[str, type | ImportError] = {}
-    try:
-        from crackviewer.inspect.panel import InspectPanel
-        classes["inspect"] = InspectPanel
-    except ImportError as exc:
-        classes["inspect"] = exc
-    try:
-        from crackviewer.annotate.panel import AnnotatePanel
-        classes["annotate"] = AnnotatePanel
-    except ImportError as exc:
-        classes["annotate"] = exc
-    return classes
-
-
-class UnavailablePanel(QWidget):
-    """Stands in for a panel whose module cannot be imported."""
-
-    def __init__(self, title: str, reason: str, parent: QWidget | None = None):
-        super().__init__(parent)
-        lay = QVBoxLayout(self)
-        lay.addStretch(1)
-        lab = QLabel(f"<h3>{title}</h3><p>not available: {reason}</p>")
-        lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        lab.setWordWrap(True)
-        lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        lay.addWidget(lab)
-        lay.addStretch(2)
-        self.reason = reason
-
-
 class MainWindow(MenusMixin, QMainWindow):
     def __init__(self, settings: AppSettings | None = None, probe_devices: bool = True,
                  optional_panels: bool = True):
+        """optional_panels=False leaves out the Inspect and Annotate tabs (tests of the other tabs)."""
         super().__init__()
         self.settings = settings or AppSettings()
         self.confirm_close = True
@@ -71,7 +34,6 @@ class MainWindow(MenusMixin, QMainWindow):
         self.annotate_panel = None
         self.dataset_path: Path | None = None
         self._pending_inspect: str | None = None
-        self._placeholders = False
         self._inspected: str | None = None
 
         self.tabs = QTabWidget()
@@ -83,14 +45,17 @@ class MainWindow(MenusMixin, QMainWindow):
         ws = self.settings.workspace
         self.dataset_view = DatasetView(workspace=ws)
         self.training_panel = TrainingPanel(self.settings, probe_devices=probe_devices)
-        self.runs_view = RunsView(workspace=ws)
+        self.runs_view = RunsView(workspace=ws, extra_runs=self.settings.opened_runs)
         self.add_panel("Dataset", self.dataset_view, "dataset")
         self.add_panel("Train", self.training_panel, "train")
         self.add_panel("Runs", self.runs_view, "runs")
-        if optional_panels == "deferred":
-            self._load_optional_panels_in_background()
-        elif optional_panels:
-            self._make_optional_panels()
+        if optional_panels:
+            self.inspect_panel = InspectPanel()
+            self.annotate_panel = AnnotatePanel()
+            self.add_panel("Inspect", self.inspect_panel, "inspect")
+            self.add_panel("Annotate", self.annotate_panel, "annotate")
+            self.annotate_panel.sampleChanged.connect(self._on_annotation_changed)
+            self.annotate_panel.workspace = Path(self.settings.workspace)
 
         self._annot_timer = QTimer(self)          # annotation edits come in bursts: recount the dataset once after
         self._annot_timer.setSingleShot(True)
@@ -111,67 +76,14 @@ class MainWindow(MenusMixin, QMainWindow):
         self.panels[key] = widget
         return self.tabs.addTab(widget, icon(key), title)
 
-    def _load_optional_panels_in_background(self) -> None:
-        """Show placeholder tabs at once; import Inspect and Annotate (trainer.data imports torch: seconds) on a
-        pool thread, then build the panels on the GUI thread. Keeps the window responsive while it starts."""
-        for key, title in OPTIONAL_PANELS:
-            placeholder = QLabel(f"Loading {title}…")
-            placeholder.setObjectName("placeholder")
-            placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            self.add_panel(title, placeholder, key)
-        self._placeholders = True
-        self._tasks = TaskRunner(self, threads=1)
-        self._tasks.run(import_optional_panels, self._make_optional_panels,
-                        lambda _msg: self._make_optional_panels())
-
-    def _put_panel(self, key: str, title: str, widget: QWidget) -> None:
-        """Add a tab, or replace the placeholder tab of that key in place."""
-        old = self.panels.get(key)
-        if old is not None and self._placeholders:
-            index = self.tabs.indexOf(old)
-            current = self.tabs.currentIndex() == index
-            self.tabs.removeTab(index)
-            self.tabs.insertTab(index, widget, icon(key), title)
-            self.panels[key] = widget
-            old.deleteLater()
-            if current:
-                self.tabs.setCurrentIndex(index)
-        else:
-            self.add_panel(title, widget, key)
-
-    def _make_optional_panels(self, classes: dict | None = None) -> None:
-        """The Inspect and Annotate panels; a panel that cannot be imported or built shows a message tab."""
-        classes = classes or import_optional_panels()
-        for key, title in OPTIONAL_PANELS:
-            cls = classes[key]
-            try:
-                if isinstance(cls, Exception):
-                    raise cls
-                widget = cls()
-            except Exception as exc:  # noqa: BLE001 - ImportError, or a panel that fails to build
-                reason = str(exc) if isinstance(exc, ImportError) else f"{type(exc).__name__}: {exc}"
-                if not isinstance(exc, ImportError):
-                    traceback.print_exc()
-                self._put_panel(key, title, UnavailablePanel(title, reason))
-                continue
-            self._put_panel(key, title, widget)
-            setattr(self, f"{key}_panel", widget)
-        self._placeholders = False
-        if self.annotate_panel is not None:
-            self.annotate_panel.workspace = Path(self.settings.workspace)
-            self.annotate_panel.sampleChanged.connect(self._on_annotation_changed)
-            if self.dataset_path is not None:
-                self._open_in_annotate(self.dataset_path)
-        if self.tabs.currentWidget() is self.inspect_panel:
-            self._deliver_inspect()
-
     # ------------------------------------------------------------------------------------------- wiring
     def _wire(self) -> None:
         dv, tp, rv = self.dataset_view, self.training_panel, self.runs_view
         dv.openDialogRequested.connect(self.open_dataset_dialog)
         dv.datasetOpened.connect(self._on_dataset_opened)
-        dv.datasetFailed.connect(lambda p, m: self.statusBar().showMessage(f"Could not open {p}: {m}", 15000))
+        dv.datasetFailed.connect(self._dataset_failed)
         dv.sampleActivated.connect(self._open_sample_in_annotate)
+        dv.maskRuleChosen.connect(self._set_mask_rule)
         tp.runStarted.connect(self._on_run_started)
         tp.runEnded.connect(self._on_run_ended)
         tp.stateChanged.connect(self._on_training_state)
@@ -180,6 +92,7 @@ class MainWindow(MenusMixin, QMainWindow):
         rv.runOpened.connect(self._on_run_opened)
         rv.resumeRequested.connect(self._resume_run)
         rv.inspectRequested.connect(self.inspect_run)
+        rv.compareRequested.connect(self.compare_runs)
 
     # ------------------------------------------------------------------------------------------- session
     def restore_session(self, dataset: str | None = None, run: str | None = None, restore: bool = True) -> None:
@@ -191,18 +104,52 @@ class MainWindow(MenusMixin, QMainWindow):
             self.dataset_view.show_welcome(self.settings.recent_datasets)
             self.show_tab("dataset")
         self.runs_view.refresh()
-        rn = Path(run) if run else (self.settings.last_run if restore else None)
+        if run:
+            self.open_run(run)
+            return
+        rn = self.settings.last_run if restore else None
         if rn is not None and rn.exists():
             self.show_run(str(rn), switch=False)
 
     def open_dataset(self, path: str | Path) -> None:
         self.dataset_view.open_dataset(path)
 
+    def dialog_start(self) -> str:
+        """Where file dialogs start: beside the open dataset, else in the workspace (never $HOME by default)."""
+        return str(self.dataset_path.parent) if self.dataset_path else str(self.settings.workspace)
+
     def open_dataset_dialog(self) -> None:
-        start = str(self.dataset_path.parent) if self.dataset_path else str(self.settings.workspace)
-        path = QFileDialog.getExistingDirectory(self, "Open a dataset folder", start)
+        path = QFileDialog.getExistingDirectory(self, "Open a dataset folder", self.dialog_start())
         if path:
             self.open_dataset(path)
+
+    def _dataset_failed(self, path: str, message: str) -> None:
+        """A folder that is not a dataset: a dialog naming the folder once and what was looked for."""
+        self.statusBar().showMessage(f"Could not open {Path(path).name} as a dataset", 15000)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Not a dataset", f"Could not open <b>{Path(path).name}</b> "
+                          "as a crack dataset.", QMessageBox.StandardButton.Ok, self)
+        box.setInformativeText(f"Folder: {path}\n\n{message}")
+        box.setObjectName("datasetFailedDialog")
+        self.dataset_failed_dialog = box
+        box.open()
+
+    def open_run_dialog(self) -> None:
+        """File ▸ Open run…: add a run folder from anywhere to the Runs tab (remembered in the settings)."""
+        path = QFileDialog.getExistingDirectory(self, "Open a run folder", str(self.settings.runs_dir))
+        if path:
+            self.open_run(path)
+
+    def open_run(self, path: str | Path) -> bool:
+        """Add a run folder (from anywhere) to the Runs tab and show it; False, with a dialog, if it is not one."""
+        path = Path(path).resolve()
+        if not RunFolder(path).is_run():
+            QMessageBox.warning(self, "Not a run folder", f"{path} holds no config.toml or events.jsonl: it is not "
+                                "a training run folder.")
+            return False
+        self.settings.add_opened_run(path)
+        self.runs_view.add_run(path)
+        self.show_run(str(path))
+        return True
 
     def change_workspace_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Choose the workspace folder", str(self.settings.workspace))
@@ -242,6 +189,11 @@ class MainWindow(MenusMixin, QMainWindow):
                 self.annotate_panel.open_dataset(str(path))
             except Exception as exc:  # noqa: BLE001 - a panel's failure must not break the shell
                 self.statusBar().showMessage(f"Annotate could not open the dataset: {exc}", 15000)
+
+    def _set_mask_rule(self, rule: str) -> None:
+        """The Dataset tab's mask check chose how masks are read: the training form's mask_rule key follows."""
+        self.training_panel.form.set_value("mask_rule", rule)
+        self.statusBar().showMessage(f"Training reads masks with mask_rule = {rule}", 10000)
 
     def _on_annotation_changed(self, *args) -> None:
         self._annot_timer.start()
@@ -290,6 +242,13 @@ class MainWindow(MenusMixin, QMainWindow):
             self._inspected = path
         except Exception as exc:  # noqa: BLE001
             self.statusBar().showMessage(f"Inspect could not open {path}: {exc}", 15000)
+
+    def compare_runs(self, paths: list[str]) -> CompareRuns:
+        """Overlay the training curves of several runs in a window of their own."""
+        win = CompareRuns(paths, self)
+        self.compare_window = win
+        win.show()
+        return win
 
     def _resume_run(self, path: str) -> None:
         if self.training_panel.is_training():

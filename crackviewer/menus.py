@@ -1,6 +1,8 @@
 """The main window's menus (File, View, Training, Help) and status bar.
 
-`MenusMixin` is the part of `MainWindow` that builds them; the actions call the window's public methods."""
+`MenusMixin` is the part of `MainWindow` that builds them; the actions call the window's public methods. The window's
+own shortcuts are rows of `WINDOW_SHORTCUTS` (the shortcut registry), which set the menu keys and feed
+Help ▸ Shortcuts together with the Inspect and Annotate tables."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,58 +12,71 @@ from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QLabel, QMessageBox
 
 import crackviewer
-
+from crackviewer.annotate.keys import ANNOTATE_SHORTCUTS
+from crackviewer.inspect.keys import INSPECT_SHORTCUTS
+from crackviewer.qt.shortcut_help import ShortcutsDialog
+from crackviewer.qt.shortcuts import Shortcut
 
 TAB_KEYS = ["dataset", "train", "runs", "inspect", "annotate"]   # the tabs, in order (View menu: Ctrl+1..5)
 
+WINDOW_SHORTCUTS = [
+    Shortcut("open_dataset", ("Ctrl+O",), "Open a dataset folder", "Window"),
+    Shortcut("open_run", ("Ctrl+Shift+O",), "Open a run folder (from anywhere) in the Runs tab", "Window"),
+    Shortcut("quit", ("Ctrl+Q",), "Quit", "Window"),
+    *[Shortcut(f"tab_{key}", (f"Ctrl+{i + 1}",), f"Show the {key.capitalize()} tab", "Window")
+      for i, key in enumerate(TAB_KEYS)],
+    Shortcut("train_start", ("Ctrl+Return",), "Start training with the form's parameters", "Train"),
+    Shortcut("train_stop", ("Ctrl+.",), "Stop training (press again to kill the worker)", "Train"),
+    Shortcut("", (), "Enlarge a plot", "Plots", shown="Double-click"),
+    Shortcut("shortcuts", ("Ctrl+F1",), "Every tab's shortcuts (this list)", "Help"),
+]
+_KEYS = {s.action: s.keys for s in WINDOW_SHORTCUTS if s.action}
+
 
 class MenusMixin:
+    def _action(self, menu, title: str, handler, shortcut: str | None = None) -> QAction:
+        a = QAction(title, self)
+        if shortcut:
+            a.setShortcuts([QKeySequence(k) for k in _KEYS[shortcut]])
+        a.triggered.connect(handler)
+        menu.addAction(a)
+        return a
+
     def _build_menus(self) -> None:
         mb = self.menuBar()
         m = mb.addMenu("&File")
-        a = QAction("&Open dataset…", self)
-        a.setShortcut(QKeySequence.StandardKey.Open)
-        a.triggered.connect(self.open_dataset_dialog)
-        m.addAction(a)
-        a = QAction("Create the &demo dataset", self)
-        a.triggered.connect(self._create_demo)
-        m.addAction(a)
+        self._action(m, "&Open dataset…", self.open_dataset_dialog, "open_dataset")
+        self._action(m, "Open &run…", self.open_run_dialog, "open_run")
+        self._action(m, "Create the &demo dataset", self._create_demo)
         self.recent_menu = m.addMenu("&Recent datasets")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         m.addSeparator()
-        a = QAction("Change &workspace…", self)
-        a.triggered.connect(self.change_workspace_dialog)
-        m.addAction(a)
-        a = QAction("Open workspace &folder", self)
-        a.triggered.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.settings.workspace))))
-        m.addAction(a)
+        self._action(m, "Change &workspace…", self.change_workspace_dialog)
+        self._action(m, "Open workspace &folder",
+                     lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.settings.workspace))))
         m.addSeparator()
-        a = QAction("&Quit", self)
-        a.setShortcut(QKeySequence.StandardKey.Quit)
-        a.triggered.connect(self.close)
-        m.addAction(a)
+        self._action(m, "&Quit", self.close, "quit")
         v = mb.addMenu("&View")
-        for i, key in enumerate(TAB_KEYS):
-            a = QAction(key.capitalize(), self)
-            a.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
-            a.triggered.connect(lambda _=False, k=key: self.show_tab(k))
-            v.addAction(a)
+        for key in TAB_KEYS:
+            self._action(v, key.capitalize(), lambda _=False, k=key: self.show_tab(k), f"tab_{key}")
         t = mb.addMenu("&Training")
-        a = QAction("&Start", self)
-        a.setShortcut(QKeySequence("Ctrl+Return"))
-        a.triggered.connect(lambda: (self.show_tab("train"), self.training_panel.start()))
-        t.addAction(a)
-        a = QAction("S&top", self)
-        a.setShortcut(QKeySequence("Ctrl+."))
-        a.triggered.connect(self.training_panel.stop)
-        t.addAction(a)
-        a = QAction("&Resume", self)
-        a.triggered.connect(self.training_panel.resume)
-        t.addAction(a)
+        self._action(t, "&Start", lambda: (self.show_tab("train"), self.training_panel.start()), "train_start")
+        self._action(t, "S&top", self.training_panel.stop, "train_stop")
+        self._action(t, "&Resume", self.training_panel.resume)
         h = mb.addMenu("&Help")
-        a = QAction("&About crackviewer", self)
-        a.triggered.connect(self._about)
-        h.addAction(a)
+        self._action(h, "&Shortcuts", self.show_shortcuts, "shortcuts")
+        self._action(h, "&About crackviewer", self._about)
+
+    def shortcut_tables(self) -> list[tuple[str, list[Shortcut]]]:
+        """Every tab's shortcut table, as Help ▸ Shortcuts lists them."""
+        return [("Window and Train", WINDOW_SHORTCUTS), ("Inspect", INSPECT_SHORTCUTS),
+                ("Annotate", ANNOTATE_SHORTCUTS)]
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dlg = ShortcutsDialog(self.shortcut_tables(), self)
+        self.shortcuts_dialog = dlg
+        dlg.show()
+        return dlg
 
     def _build_status_bar(self) -> None:
         sb = self.statusBar()

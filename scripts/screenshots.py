@@ -1,16 +1,23 @@
 """Render the main window offscreen in its key states, for the README: docs/screenshots/*.png.
 
-    python scripts/screenshots.py [--out docs/screenshots] [--epochs N] [--size PX] [--workspace DIR]
+    python scripts/screenshots.py [--out docs/screenshots] [--epochs N] [--size PX | --size HxW] [--workspace DIR]
+                                  [--dataset DIR] [--run RUN_DIR] [--steps N]
     xvfb-run -a -s "-screen 0 1400x900x24" python scripts/screenshots.py     # the same, in a real X window
 
 What it does, exactly as a user would (nothing is faked):
   1. welcome.png   - a fresh start: no dataset, the demo is offered;
-  2. dataset.png   - the demo dataset (created by `crack-train demo --data-only` through the welcome page);
+  2. dataset.png   - the demo dataset (created by `crack-train demo --data-only` through the welcome page), or the
+                     dataset given with --dataset; dataset-widest.png: its Widest cracks table;
   3. training.png  - the "Quick CPU" preset on the demo data (as a new user would run it), mid-training;
   4. runs.png      - the runs list with that run finished, its curves and headline metrics;
   5. report.png    - the same run's report (README.md with its figures) in the Runs tab;
-  6. crashed.png   - a second run whose worker was killed (SIGKILL): the error, the log tail, Resume.
-The window is 1400x900. Takes a few minutes on a CPU (the training is real).
+  6. crashed.png   - a second run whose worker was killed (SIGKILL): the error, the log tail, Resume;
+  7. dataset-1280x800.png, runs-1280x800.png, training-1280x800.png - the same window at 1280x800.
+The window is 1400x900 (7: 1280x800). Takes a few minutes on a CPU (the training, on the demo data, is real).
+
+On a slow or busy CPU, `--run RUN_DIR --steps N` shows a finished run copied from RUN_DIR (read, never modified) in
+runs.png and report.png instead of waiting for the screenshot run; training.png is taken after N step reports of
+the live run, which is then killed for crashed.png (before its first checkpoint: nothing to resume, and it says so).
 """
 from __future__ import annotations
 
@@ -26,8 +33,6 @@ if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # no display: render offscreen (same pixels)
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
 
 from PySide6.QtCore import QEvent, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
@@ -79,7 +84,10 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     ap.add_argument("--workspace", help="workspace folder (default: a new temporary folder)")
     ap.add_argument("--epochs", type=int, help="epochs of the screenshot run (default: the quick preset's)")
-    ap.add_argument("--size", type=int, help="input height and width (default: the quick preset's)")
+    ap.add_argument("--size", help="input size: PX (square) or HxW (default: the quick preset's)")
+    ap.add_argument("--dataset", help="show this dataset in dataset.png (the training still uses the demo data)")
+    ap.add_argument("--run", help="a finished run folder to copy and show in runs.png / report.png (see above)")
+    ap.add_argument("--steps", type=int, default=4, help="with --run: step reports before training.png")
     ap.add_argument("--shot-at-epoch", type=int, default=None, help="take training.png after this epoch "
                     "(default: half of --epochs)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds allowed per step")
@@ -101,7 +109,7 @@ def main() -> int:
 
     apply_style(app)
     settings = AppSettings(ws / "settings.ini", workspace=ws)
-    win = create_window(parse_args(["--no-restore"]), settings=settings)
+    win = create_window(parse_args(["--no-restore"]), settings=settings, probe_devices=False)
     win.confirm_close = False
     win.resize(1400, 900)
     win.show()
@@ -121,20 +129,43 @@ def main() -> int:
         return step
 
     def welcome():
-        return not win._placeholders and grab("welcome.png")
+        return grab("welcome.png")
 
     def create_demo():
         dv.welcome.demo_button.click()
         return True
 
     def demo_opened():
-        return dv.index is not None and not dv.checking
+        return dv.index is not None and not dv.loading and not dv.checking and (
+            state.get("demo") is None or dv.path == state["demo"])
+
+    def open_shown_dataset():
+        state["demo"] = dv.path
+        if args.dataset:
+            win.open_dataset(args.dataset)
+        return True
+
+    def shown_dataset_opened():
+        return dv.index is not None and not dv.loading and not dv.checking and (
+            not args.dataset or dv.path == Path(args.dataset))
 
     def dataset_shot():
         win.show_tab("dataset")
         # wait for the visible thumbnails
         visible = min(24, len(dv.model.records))
         return dv.model.loaded_count >= visible and grab("dataset.png")
+
+    def widest_shot():
+        if dv.right_tabs.currentWidget() is not dv.widest:
+            dv.right_tabs.setCurrentWidget(dv.widest)
+            return False
+        return not dv.widest.measuring and grab("dataset-widest.png")
+
+    def reopen_demo():
+        dv.right_tabs.setCurrentIndex(0)
+        if dv.path != state["demo"]:
+            win.open_dataset(state["demo"])
+        return True
 
     def start_training():
         win.show_tab("train")
@@ -143,7 +174,8 @@ def main() -> int:
         if args.epochs:
             over["epochs"] = args.epochs
         if args.size:
-            over.update(input_height=args.size, input_width=args.size)
+            h, _, w = str(args.size).partition("x")
+            over.update(input_height=int(h), input_width=int(w or h))
         if over:
             tp.set_config(over)
         tp.name_edit.setText("demo-quick")
@@ -153,6 +185,28 @@ def main() -> int:
         tp.runEnded.connect(lambda path, outcome: ended.append(outcome))
         if not tp.start():
             raise RuntimeError(tp.error_message.text())
+        return True
+
+    def training_shot_early():
+        steps = [e for e in state["events"] if e.get("event") == "step"]
+        return len(steps) >= args.steps and grab("training.png")
+
+    def kill_early():
+        os.kill(tp.worker.pid(), signal.SIGKILL)
+        return True
+
+    def copy_run():
+        import shutil
+
+        src = Path(args.run)
+        dst = settings.runs_dir / f"{src.parent.name}-{src.name}"       # e.g. demo-run
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.pth"))   # the checkpoints are not shown
+        state["run"] = dst
+        return True
+
+    def show_copied_run():
+        win.show_run(str(state["run"]))
+        rv.tabs.setCurrentIndex(0)
         return True
 
     def training_shot():
@@ -196,7 +250,7 @@ def main() -> int:
 
     def start_crash_run():
         win.show_tab("train")
-        tp.set_config({"epochs": 3, "input_height": 64, "input_width": 64, "validate": False})
+        tp.set_config({"epochs": 3, "input_height": 128, "input_width": 64, "validate": False})
         tp.name_edit.setText("killed-run")
         state["events"].clear()
         state["ended"].clear()
@@ -214,14 +268,34 @@ def main() -> int:
     def crashed_shot():
         return bool(state["ended"]) and grab("crashed.png")
 
-    steps = [
+    def small_window():
+        win.resize(1280, 800)
+        win.show_tab("dataset")
+        rv.tabs.setCurrentIndex(0)          # the run's curves
+        return True
+
+    def small_shot(tab: str):
+        def step():
+            win.show_tab(tab)
+            app.processEvents()
+            return grab(f"{'training' if tab == 'train' else tab}-1280x800.png")
+        return step
+
+    head = [
         ("start up", wait_ms(800)),
         ("welcome page", welcome),
         ("create the demo dataset", create_demo),
         ("demo dataset opened", demo_opened),
+        ("open the dataset to show", open_shown_dataset),
+        ("dataset opened", shown_dataset_opened),
         ("settle", wait_ms(600)),
         ("dataset view", dataset_shot),
+        ("widest cracks", widest_shot),
+        ("reopen the demo data", reopen_demo),
+        ("demo opened", demo_opened),
         ("start a quick training", start_training),
+    ]
+    live = [
         (f"training (epoch {shot_epoch} of {epochs})", training_shot),
         ("training finished", training_finished),
         ("runs list", runs_shot),
@@ -235,6 +309,27 @@ def main() -> int:
         ("SIGKILL the worker", kill_after_first_checkpoint),
         ("crashed.png", crashed_shot),
     ]
+    copied = [
+        (f"training ({args.steps} step reports)", training_shot_early),
+        ("SIGKILL the worker", kill_early),
+        ("crashed.png", crashed_shot),
+        ("copy the finished run", copy_run),
+        ("runs list", show_copied_run),
+        ("settle", wait_ms(800)),
+        ("runs.png", lambda: grab("runs.png")),
+        ("report", report_shot),
+        ("scroll", report_scroll),
+        ("settle", wait_ms(800)),
+        ("report.png", lambda: grab("report.png")),
+    ]
+    tail = [
+        ("1280x800", small_window),
+        ("settle", wait_ms(800)),
+        ("dataset 1280x800", small_shot("dataset")),
+        ("training 1280x800", small_shot("train")),
+        ("runs 1280x800", small_shot("runs")),
+    ]
+    steps = head + (copied if args.run else live) + tail
     script = Script(app, steps, args.timeout)
     script.run()
     if tp.worker.is_running():

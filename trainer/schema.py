@@ -129,6 +129,8 @@ _KEYS = (
         "process).", "0", min=0, max=64, step=1),
     Key("skip_bad_samples", False, "Data", "Skip bad samples", "Skip unreadable or inconsistent samples and list "
         "them, instead of stopping.", "False"),
+    Key("mask_rule", "threshold", "Data", "Mask rule", "threshold: mask pixels > 127 are crack; nonzero: any value "
+        "above 0 (masks stored as 0/1, 0/100, 16-bit or colour)", "threshold", choices=("threshold", "nonzero")),
     Key("val_fraction", 0.15, "Data", "Validation fraction (carved from train)", "Fraction of train carved out as "
         "val for layouts without a val split.", "(own split)", min=0.01, max=0.9, step=0.01),
     Key("save_images", True, "Report", "Save images", "Write one dices/ picture per evaluated sample.", "True"),
@@ -157,6 +159,16 @@ def device_problem(value: str) -> str | None:
     if value in ("auto", "cpu", "cuda") or (value.startswith("cuda:") and value[5:].isdigit()):
         return None
     return f"device = {value!r}: use auto, cpu, cuda or cuda:N"
+
+
+def input_size_warning(height: int, width: int) -> str | None:
+    """Why an input size, though valid, cripples the decision branch (its last block would see a single pixel), or
+    None. The model warns with it and the GUI's form shows it next to the size fields."""
+    if (int(height) // 64) * (int(width) // 64) >= 2:
+        return None
+    return (f"at {height}x{width} the decision extractor's last block sees a single pixel, so its 32 features are "
+            "constant and the classifier only uses the segmentation max/mean; use at least 128 in one dimension "
+            "(e.g. 128x64) for a working decision branch")
 
 
 def keys_in_group(group: str) -> list[Key]:

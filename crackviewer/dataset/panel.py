@@ -6,27 +6,20 @@ the view actually shows (the list view is virtualised, so 11,000 images cost not
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListView,
-                               QPushButton, QSizePolicy, QSplitter, QStackedWidget, QTableWidget, QVBoxLayout, QWidget)
+                               QPushButton, QSizePolicy, QSplitter, QStackedWidget, QTableWidget, QTabWidget, QVBoxLayout,
+                               QWidget)
 
+from crackviewer.dataset.mask_rule import MaskRuleBox
 from crackviewer.dataset.summary import DatasetSummaryMixin
 from crackviewer.dataset.thumbnails import ThumbnailDelegate, ThumbnailModel
+from crackviewer.dataset.widest import WidestCracks
 from crackviewer.dataset.widgets import SPLIT_TITLES, CompositionBars, WelcomePage
 from crackviewer.qt.tasks import TaskRunner
-
-
-
-def _open_index(path: Path):
-    """trainer.data.open_dataset, imported here on the pool thread: trainer.data imports torch (seconds), which
-    must not happen on the GUI thread."""
-    from trainer.datasets.layouts import open_dataset
-
-    return open_dataset(path, skip_bad=True)
-
+from trainer.datasets.layouts import open_dataset as open_index
 
 
 
@@ -39,6 +32,7 @@ class DatasetView(DatasetSummaryMixin, QWidget):
     sampleActivated = Signal(str)         # double-click on a tile: sample name
     demoCreated = Signal(str)             # path of the demo dataset, once written
     openDialogRequested = Signal()
+    maskRuleChosen = Signal(str)          # "nonzero" chosen for masks stored as 0/1 etc.
 
     def __init__(self, parent: QWidget | None = None, workspace: Path | None = None):
         super().__init__(parent)
@@ -119,9 +113,13 @@ class DatasetView(DatasetSummaryMixin, QWidget):
         lv.addWidget(self.supervision)
         self.layout_note = QLabel("")
         self.layout_note.setWordWrap(True)
-        self.layout_note.setStyleSheet("color:#4a4f57;")
+        self.layout_note.setObjectName("layoutNote")
         self.layout_note.setTextFormat(Qt.TextFormat.RichText)
         lv.addWidget(self.layout_note)
+        self.mask_rule_box = MaskRuleBox()
+        self.mask_rule_box.ruleChosen.connect(self.maskRuleChosen)
+        self.mask_rule_box.ruleChosen.connect(lambda _rule: self._measured_gen.clear())
+        lv.addWidget(self.mask_rule_box)
         self.problems_title = self._section("Problems")
         lv.addWidget(self.problems_title)
         self.check_label = QLabel("")
@@ -189,9 +187,17 @@ class DatasetView(DatasetSummaryMixin, QWidget):
         self.list.setToolTip("")
         rv.addWidget(self.list, 1)
         self.shown_label = QLabel("")
-        self.shown_label.setStyleSheet("color:#666")
+        self.shown_label.setObjectName("mutedLabel")
         rv.addWidget(self.shown_label)
-        split.addWidget(right)
+        self.right_tabs = QTabWidget()
+        self.right_tabs.setObjectName("subTabs")
+        self.right_tabs.addTab(right, "Samples")
+        self.widest = WidestCracks()
+        self.widest.sampleActivated.connect(self.sampleActivated)
+        self.right_tabs.addTab(self.widest, "Widest cracks")
+        self.right_tabs.currentChanged.connect(self._maybe_measure)
+        self._measured_gen: set[int] = set()
+        split.addWidget(self.right_tabs)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
         split.setSizes([480, 900])
@@ -217,7 +223,7 @@ class DatasetView(DatasetSummaryMixin, QWidget):
         gen = self._generation
         self.title.setText(f"Opening {path} …")
         self.loading = True
-        self.tasks.run(lambda: _open_index(path), lambda index: self._opened(path, index, gen),
+        self.tasks.run(lambda: open_index(path, skip_bad=True), lambda index: self._opened(path, index, gen),
                        lambda msg: self._open_failed(path, msg, gen))
 
     def reload(self) -> None:
@@ -230,7 +236,7 @@ class DatasetView(DatasetSummaryMixin, QWidget):
         if self.path is None:
             return
         path, gen = self.path, self._generation
-        self.tasks.run(lambda: _open_index(path), lambda index: self._recounted(index, gen))
+        self.tasks.run(lambda: open_index(path, skip_bad=True), lambda index: self._recounted(index, gen))
 
     def _recounted(self, index, gen: int) -> None:
         if gen != self._generation or self.index is None:
@@ -249,6 +255,9 @@ class DatasetView(DatasetSummaryMixin, QWidget):
             return
         self.loading = False
         self.title.setText(str(self.path) if self.path else "")
+        prefix = f"{path}: "
+        if message.startswith(prefix):             # the trainer's message names the folder: name it once
+            message = message[len(prefix):]
         if self.index is None:
             self.stack.setCurrentWidget(self.welcome)
             self.welcome.status.setText(f"<span style='color:#b00020'>Could not open {path}:<br>{message}</span>")
@@ -281,37 +290,7 @@ class DatasetView(DatasetSummaryMixin, QWidget):
         self._fill_problems()
         self.datasetOpened.emit(str(path), index)
         self.start_check()
-
-    def start_check(self) -> None:
-        """Decode every image and mask in the background and list the bad ones with their reasons."""
-        if self.index is None:
-            return
-        records = list(self.index.samples)
-        gen = self._generation
-        self.checking = True
-        self.check_label.setText(f"Checking all {len(records):,} images and masks…")
-        t0 = time.monotonic()
-
-        def work():
-            from trainer.datasets.validation import validate_records
-
-            warns: list[str] = []
-            _, bad = validate_records(records, skip_bad=True, warnings=warns)
-            return bad, warns
-
-        self.tasks.run(work, lambda r: self._checked(r, gen, time.monotonic() - t0),
-                       lambda msg: self._check_failed(msg, gen))
-
-    def _checked(self, result, gen: int, seconds: float) -> None:
-        if gen != self._generation:
-            return
-        self.checking = False
-        self.file_bad, self.check_warnings = result
-        self.check_label.setText(f"All {len(self.index.samples):,} images and masks decoded in {seconds:.1f} s: "
-                                 + (f"<b style='color:#b00020'>{len(self.file_bad)} bad</b>." if self.file_bad
-                                    else "no problems."))
-        self._fill_problems()
-        self.checkFinished.emit(list(self.file_bad))
+        self._maybe_measure()
 
     def _check_failed(self, message: str, gen: int) -> None:
         if gen != self._generation:

@@ -1,15 +1,17 @@
 """The summary side of the Dataset tab: the counts table and composition bars, the list of bad samples, the
-sample filters, and creating the demo dataset.
+sample filters, the full file check, and creating the demo dataset.
 
 `DatasetSummaryMixin` is the part of `DatasetView` that fills them."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 
 from crackviewer.dataset.widgets import SPLIT_TITLES, table_item
-from crackviewer.train.training_process import TrainerCommand
+from crackviewer.train.trainer_commands import TrainerCommand
+from trainer.datasets.validation import validate_records
 
 
 LAYOUT_NOTES = {
@@ -90,6 +92,43 @@ class DatasetSummaryMixin:
             self.warnings_label.setText("<b>Warnings</b><br>" + "<br>".join(f"• {w}" for w in warns[:12])
                                         + (f"<br>… and {len(warns) - 12} more" if len(warns) > 12 else ""))
         self.warnings_label.setVisible(bool(warns))
+
+    def start_check(self) -> None:
+        """Decode every image and mask in the background and list the bad ones with their reasons."""
+        if self.index is None:
+            return
+        records = list(self.index.samples)
+        gen = self._generation
+        self.checking = True
+        self.check_label.setText(f"Checking all {len(records):,} images and masks…")
+        t0 = time.monotonic()
+
+        def work():
+            warns: list[str] = []
+            _, bad = validate_records(records, skip_bad=True, warnings=warns)
+            return bad, warns
+
+        self.tasks.run(work, lambda r: self._checked(r, gen, time.monotonic() - t0),
+                       lambda msg: self._check_failed(msg, gen))
+
+    def _checked(self, result, gen: int, seconds: float) -> None:
+        if gen != self._generation:
+            return
+        self.checking = False
+        self.file_bad, self.check_warnings = result
+        self.check_label.setText(f"All {len(self.index.samples):,} images and masks decoded in {seconds:.1f} s: "
+                                 + (f"<b style='color:#b00020'>{len(self.file_bad)} bad</b>." if self.file_bad
+                                    else "no problems."))
+        self._fill_problems()
+        self.checkFinished.emit(list(self.file_bad))
+        self.mask_rule_box.check(self.index.samples)
+
+    def _maybe_measure(self, *_) -> None:
+        """Measure the ground-truth cracks the first time the Widest cracks tab is shown for this dataset."""
+        if self.right_tabs.currentWidget() is self.widest and self.index is not None \
+                and self._generation not in self._measured_gen:
+            self._measured_gen.add(self._generation)
+            self.widest.measure(self.path, self.index.samples, self.mask_rule_box.rule)
 
     def bad_samples(self) -> list[tuple[str, str]]:
         return list(self.index.bad) + [b for b in self.file_bad if b not in self.index.bad] if self.index else []

@@ -120,7 +120,7 @@ class WelcomePage(QWidget):
         lay.addLayout(steps)
         self.status = QLabel("")
         self.status.setWordWrap(True)
-        self.status.setStyleSheet("color:#555")
+        self.status.setObjectName("welcomeStatus")
         lay.addWidget(self.status)
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)

@@ -88,6 +88,28 @@ class AppSettings:
         items = [str(path)] + [p for p in self.recent_datasets if p != str(path)]
         self.set_json("recent_datasets", items[:8])
 
+    @property
+    def opened_runs(self) -> list[str]:
+        """Run folders opened with File ▸ Open run… or `--run` (listed in Runs wherever they are)."""
+        return [p for p in self.get_json("opened_runs", []) if isinstance(p, str)]
+
+    def add_opened_run(self, path: str | Path) -> None:
+        path = str(Path(path).resolve())
+        self.set_json("opened_runs", [path] + [p for p in self.opened_runs if p != path][:49])
+
+    @property
+    def worker_nice(self) -> int:
+        """Nice level of the training worker: 0 = the CLI's speed; up to 19 to favour the GUI on few cores."""
+        value = self.qsettings.value("worker_nice", 0)
+        try:
+            return max(0, min(19, int(value)))
+        except (TypeError, ValueError):
+            return 0
+
+    @worker_nice.setter
+    def worker_nice(self, value: int) -> None:
+        self.qsettings.setValue("worker_nice", max(0, min(19, int(value))))
+
     # -- generic values -----------------------------------------------------------------------------------
     def get_json(self, key: str, default: Any = None) -> Any:
         raw = self.qsettings.value(key, "", type=str)

@@ -5,18 +5,105 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QUrl
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QTableWidgetItem
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QColor, QDesktopServices
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
+                               QPlainTextEdit, QPushButton, QTableWidget, QTableWidgetItem, QTabWidget, QTextBrowser,
+                               QVBoxLayout, QWidget)
 
 from crackviewer.qt.style import set_state
 from crackviewer.qt.text import fmt_number, human_duration
 from crackviewer.runs.report_view import report_html
+from crackviewer.train.live_plots import LivePlots
+from crackviewer.train.timing import training_seconds
 from trainer.config import DEFAULTS, KEY_DOCS
 
 
-
 class RunDetailMixin:
+    def _build_detail(self) -> QWidget:
+        """The lower half: the run's header and buttons, its headline metrics, and Curves / Report / Config / Log."""
+        detail = QWidget()
+        dv = QVBoxLayout(detail)
+        dv.setContentsMargins(0, 4, 0, 0)
+        dv.setSpacing(6)
+        top = QHBoxLayout()
+        self.run_title = QLabel("Select a run")
+        self.run_title.setObjectName("runTitle")
+        self.run_title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        top.addWidget(self.run_title)
+        self.run_status = QLabel("")
+        self.run_status.setObjectName("stateBadge")
+        self.run_status.setFixedHeight(22)
+        self.run_status.setVisible(False)
+        top.addWidget(self.run_status)
+        top.addStretch(1)
+        self.inspect_button = QPushButton("Inspect predictions")
+        self.inspect_button.setObjectName("primaryButton")
+        self.inspect_button.clicked.connect(lambda: self.current and self.inspectRequested.emit(str(self.current)))
+        self.resume_button = QPushButton("Resume training")
+        self.resume_button.clicked.connect(lambda: self.current and self.resumeRequested.emit(str(self.current)))
+        self.folder_button = QPushButton("Open folder")
+        self.folder_button.clicked.connect(
+            lambda: self.current and QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.current))))
+        for b in (self.inspect_button, self.resume_button, self.folder_button):
+            b.setEnabled(False)
+            top.addWidget(b)
+        dv.addLayout(top)
+        self.metrics_card = QFrame()
+        self.metrics_card.setObjectName("statusCard")
+        self.metrics_grid = QGridLayout(self.metrics_card)
+        self.metrics_grid.setContentsMargins(14, 8, 14, 8)
+        self.metrics_grid.setHorizontalSpacing(22)
+        self.metric_labels: dict[str, QLabel] = {}
+        for col, (key, caption) in enumerate((("auc", "test AUC"), ("ap", "test AP"), ("f", "test F1 (val. threshold)"),
+                                              ("fpfn", "FP / FN"), ("dice", "Dice (mean ± std)"),
+                                              ("iou", "IoU (mean ± std)"), ("seg_thr", "seg. threshold"),
+                                              ("time", "training time"))):
+            num = QLabel("–")
+            num.setObjectName("bigNumber")
+            cap = QLabel(caption)
+            cap.setObjectName("smallCaption")
+            self.metrics_grid.addWidget(num, 0, col)
+            self.metrics_grid.addWidget(cap, 1, col)
+            self.metric_labels[key] = num
+        self.problem_label = QLabel("")
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setObjectName("warningBox")
+        self.problem_label.setVisible(False)
+        dv.addWidget(self.metrics_card)
+        dv.addWidget(self.problem_label)
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("subTabs")
+        self.plots = LivePlots()
+        self.tabs.addTab(self.plots, "Curves")
+        self.report = QTextBrowser()
+        self.report.setOpenExternalLinks(True)
+        self.tabs.addTab(self.report, "Report")
+        self.config_table = QTableWidget(0, 4)
+        self.config_table.setHorizontalHeaderLabels(["Key", "Value", "Published run", "Group"])
+        self.config_table.verticalHeader().setVisible(False)
+        self.config_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.config_table.setAlternatingRowColors(True)
+        self.config_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.config_table.horizontalHeader().setStretchLastSection(True)
+        self.tabs.addTab(self.config_table, "Config")
+        self.log = QPlainTextEdit()
+        self.log.setObjectName("logView")
+        self.log.setReadOnly(True)
+        self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.tabs.addTab(self.log, "Log")
+        dv.addWidget(self.tabs, 1)
+        self.placeholder = QLabel("Select a run above to see its curves, its report, its config and its log.\n"
+                                  "Runs started from a terminal (crack-train train --out WORKSPACE/runs/NAME) "
+                                  "appear here too, and are followed live while they train.")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setObjectName("placeholder")
+        dv.addWidget(self.placeholder, 1)
+        self.metrics_card.setVisible(False)
+        self.tabs.setVisible(False)
+        return detail
+
     def _update_detail_header(self) -> None:
         if self.current is None:
             return
@@ -28,11 +115,18 @@ class RunDetailMixin:
         self.metrics_card.setVisible(True)
         self.tabs.setVisible(True)
         set_state(self.run_status, "state", status)
-        resumable = status in ("stopped", "failed") and rf is not None and rf.last_checkpoint() is not None
+        has_checkpoint = rf is not None and rf.last_checkpoint() is not None
+        resumable = status in ("stopped", "failed") and has_checkpoint
         self.resume_button.setEnabled(resumable)
+        self.resume_button.setToolTip(
+            "Continue from the last completed epoch (checkpoints/last.pth)" if resumable else
+            "Nothing to resume: no checkpoint was saved (the run ended before its first epoch did)"
+            if status in ("stopped", "failed") else f"Nothing to resume: the run is {status}")
         self.inspect_button.setEnabled(status == "finished" and rf is not None and bool(rf.evaluations()))
         self.folder_button.setEnabled(True)
         err = rf.error if rf is not None else None
+        if err and not has_checkpoint:      # the folder's truth, whatever the message suggests
+            err += " — no checkpoint was saved, so this run cannot be resumed: start it again."
         self.problem_label.setText(f"<b>{status.capitalize()}:</b> {err}" if err else "")
         self.problem_label.setVisible(bool(err))
         following = status == "running"
@@ -49,7 +143,6 @@ class RunDetailMixin:
         lab = self.metric_labels
         lab["auc"].setText(fmt_number(m.get("auc")))
         lab["ap"].setText(fmt_number(m.get("ap")))
-        lab["f"].setText(fmt_number(m.get("f_measure"), 3))
         lab["fpfn"].setText(f"{m['fp']} / {m['fn']}" if m.get("fp") is not None and m.get("fn") is not None
                             else "–")
         lab["dice"].setText(f"{fmt_number(m.get('dice_mean'), 3)} ± {fmt_number(m.get('dice_std'), 3)}"
@@ -57,11 +150,11 @@ class RunDetailMixin:
         lab["iou"].setText(f"{fmt_number(m.get('iou_mean'), 3)} ± {fmt_number(m.get('iou_std'), 3)}"
                            if m.get("iou_mean") is not None else "–")
         lab["seg_thr"].setText(fmt_number(m.get("seg_threshold")))
-        secs = None
-        for ev in events:
-            if ev.get("event") == "finished" and isinstance(ev.get("seconds"), (int, float)):
-                secs = (secs or 0) + ev["seconds"]
-        lab["time"].setText(human_duration(secs) if secs is not None else "–")
+        honest = m.get("honest") or {}
+        lab["f"].setText(fmt_number(honest.get("f_measure"), 3))
+        lab["f"].setToolTip(f"F1 on the test split at the validation-chosen image threshold; at the test-chosen "
+                            f"threshold it is {fmt_number(m.get('f_measure'), 3)}")
+        lab["time"].setText(human_duration(training_seconds(events)))
 
     def _load_report(self, path: Path) -> None:
         readme = path / "README.md"

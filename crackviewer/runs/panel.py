@@ -11,20 +11,36 @@ import datetime as _dt
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QColor, QDesktopServices, QTextCursor
-from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit,
-                               QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QTextBrowser,
-                               QVBoxLayout, QWidget)
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QTextCursor
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSplitter,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from crackviewer.qt.text import fmt_number
 from crackviewer.runs.detail import RunDetailMixin
-from crackviewer.train.live_plots import LivePlots, read_run_events
-from crackviewer.train.training_process import tail_lines
+from crackviewer.train.curves import read_run_events
+from crackviewer.train.worker_io import tail_lines
+from crackviewer.train.timing import first_started
 from trainer.runs.folder import RunFolder, find_runs
 
 STATUS_COLOURS = {"running": "#0072B2", "finished": "#00875a", "stopped": "#b5651d", "failed": "#b00020"}
-COLUMNS = ["Run", "Status", "Epochs", "Best val AP", "Test AUC", "Test AP", "Test F1", "Dice", "Started", "Folder"]
+COLUMNS = ["Run", "Status", "Epochs", "Best val AP", "Test AUC", "Test AP", "Test F1 (val thr.)", "Dice", "Started",
+           "Folder"]
+F1_TIP = ("F1 on the test split at the image threshold chosen on the validation split (an honest estimate); the F1 "
+          "at the threshold chosen on the test split itself is in the run's report.")
+
+
+def run_headline(rf: RunFolder) -> dict:
+    """RunFolder.headline() plus what the Runs table headlines: the test F1 at the validation-chosen threshold
+    (metrics.json "honest"), and the time the run was first started (a resume does not move it)."""
+    h = rf.headline()
+    try:
+        honest = (rf.metrics() or {}).get("honest") or {}
+        h["val_thr_f"] = honest.get("f_measure")
+        h["started"] = first_started(rf.meta_events()) or h.get("started")
+    except Exception:  # noqa: BLE001 - a runs list must show every folder
+        h["val_thr_f"] = None
+    return h
 
 
 class _SortItem(QTableWidgetItem):
@@ -53,9 +69,13 @@ class RunsView(RunDetailMixin, QWidget):
     resumeRequested = Signal(str)
     inspectRequested = Signal(str)
 
-    def __init__(self, workspace: Path | None = None, parent: QWidget | None = None):
+    compareRequested = Signal(list)         # several selected runs: overlay their curves
+
+    def __init__(self, workspace: Path | None = None, parent: QWidget | None = None,
+                 extra_runs: list[str] | None = None):
         super().__init__(parent)
         self.workspace = Path(workspace) if workspace else None
+        self.extra_runs: list[Path] = [Path(p) for p in extra_runs or []]   # opened from anywhere (File ▸ Open run)
         self.folders: dict[str, Any] = {}       # path -> RunFolder (kept for incremental reads)
         self.headlines: list[dict] = []
         self.current: Path | None = None
@@ -72,6 +92,12 @@ class RunsView(RunDetailMixin, QWidget):
         self.where = QLabel("")
         self.where.setObjectName("pageSubtitle")
         head.addWidget(self.where, 1)
+        self.compare_button = QPushButton("Compare curves")
+        self.compare_button.setToolTip("Select several runs (Ctrl+click or Shift+click) to overlay their training "
+                                       "loss and validation AP curves")
+        self.compare_button.setEnabled(False)
+        self.compare_button.clicked.connect(lambda: self.compareRequested.emit(self.selected_paths()))
+        head.addWidget(self.compare_button)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh)
         head.addWidget(self.refresh_button)
@@ -83,7 +109,8 @@ class RunsView(RunDetailMixin, QWidget):
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.horizontalHeaderItem(COLUMNS.index("Test F1 (val thr.)")).setToolTip(F1_TIP)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
         self.table.setSortingEnabled(True)
@@ -96,87 +123,7 @@ class RunsView(RunDetailMixin, QWidget):
         self.table.itemSelectionChanged.connect(self._on_selection)
         split.addWidget(self.table)
 
-        # detail
-        detail = QWidget()
-        dv = QVBoxLayout(detail)
-        dv.setContentsMargins(0, 4, 0, 0)
-        dv.setSpacing(6)
-        top = QHBoxLayout()
-        self.run_title = QLabel("Select a run")
-        self.run_title.setObjectName("runTitle")
-        self.run_title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        top.addWidget(self.run_title)
-        self.run_status = QLabel("")
-        self.run_status.setObjectName("stateBadge")
-        self.run_status.setFixedHeight(22)
-        self.run_status.setVisible(False)
-        top.addWidget(self.run_status)
-        top.addStretch(1)
-        self.inspect_button = QPushButton("Inspect predictions")
-        self.inspect_button.setObjectName("primaryButton")
-        self.inspect_button.clicked.connect(lambda: self.current and self.inspectRequested.emit(str(self.current)))
-        self.resume_button = QPushButton("Resume training")
-        self.resume_button.clicked.connect(lambda: self.current and self.resumeRequested.emit(str(self.current)))
-        self.folder_button = QPushButton("Open folder")
-        self.folder_button.clicked.connect(
-            lambda: self.current and QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.current))))
-        for b in (self.inspect_button, self.resume_button, self.folder_button):
-            b.setEnabled(False)
-            top.addWidget(b)
-        dv.addLayout(top)
-        self.metrics_card = QFrame()
-        self.metrics_card.setObjectName("statusCard")
-        self.metrics_grid = QGridLayout(self.metrics_card)
-        self.metrics_grid.setContentsMargins(14, 8, 14, 8)
-        self.metrics_grid.setHorizontalSpacing(22)
-        self.metric_labels: dict[str, QLabel] = {}
-        for col, (key, caption) in enumerate((("auc", "test AUC"), ("ap", "test AP"), ("f", "F1 at best threshold"),
-                                              ("fpfn", "FP / FN"), ("dice", "Dice (mean ± std)"),
-                                              ("iou", "IoU (mean ± std)"), ("seg_thr", "seg. threshold"),
-                                              ("time", "training time"))):
-            num = QLabel("–")
-            num.setObjectName("bigNumber")
-            cap = QLabel(caption)
-            cap.setObjectName("smallCaption")
-            self.metrics_grid.addWidget(num, 0, col)
-            self.metrics_grid.addWidget(cap, 1, col)
-            self.metric_labels[key] = num
-        self.problem_label = QLabel("")
-        self.problem_label.setWordWrap(True)
-        self.problem_label.setObjectName("warningBox")
-        self.problem_label.setVisible(False)
-        dv.addWidget(self.metrics_card)
-        dv.addWidget(self.problem_label)
-
-        self.tabs = QTabWidget()
-        self.tabs.setObjectName("subTabs")
-        self.plots = LivePlots()
-        self.tabs.addTab(self.plots, "Curves")
-        self.report = QTextBrowser()
-        self.report.setOpenExternalLinks(True)
-        self.tabs.addTab(self.report, "Report")
-        self.config_table = QTableWidget(0, 4)
-        self.config_table.setHorizontalHeaderLabels(["Key", "Value", "Published run", "Group"])
-        self.config_table.verticalHeader().setVisible(False)
-        self.config_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.config_table.setAlternatingRowColors(True)
-        self.config_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.config_table.horizontalHeader().setStretchLastSection(True)
-        self.tabs.addTab(self.config_table, "Config")
-        self.log = QPlainTextEdit()
-        self.log.setObjectName("logView")
-        self.log.setReadOnly(True)
-        self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.tabs.addTab(self.log, "Log")
-        dv.addWidget(self.tabs, 1)
-        self.placeholder = QLabel("Select a run above to see its curves, its report, its config and its log.\n"
-                                  "Runs started from a terminal (crack-train train --out WORKSPACE/runs/NAME) "
-                                  "appear here too, and are followed live while they train.")
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.placeholder.setObjectName("placeholder")
-        dv.addWidget(self.placeholder, 1)
-        self.metrics_card.setVisible(False)
-        self.tabs.setVisible(False)
+        detail = self._build_detail()
         split.addWidget(detail)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 3)
@@ -195,17 +142,34 @@ class RunsView(RunDetailMixin, QWidget):
         self.folders.clear()
         self.refresh()
 
+    def add_run(self, path: str | Path) -> None:
+        """List a run folder that is not under the workspace (File ▸ Open run…, `crackviewer --run`)."""
+        path = Path(path)
+        if path not in self.extra_runs:
+            self.extra_runs.append(path)
+        self.refresh()
+
+    def _run_folders(self) -> list[RunFolder]:
+        found = list(find_runs(self.workspace)) if self.workspace is not None else []
+        seen = {rf.path.resolve() for rf in found}
+        for p in self.extra_runs:
+            if p.resolve() not in seen and RunFolder(p).is_run():
+                found.append(RunFolder(p))
+                seen.add(p.resolve())
+        return found
+
     def refresh(self) -> None:
-        if self.workspace is None:
+        if self.workspace is None and not self.extra_runs:
             return
-        self.where.setText(f"  in {self.workspace}")
+        extra = f" and {len(self.extra_runs)} opened run folder(s)" if self.extra_runs else ""
+        self.where.setText(f"  in {self.workspace}{extra}")
         found = []
-        for rf in find_runs(self.workspace):
+        for rf in self._run_folders():
             key = str(rf.path)
             if key not in self.folders:
                 self.folders[key] = rf
             found.append(self.folders[key])
-        self.headlines = [rf.headline() for rf in found]
+        self.headlines = [run_headline(rf) for rf in found]
         selected = str(self.current) if self.current else None
         self.table.setSortingEnabled(False)
         self.table.blockSignals(True)
@@ -223,6 +187,8 @@ class RunsView(RunDetailMixin, QWidget):
             self.refresh_timer.stop()
         if not self.headlines:
             self.run_title.setText("No runs yet — start one in the Train tab")
+        elif self.current is None:
+            self.run_title.setText("Select a run")
 
     def _fill_row(self, row: int, h: dict) -> None:
         path = Path(h["path"])
@@ -239,7 +205,7 @@ class RunsView(RunDetailMixin, QWidget):
         best = h.get("best_val_ap")
         best_text = fmt_number(best) + (f"  (ep {h['best_epoch']})" if best is not None and h.get("best_epoch") else "")
         items = [name, st, ep, _SortItem(best_text, best), _SortItem(fmt_number(h.get("test_auc")), h.get("test_auc")),
-                 _SortItem(fmt_number(h.get("test_ap")), h.get("test_ap")), _SortItem(fmt_number(h.get("test_f")), h.get("test_f")),
+                 _SortItem(fmt_number(h.get("test_ap")), h.get("test_ap")), _SortItem(fmt_number(h.get("val_thr_f")), h.get("val_thr_f")),
                  _SortItem(fmt_number(h.get("dice_mean")), h.get("dice_mean"))]
         started = h.get("started")
         stamp = _dt.datetime.fromtimestamp(started).strftime("%Y-%m-%d %H:%M") if started else "–"
@@ -278,12 +244,15 @@ class RunsView(RunDetailMixin, QWidget):
                 return True
         return False
 
+    def selected_paths(self) -> list[str]:
+        rows = sorted(r.row() for r in self.table.selectionModel().selectedRows())
+        return [self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in rows]
+
     def _on_selection(self) -> None:
-        rows = self.table.selectionModel().selectedRows()
-        if not rows:
-            return
-        path = self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole)
-        self.open_run(path)
+        paths = self.selected_paths()
+        self.compare_button.setEnabled(len(paths) >= 2)
+        if len(paths) == 1:
+            self.open_run(paths[0])
 
     # ------------------------------------------------------------------------------------------- detail
     def open_run(self, path: str | Path) -> None:

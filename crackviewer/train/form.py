@@ -1,5 +1,6 @@
-"""The run-parameter form: one field per `FormKey` (train.form_keys), grouped; labels of values that differ from
-the defaults are marked."""
+"""The run-parameter form: one field per key of THE config schema (`trainer.schema.KEYS`), in its groups
+(`trainer.schema.GROUPS`); labels of values that differ from the defaults are marked. Nothing about a key (title,
+help, range, step, choices, unit) is written here: only how a key of each type is shown."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,7 +11,31 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QSpinBox, QVBoxLayout, QWidget)
 
 from crackviewer.qt.style import set_state
-from crackviewer.train.form_keys import FormKey, form_keys
+from trainer.schema import GROUPS, KEYS, Key, input_size_warning
+
+OWN_WIDGETS = {"device", "precision"}   # shown in the Run box, not in the generic groups
+
+
+def field_kind(key: Key) -> str:
+    """How the form shows a key: "choice" | "bool" | "int" | "float" | "text"."""
+    if key.choices is not None:
+        return "choice"
+    return {bool: "bool", int: "int", float: "float"}.get(key.type, "text")
+
+
+def tooltip(key: Key) -> str:
+    return (f"<b>{key.name}</b> — {key.help}<br><br>Published run: <b>{key.published}</b><br>"
+            f"Default here: <tt>{key.default}</tt>")
+
+
+def form_groups() -> dict[str, list[Key]]:
+    """{group: [Key, ...]} in the schema's group order, without the keys the Run box shows."""
+    groups: dict[str, list[Key]] = {}
+    for group in GROUPS:
+        keys = [k for k in KEYS.values() if k.group == group and k.name not in OWN_WIDGETS]
+        if keys:
+            groups[group] = keys
+    return groups
 
 
 class FloatSpin(QDoubleSpinBox):
@@ -45,8 +70,8 @@ class ConfigForm(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        groups = form_keys()
-        self.keys: dict[str, FormKey] = {fk.key: fk for keys in groups.values() for fk in keys}
+        groups = form_groups()
+        self.keys: dict[str, Key] = {k.name: k for keys in groups.values() for k in keys}
         self.defaults: dict[str, Any] = {k: fk.default for k, fk in self.keys.items()}
         self.widgets: dict[str, QWidget] = {}
         self.labels: dict[str, QLabel] = {}
@@ -67,34 +92,41 @@ class ConfigForm(QWidget):
                 label = QLabel(fk.title)
                 label.setObjectName("formLabel")
                 label.setMinimumWidth(168)
+                label.setWordWrap(True)           # long schema titles wrap instead of being cut
                 label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                label.setToolTip(fk.tooltip)
-                w.setToolTip(fk.tooltip)
-                w.setObjectName(f"cfg_{fk.key}")
-                self.widgets[fk.key] = w
-                self.labels[fk.key] = label
+                label.setToolTip(tooltip(fk))
+                w.setToolTip(tooltip(fk))
+                w.setObjectName(f"cfg_{fk.name}")
+                self.widgets[fk.name] = w
+                self.labels[fk.name] = label
                 form.addRow(label, w)
             self.groups[group] = box
             lay.addWidget(box)
+        self.size_warning = QLabel("")
+        self.size_warning.setObjectName("formWarning")
+        self.size_warning.setWordWrap(True)
+        self.groups[KEYS["input_height"].group].layout().addRow(self.size_warning)
         self._update_markers()
 
-    def _make_widget(self, fk: FormKey) -> QWidget:
-        if fk.kind == "choice":
+    def _make_widget(self, fk: Key) -> QWidget:
+        kind = field_kind(fk)
+        if kind == "choice":
             w = QComboBox()
             for c in fk.choices:
                 w.addItem(str(c), c)
             w.currentIndexChanged.connect(self._on_change)
-        elif fk.kind == "bool":
+        elif kind == "bool":
             w = QCheckBox()
             w.toggled.connect(self._on_change)
-        elif fk.kind in ("int", "float"):
-            w = QSpinBox() if fk.kind == "int" else FloatSpin()
-            if fk.kind == "float":
+        elif kind in ("int", "float"):
+            w = QSpinBox() if kind == "int" else FloatSpin()
+            if kind == "float":
                 w.setDecimals(7)
-            w.setRange(fk.minimum, fk.maximum)
-            w.setSingleStep(fk.step)
-            w.setSuffix(fk.suffix)
-            w.setSpecialValueText(fk.special_text)
+            w.setRange(fk.min, fk.max)
+            w.setSingleStep(fk.step or 1)
+            w.setSuffix(f" {fk.unit}" if fk.unit else "")
+            if fk.special and fk.min in fk.special:
+                w.setSpecialValueText(fk.special[fk.min])
             w.valueChanged.connect(self._on_change)
         else:
             w = QLineEdit()
@@ -110,6 +142,9 @@ class ConfigForm(QWidget):
     def _update_markers(self) -> None:
         for key, label in self.labels.items():
             set_state(label, "differs", "true" if self.value(key) != self.defaults[key] else "false")
+        warning = input_size_warning(self.value("input_height"), self.value("input_width"))
+        self.size_warning.setText(f"⚠ Input size: {warning}." if warning else "")
+        self.size_warning.setVisible(bool(warning))
 
     def value(self, key: str) -> Any:
         w = self.widgets[key]

@@ -8,29 +8,22 @@ Four panels, all with the epoch on the x axis:
   4. the λ schedule: the loss weights (1−λ) for segmentation and δ·λ for the decision (right axis); planned values
      dashed as soon as the config is known, actual values as markers.
 
-Speed: every series holds at most `MAX_POINTS` points; when full, neighbouring points are averaged pairwise and new
-points are averaged in groups of the same size, so memory and draw cost stay bounded however long the run. Events
-only mark series dirty; a 10 Hz QTimer redraws what changed. Curves clip to the view and downsample automatically.
+The data live in a Qt-free `TrainingCurves` (train.curves); events only mark groups dirty and a 10 Hz QTimer
+redraws what changed. Curves clip to the view and downsample automatically. A double-click enlarges a plot.
 """
 from __future__ import annotations
 
-import csv
-import json
-import math
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from crackviewer.qt.plots import enlarge_on_double_click, keyed_title, pen, set_log_y, style_plot
+from crackviewer.train.curves import ALL_GROUPS, TrainingCurves, planned_lambda, read_run_events
 from figures import colors
-from trainer.runs.folder import RunFolder
 
-
-MAX_POINTS = 4000
-ALL_GROUPS = ("step", "epoch", "val", "lam")
 REDRAW_MS = 100
 
 SEG = colors.CURVE_A            # blue
@@ -42,143 +35,6 @@ DICE_C = (0, 114, 178)
 IOU_C = (230, 159, 0)
 
 
-class Series:
-    """An (x, y) series with bounded size: pairwise averaging when full, then averaging new points in groups."""
-
-    def __init__(self, cap: int = MAX_POINTS):
-        self.cap = cap
-        self.x = np.empty(cap, dtype=np.float64)
-        self.y = np.empty(cap, dtype=np.float64)
-        self.n = 0
-        self.group = 1          # raw points per stored point
-        self._acc_x = 0.0
-        self._acc_y = 0.0
-        self._acc_n = 0
-        self.total = 0          # raw points ever appended
-
-    def __len__(self) -> int:
-        return self.n + (1 if self._acc_n else 0)
-
-    def append(self, x: float, y: float) -> None:
-        if y is None or not math.isfinite(y):
-            return
-        self.total += 1
-        self._acc_x += x
-        self._acc_y += y
-        self._acc_n += 1
-        if self._acc_n < self.group:
-            return
-        if self.n == self.cap:
-            half = self.cap // 2
-            self.x[:half] = 0.5 * (self.x[0:2 * half:2] + self.x[1:2 * half:2])
-            self.y[:half] = 0.5 * (self.y[0:2 * half:2] + self.y[1:2 * half:2])
-            self.n = half
-            self.group *= 2
-        self.x[self.n] = self._acc_x / self._acc_n
-        self.y[self.n] = self._acc_y / self._acc_n
-        self.n += 1
-        self._acc_x = self._acc_y = 0.0
-        self._acc_n = 0
-
-    def data(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._acc_n:  # show the partial group too
-            x = np.append(self.x[:self.n], self._acc_x / self._acc_n)
-            y = np.append(self.y[:self.n], self._acc_y / self._acc_n)
-            return x, y
-        return self.x[:self.n], self.y[:self.n]
-
-    def truncate_after(self, x_max: float) -> None:
-        """Drop points with x > x_max (a resumed run replays what came after its checkpoint)."""
-        keep = int(np.searchsorted(self.x[:self.n], x_max, side="right"))
-        self.n = keep
-        self._acc_x = self._acc_y = 0.0
-        self._acc_n = 0
-
-    def clear(self) -> None:
-        self.n = 0
-        self.group = 1
-        self.total = 0
-        self._acc_x = self._acc_y = 0.0
-        self._acc_n = 0
-
-
-class EpochSeries:
-    """A per-epoch value: a dict epoch -> value (a resumed epoch overwrites the old value)."""
-
-    def __init__(self):
-        self.values: dict[int, float] = {}
-
-    def set(self, epoch: int, value) -> None:
-        if value is None:
-            return
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            return
-        if math.isfinite(v):
-            self.values[int(epoch)] = v
-
-    def data(self) -> tuple[np.ndarray, np.ndarray]:
-        if not self.values:
-            return np.empty(0), np.empty(0)
-        ks = sorted(self.values)
-        return np.asarray(ks, dtype=np.float64), np.asarray([self.values[k] for k in ks], dtype=np.float64)
-
-    def truncate_after(self, epoch: int) -> None:
-        self.values = {k: v for k, v in self.values.items() if k <= epoch}
-
-    def clear(self) -> None:
-        self.values.clear()
-
-
-def ema(values: np.ndarray, factor: float) -> np.ndarray:
-    """TensorBoard-style debiased exponential moving average (factor 0 = no smoothing)."""
-    if factor <= 0 or len(values) == 0:
-        return np.asarray(values, dtype=np.float64)
-    out = np.empty(len(values), dtype=np.float64)
-    acc = 0.0
-    w = 0.0
-    for i, v in enumerate(values):
-        acc = acc * factor + (1 - factor) * v
-        w = w * factor + (1 - factor)
-        out[i] = acc / w
-    return out
-
-
-def _pen(rgb, width=2.0, alpha=255, style=Qt.PenStyle.SolidLine):
-    return pg.mkPen(QColor(*rgb, alpha), width=width, style=style)
-
-
-def _hex(rgb) -> str:
-    return "#%02x%02x%02x" % tuple(rgb[:3])
-
-
-def _keyed_title(title: str, keys: list[tuple]) -> str:
-    """A plot title followed by its colour key (the legend lives in the title row: it never hides a curve)."""
-    head = f"<span style='font-size:10pt;font-weight:600;color:#333'>{title}</span>"
-    items = [f"<span style='font-size:8.5pt;color:{_hex(rgb)}'>{mark}</span>"
-             f"<span style='font-size:8pt;color:#555'>&nbsp;{text}</span>" for rgb, mark, text in keys]
-    return head + "<br>" + "&nbsp;&nbsp;&nbsp;".join(items)
-
-
-def _style_plot(p: pg.PlotItem, title: str, ylabel: str) -> None:
-    p.setTitle(title)
-    p.showGrid(x=True, y=True, alpha=0.18)
-    p.setLabel("bottom", "epoch", color="#555")
-    p.setLabel("left", ylabel, color="#555")
-    font = QFont()
-    font.setPointSizeF(8.5)
-    for side in ("left", "bottom", "right"):
-        ax = p.getAxis(side)
-        ax.setTickFont(font)
-        ax.setPen(pg.mkPen("#888"))
-        ax.setTextPen(pg.mkPen("#444"))
-        ax.enableAutoSIPrefix(False)
-        ax.setStyle(maxTickLevel=1)  # major + minor grid only: the sub-minor grid costs ~15 ms per full repaint
-    p.setMenuEnabled(True)
-    p.vb.setMouseEnabled(x=True, y=True)
-
-
 class LivePlots(QWidget):
     """The four training-curve panels. Feed with add_events(); or load a finished run with load_run()."""
 
@@ -186,20 +42,12 @@ class LivePlots(QWidget):
 
     def __init__(self, parent: QWidget | None = None, compact: bool = False):
         super().__init__(parent)
-        self.epochs_planned: int | None = None
-        self.config: dict = {}
-        self._smoothing = 0.6
-        self._dirty: set[str] = set()   # plot groups to redraw: step, epoch, val, lam
-        self._last_step: dict[int, tuple[int, dict]] = {}
         self.redraw_count = 0
-
-        # --- data
-        self.step_raw = {k: Series() for k in ("loss_seg", "loss_dec", "loss")}
-        self.step_smooth = {k: Series() for k in ("loss_seg", "loss_dec", "loss")}
-        self._ema_state = {k: [0.0, 0.0] for k in self.step_raw}
-        self.epoch_loss = {k: EpochSeries() for k in ("loss_seg", "loss_dec", "loss")}
-        self.val = {k: EpochSeries() for k in ("ap", "auc", "dice_mean", "dice_std", "iou_mean")}
-        self.lam = {k: EpochSeries() for k in ("lambda_seg", "lambda_dec")}
+        self.curves = TrainingCurves()
+        self._smoothing = self.curves.smoothing
+        c = self.curves
+        self.step_raw, self.step_smooth, self.epoch_loss, self.val, self.lam = (
+            c.step_raw, c.step_smooth, c.epoch_loss, c.val, c.lam)
 
         # --- widgets
         root = QVBoxLayout(self)
@@ -220,7 +68,7 @@ class LivePlots(QWidget):
         bar.addWidget(self.smoothing_label)
         bar.addSpacing(16)
         self.log_check = QCheckBox("Log-scale loss")
-        self.log_check.toggled.connect(lambda on: self.p_loss.setLogMode(y=on))
+        self.log_check.toggled.connect(self._on_log_toggled)
         bar.addWidget(self.log_check)
         self.raw_check = QCheckBox("Show raw steps")
         self.raw_check.setChecked(True)
@@ -228,7 +76,7 @@ class LivePlots(QWidget):
         bar.addWidget(self.raw_check)
         bar.addStretch(1)
         self.info_label = QLabel("")
-        self.info_label.setStyleSheet("color:#666")
+        self.info_label.setObjectName("mutedLabel")
         bar.addWidget(self.info_label)
         root.addLayout(bar)
 
@@ -239,17 +87,17 @@ class LivePlots(QWidget):
         root.addWidget(self.glw, 1)
 
         self.p_loss = self.glw.addPlot(row=0, col=0)
-        _style_plot(self.p_loss, _keyed_title("Training loss", [
+        style_plot(self.p_loss, keyed_title("Training loss", [
             (SEG, "▬", "segmentation"), (DEC, "▬", "decision"), (TOTAL, "▬", "total"),
             ((110, 110, 110), "●", "epoch mean")]), "loss")
         self.p_ap = self.glw.addPlot(row=0, col=1)
-        _style_plot(self.p_ap, _keyed_title("Validation AP / AUC", [(AP_C, "▬●", "AP"), (AUC_C, "▬■", "AUC")]),
+        style_plot(self.p_ap, keyed_title("Validation AP / AUC", [(AP_C, "▬●", "AP"), (AUC_C, "▬■", "AUC")]),
                     "score")
         self.p_dice = self.glw.addPlot(row=1, col=0)
-        _style_plot(self.p_dice, _keyed_title("Validation Dice / IoU", [(DICE_C, "▬●", "Dice (band: ±std)"),
+        style_plot(self.p_dice, keyed_title("Validation Dice / IoU", [(DICE_C, "▬●", "Dice (band: ±std)"),
                                                                         (IOU_C, "▬■", "IoU")]), "score")
         self.p_lam = self.glw.addPlot(row=1, col=1)
-        _style_plot(self.p_lam, _keyed_title("Loss weights (λ schedule)", [
+        style_plot(self.p_lam, keyed_title("Loss weights (λ schedule)", [
             (SEG, "●", "seg 1−λ"), (DEC, "■", "decision δ·λ (right axis)"), ((120, 120, 120), "- -", "planned")]),
             "seg weight 1−λ")
         for p in (self.p_ap, self.p_dice):
@@ -260,11 +108,11 @@ class LivePlots(QWidget):
         self.c_raw, self.c_smooth, self.c_epoch = {}, {}, {}
         for key, rgb, name in (("loss_seg", SEG, "segmentation"), ("loss_dec", DEC, "decision"),
                                ("loss", TOTAL, "total")):
-            raw = pg.PlotDataItem(pen=_pen(rgb, 1.0, 55), antialias=False)
+            raw = pg.PlotDataItem(pen=pen(rgb, 1.0, 55), antialias=False)
             raw.setZValue(-10)
             self.p_loss.addItem(raw)
-            sm = self.p_loss.plot(pen=_pen(rgb, 2.0), name=name)
-            ep = pg.PlotDataItem(pen=_pen(rgb, 1.0, 150, Qt.PenStyle.DashLine), symbol="o", symbolSize=7,
+            sm = self.p_loss.plot(pen=pen(rgb, 2.0), name=name)
+            ep = pg.PlotDataItem(pen=pen(rgb, 1.0, 150, Qt.PenStyle.DashLine), symbol="o", symbolSize=7,
                                  symbolBrush=pg.mkBrush(*rgb), symbolPen=pg.mkPen("w", width=1))
             self.p_loss.addItem(ep)
             for c in (raw, sm):
@@ -273,21 +121,21 @@ class LivePlots(QWidget):
             self.c_raw[key], self.c_smooth[key], self.c_epoch[key] = raw, sm, ep
 
         # validation AP/AUC
-        self.c_ap = self.p_ap.plot(pen=_pen(AP_C), symbol="o", symbolSize=7, symbolBrush=pg.mkBrush(*AP_C),
+        self.c_ap = self.p_ap.plot(pen=pen(AP_C), symbol="o", symbolSize=7, symbolBrush=pg.mkBrush(*AP_C),
                                    symbolPen=pg.mkPen("w"), name="AP")
-        self.c_auc = self.p_ap.plot(pen=_pen(AUC_C), symbol="s", symbolSize=7, symbolBrush=pg.mkBrush(*AUC_C),
+        self.c_auc = self.p_ap.plot(pen=pen(AUC_C), symbol="s", symbolSize=7, symbolBrush=pg.mkBrush(*AUC_C),
                                     symbolPen=pg.mkPen("w"), name="AUC")
 
         # validation Dice/IoU
-        self.c_dice_hi = pg.PlotCurveItem(pen=_pen(DICE_C, 1.0, 60))
-        self.c_dice_lo = pg.PlotCurveItem(pen=_pen(DICE_C, 1.0, 60))
+        self.c_dice_hi = pg.PlotCurveItem(pen=pen(DICE_C, 1.0, 60))
+        self.c_dice_lo = pg.PlotCurveItem(pen=pen(DICE_C, 1.0, 60))
         self.p_dice.addItem(self.c_dice_hi)
         self.p_dice.addItem(self.c_dice_lo)
         self.dice_band = pg.FillBetweenItem(self.c_dice_lo, self.c_dice_hi, brush=pg.mkBrush(*DICE_C, 40))
         self.p_dice.addItem(self.dice_band)
-        self.c_dice = self.p_dice.plot(pen=_pen(DICE_C), symbol="o", symbolSize=7, symbolBrush=pg.mkBrush(*DICE_C),
+        self.c_dice = self.p_dice.plot(pen=pen(DICE_C), symbol="o", symbolSize=7, symbolBrush=pg.mkBrush(*DICE_C),
                                        symbolPen=pg.mkPen("w"), name="Dice (±std)")
-        self.c_iou = self.p_dice.plot(pen=_pen(IOU_C), symbol="s", symbolSize=7, symbolBrush=pg.mkBrush(*IOU_C),
+        self.c_iou = self.p_dice.plot(pen=pen(IOU_C), symbol="s", symbolSize=7, symbolBrush=pg.mkBrush(*IOU_C),
                                       symbolPen=pg.mkPen("w"), name="IoU")
 
         # λ schedule: seg weight on the left axis, decision weight on the right axis
@@ -298,10 +146,10 @@ class LivePlots(QWidget):
         self.p_lam.getAxis("right").setLabel("decision weight δ·λ", color="#555")
         self.vb_dec.setXLink(self.p_lam)
         self.p_lam.vb.sigResized.connect(self._sync_lambda_views)
-        self.c_lam_seg_plan = self.p_lam.plot(pen=_pen(SEG, 1.5, 160, Qt.PenStyle.DashLine))
+        self.c_lam_seg_plan = self.p_lam.plot(pen=pen(SEG, 1.5, 160, Qt.PenStyle.DashLine))
         self.c_lam_seg = self.p_lam.plot(pen=None, symbol="o", symbolSize=7, symbolBrush=pg.mkBrush(*SEG),
                                          symbolPen=pg.mkPen("w"), name="seg 1−λ")
-        self.c_lam_dec_plan = pg.PlotDataItem(pen=_pen(DEC, 1.5, 160, Qt.PenStyle.DashLine))
+        self.c_lam_dec_plan = pg.PlotDataItem(pen=pen(DEC, 1.5, 160, Qt.PenStyle.DashLine))
         self.c_lam_dec = pg.PlotDataItem(pen=None, symbol="s", symbolSize=7, symbolBrush=pg.mkBrush(*DEC),
                                          symbolPen=pg.mkPen("w"))
         self.vb_dec.addItem(self.c_lam_dec_plan)
@@ -310,6 +158,7 @@ class LivePlots(QWidget):
         for p in (self.p_ap, self.p_dice, self.p_lam):
             p.setXLink(self.p_loss)
         self._cache_static_items()
+        enlarge_on_double_click(self.glw, [self.p_loss, self.p_ap, self.p_dice, self.p_lam], self)
 
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
@@ -332,18 +181,18 @@ class LivePlots(QWidget):
                 p.legend.setCacheMode(cache)
 
     # -- public API -------------------------------------------------------------------------------------
+    @property
+    def epochs_planned(self) -> int | None:
+        return self.curves.epochs_planned
+
+    @property
+    def config(self) -> dict:
+        return self.curves.config
+
     def reset(self) -> None:
-        for s in list(self.step_raw.values()) + list(self.step_smooth.values()):
-            s.clear()
-        for d in (self.epoch_loss, self.val, self.lam):
-            for s in d.values():
-                s.clear()
-        self._ema_state = {k: [0.0, 0.0] for k in self.step_raw}
-        self._last_step.clear()
-        self.epochs_planned = None
-        self.config = {}
+        self.curves.reset()
         self.info_label.setText("")
-        self._dirty.update(ALL_GROUPS)
+        self._plan_lambda()
         self._apply_x_range()
         self._redraw_if_dirty(force=True)
 
@@ -359,38 +208,17 @@ class LivePlots(QWidget):
             self.add_event(ev)
 
     def add_event(self, ev: dict) -> None:
-        kind = ev.get("event")
-        if kind == "step":
-            self._on_step(ev)
-        elif kind == "epoch":
-            e = int(ev.get("epoch", 0))
-            for k in self.epoch_loss:
-                self.epoch_loss[k].set(e, ev.get(k))
-            for k in self.lam:
-                self.lam[k].set(e, ev.get(k))
-            if ev.get("epochs") and not self.epochs_planned:
-                self.epochs_planned = int(ev["epochs"])
-                self._apply_x_range()
-            self._dirty.update(("epoch", "lam"))
-        elif kind == "validation":
-            e = int(ev.get("epoch", 0))
-            for k in self.val:
-                self.val[k].set(e, ev.get(k))
-            self._dirty.add("val")
-        elif kind == "run_started":
-            cfg = ev.get("config") or {}
-            self.set_config(cfg)
-            start = int(ev.get("resumed_from_epoch") or 0)
-            self._truncate_after(start)
-        return None
+        planned, config = self.curves.epochs_planned, self.curves.config
+        self.curves.add_event(ev)
+        if self.curves.config is not config:
+            self._plan_lambda()
+        if self.curves.epochs_planned != planned:
+            self._apply_x_range()
 
     def set_config(self, cfg: dict) -> None:
-        self.config = dict(cfg)
-        if cfg.get("epochs"):
-            self.epochs_planned = int(cfg["epochs"])
+        self.curves.set_config(cfg)
         self._plan_lambda()
         self._apply_x_range()
-        self._dirty.update(ALL_GROUPS)
 
     def load_events(self, events: list[dict]) -> None:
         self.reset()
@@ -403,85 +231,28 @@ class LivePlots(QWidget):
         self.load_events(events)
         return len(events)
 
-    # -- event handling ---------------------------------------------------------------------------------
-    def _on_step(self, ev: dict) -> None:
-        try:
-            epoch = int(ev["epoch"])
-            step = int(ev["step"])
-            steps = max(1, int(ev.get("steps") or 1))
-        except (KeyError, TypeError, ValueError):
-            return
-        if ev.get("epochs") and not self.epochs_planned:
-            self.epochs_planned = int(ev["epochs"])
-            self._apply_x_range()
-        x = epoch - 1 + step / steps
-        prev = self._last_step.get(epoch)
-        for key in self.step_raw:
-            m = ev.get(key)
-            if m is None:
-                continue
-            m = float(m)
-            # the event carries the running mean over the epoch so far: recover the mean of this interval
-            if prev is not None and prev[0] < step and prev[1].get(key) is not None:
-                s0, m0 = prev[0], float(prev[1][key])
-                val = (step * m - s0 * m0) / (step - s0)
-            else:
-                val = m
-            if not math.isfinite(val):
-                continue
-            self.step_raw[key].append(x, val)
-            st = self._ema_state[key]
-            f = self._smoothing
-            st[0] = st[0] * f + (1 - f) * val
-            st[1] = st[1] * f + (1 - f)
-            self.step_smooth[key].append(x, st[0] / st[1])
-        self._last_step = {epoch: (step, ev)}
-        self._dirty.add("step")
-
-    def _truncate_after(self, epoch: int) -> None:
-        for s in list(self.step_raw.values()) + list(self.step_smooth.values()):
-            s.truncate_after(float(epoch))
-        for d in (self.epoch_loss, self.val, self.lam):
-            for s in d.values():
-                s.truncate_after(epoch)
-        self._last_step.clear()
-        self._dirty.update(ALL_GROUPS)
-
     def _plan_lambda(self) -> None:
-        cfg = self.config
-        E = int(cfg.get("epochs") or 0)
-        if E <= 0:
-            self.c_lam_seg_plan.setData([], [])
-            self.c_lam_dec_plan.setData([], [])
-            return
-        delta = float(cfg.get("delta_cls_loss", 0.01))
-        e = np.arange(1, E + 1, dtype=np.float64)
-        if cfg.get("dyn_balanced_loss", True):
-            lam = (e - 1) / E
-            seg, dec = 1 - lam, delta * lam
-        else:
-            seg, dec = np.ones_like(e), np.full_like(e, delta)
+        e, seg, dec = planned_lambda(self.curves.config)
         self.c_lam_seg_plan.setData(e, seg)
         self.c_lam_dec_plan.setData(e, dec)
-        self.vb_dec.setYRange(0, max(float(dec.max()), 1e-6) * 1.05, padding=0)
+        if len(dec):
+            self.vb_dec.setYRange(0, max(float(dec.max()), 1e-6) * 1.05, padding=0)
 
     # -- drawing ----------------------------------------------------------------------------------------
     def _on_smoothing(self, value: int) -> None:
         self._smoothing = value / 100.0
         self.smoothing_label.setText(f"{self._smoothing:.2f}")
-        for key, raw in self.step_raw.items():
-            x, y = raw.data()
-            sm = ema(y, self._smoothing)
-            series = self.step_smooth[key]
-            series.clear()
-            series.group = raw.group
-            n = len(x)
-            series.x[:n] = x
-            series.y[:n] = sm
-            series.n = n
-            # continue the EMA from the last value
-            self._ema_state[key] = [float(sm[-1]) if n else 0.0, 1.0 if n else 0.0]
-        self._dirty.update(ALL_GROUPS)
+        self.curves.set_smoothing(self._smoothing)
+
+    def _on_log_toggled(self, on: bool) -> None:
+        """Log or linear loss axis; the shared epoch range and the planned λ schedule stay as they were (switching
+        the log mode autoranges the linked x axes to the data otherwise)."""
+        set_log_y(self.p_loss, on)
+        self.p_loss.enableAutoRange(y=True)
+        self._apply_x_range()
+        self._plan_lambda()
+        self.curves.dirty.update(ALL_GROUPS)
+        self._redraw_if_dirty(force=True)
 
     def _on_raw_toggled(self, on: bool) -> None:
         for c in self.c_raw.values():
@@ -494,16 +265,17 @@ class LivePlots(QWidget):
     def _apply_x_range(self) -> None:
         E = self.epochs_planned or 1
         self.p_loss.setLimits(xMin=-0.5, xMax=E + 1)
+        self.p_loss.enableAutoRange(x=False)
         self.p_loss.setXRange(0, E + 0.25, padding=0.01)
-
 
     def _redraw_if_dirty(self, force: bool = False) -> None:
         """setData on the curves whose data changed since the last redraw; nothing while the plots are hidden
         (a background tab), unless forced. What arrived while hidden is drawn on the first tick after the tab is
         shown, not in the show itself (that frame already repaints every plot)."""
-        if not self._dirty or not (force or self.isVisible()):
+        if not self.curves.dirty or not (force or self.isVisible()):
             return
-        groups, self._dirty = self._dirty, set()
+        groups = set(self.curves.dirty)
+        self.curves.dirty.clear()
         if "step" in groups:
             for key in self.step_raw:
                 x, y = self.step_raw[key].data()
@@ -550,63 +322,3 @@ class LivePlots(QWidget):
         self.c_lam_dec.setData(x, y)
         if len(y) and not self.config:
             self.vb_dec.setYRange(0, max(float(y.max()), 1e-6) * 1.05, padding=0)
-
-
-def read_run_events(run_dir: str | Path) -> list[dict]:
-    """A run's events: RunFolder.events() when available, else events.jsonl, else rebuilt from the CSV files."""
-    run_dir = Path(run_dir)
-    try:
-        evs = RunFolder(run_dir).events()
-        if evs:
-            return list(evs)
-    except Exception:  # noqa: BLE001 - fall back to reading the files directly
-        pass
-    path = run_dir / "events.jsonl"
-    events: list[dict] = []
-    if path.is_file():
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    ev = json.loads(line)
-                except ValueError:
-                    continue  # a line cut by a crash
-                if isinstance(ev, dict) and "event" in ev:
-                    events.append(ev)
-    if events:
-        return events
-    return _events_from_csv(run_dir)
-
-
-def _read_csv(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _num(v):
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def _events_from_csv(run_dir: Path) -> list[dict]:
-    events = []
-    for row in _read_csv(run_dir / "losses.csv"):
-        ev = {"event": "epoch"}
-        ev.update({k: _num(v) for k, v in row.items()})
-        if ev.get("epoch") is not None:
-            ev["epoch"] = int(ev["epoch"])
-            events.append(ev)
-    for row in _read_csv(run_dir / "validation.csv"):
-        ev = {"event": "validation"}
-        ev.update({k: _num(v) for k, v in row.items()})
-        if ev.get("epoch") is not None:
-            ev["epoch"] = int(ev["epoch"])
-            events.append(ev)
-    return events

@@ -1,7 +1,7 @@
 """Train tab: the run-parameter form, device and precision, Start / Stop / Resume, live progress, curves and log.
 
-The form is generated from `trainer.config.DEFAULTS` and `KEY_DOCS` (group, what the key does, the published
-run's value), so a new config key shows up here without GUI changes. Training runs in a worker process
+The form is generated from THE config schema (`trainer.schema`), so a new config key shows up here without GUI
+changes. Start writes RUN/config.toml with `trainer.config.save_config` and the worker reads it with `--config`. Training runs in a worker process
 (`crackviewer.train.training_process.TrainingProcess`); this panel only renders its events.
 """
 from __future__ import annotations
@@ -15,10 +15,14 @@ from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QSplitter, QVBoxLayou
 from crackviewer.train.live_plots import LivePlots
 from crackviewer.train.parameters import ParametersMixin
 from crackviewer.train.progress import ProgressMixin
-from crackviewer.train.training_process import DeviceProbe, TrainingProcess, format_override, tail_lines
+from crackviewer.train.timing import training_seconds
+from crackviewer.train.trainer_commands import DeviceProbe
+from crackviewer.train.training_process import TrainingProcess
+from crackviewer.train.worker_io import tail_lines
 from trainer import config as tc
-from trainer.config import DEFAULTS, load_config
+from trainer.config import save_config, validate_config
 from trainer.errors import ConfigError
+from trainer.runs import paths
 from trainer.runs.folder import RunFolder
 
 
@@ -50,6 +54,7 @@ class TrainingPanel(ParametersMixin, ProgressMixin, QWidget):
         self.run_started_event: dict | None = None
         self.events_received = 0
         self._t_start: float | None = None
+        self._elapsed_before = 0.0          # training time of the run's earlier sessions (before a resume)
 
         root = QHBoxLayout(self)
         root.setContentsMargins(10, 8, 10, 8)
@@ -72,7 +77,7 @@ class TrainingPanel(ParametersMixin, ProgressMixin, QWidget):
         self.log_view.setReadOnly(True)
         self.log_view.setMaximumBlockCount(5000)
         self.log_view.setPlaceholderText("The trainer's log appears here.")
-        self.log_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.log_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         split.addWidget(self.log_view)
         split.setStretchFactor(0, 4)
         split.setStretchFactor(1, 1)
@@ -131,15 +136,17 @@ class TrainingPanel(ParametersMixin, ProgressMixin, QWidget):
             return False
 
         try:
-            load_config(None, [format_override(k, v) for k, v in self.overrides().items()])
+            cfg = validate_config(self.config())
         except ConfigError as exc:
             self._show_error("Invalid run parameters", exc.message, [], resumable=False)
             return False
         run_dir = self.new_run_dir()
-        if (run_dir / "events.jsonl").exists() or (run_dir / "config.toml").exists():
+        if paths.is_run_dir(run_dir) or (run_dir / paths.CONFIG).exists():
             self._show_error("Run folder exists", f"{run_dir} already holds a run. Choose another run name, or "
                              "open that run in the Runs tab to resume it.", [], resumable=False)
             return False
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / paths.CONFIG)
         self.name_edit.clear()
         self._launch(run_dir, resume=False)
         return True
@@ -184,10 +191,15 @@ class TrainingPanel(ParametersMixin, ProgressMixin, QWidget):
         self.run_label.setText(run_dir.name)
         self.run_label.setToolTip(str(run_dir))
         self._reset_stats()
+        self._elapsed_before = (training_seconds(RunFolder(run_dir).events()) or 0.0) if resume else 0.0
+        if resume:
+            self._update_best_ap()
         self._t_start = time.monotonic()
         self._elapsed_timer.start()
-        self.worker.start(data or self.data_path, run_dir, None if resume else self.overrides(), resume=resume)
+        self.worker.nice = self.nice_spin.value()
+        self.worker.start(data or self.data_path, run_dir, None if resume else run_dir / paths.CONFIG, resume=resume)
         self._set_state("starting")
+        self._progress_text("starting the worker: importing torch, reading the dataset…")
         if self.settings is not None:
             self.settings.last_run = str(run_dir)
         self.runStarted.emit(str(run_dir))
@@ -224,7 +236,7 @@ class TrainingPanel(ParametersMixin, ProgressMixin, QWidget):
         self.plots.load_run(run_dir)
         self.run_label.setText(run_dir.name)
         self.run_label.setToolTip(str(run_dir))
-        self.log_view.setPlainText("\n".join(tail_lines(run_dir / "log.txt", 200)))
+        self.log_view.setPlainText("\n".join(tail_lines(run_dir / paths.LOG, 200)))
         self._set_state(status if status in ("finished", "stopped", "failed") else "idle")
         self._update_buttons()
 
@@ -251,13 +263,11 @@ class TrainingPanel(ParametersMixin, ProgressMixin, QWidget):
             title = "The training process crashed" if status == "crashed" else "Training failed"
             if outcome.get("error_kind") == "oom":
                 title = "Training ran out of memory"
-            tail = []
-            if outcome.get("log_tail"):
-                tail += [f"── {self.run_dir / 'log.txt' if self.run_dir else 'log.txt'} (last lines) ──"]
-                tail += outcome["log_tail"][-20:]
-            if outcome.get("stderr_tail"):
-                tail += ["── worker output (last lines) ──"] + outcome["stderr_tail"][-20:]
-            self._show_error(title, outcome["message"], tail, resumable=bool(outcome.get("resumable")))
+            message = outcome["message"]
+            if not outcome.get("resumable"):        # the truth of the run folder, whatever the message says
+                message += ("\nNo checkpoint was saved (the run ended before its first epoch did), so it cannot be "
+                            "resumed: start it again.")
+            self._show_error(title, message, self._crash_tail(outcome), resumable=bool(outcome.get("resumable")))
         self.resume_target = Path(outcome["run_dir"]) if outcome.get("resumable") else None
         self._set_state(status)
         self._append_log([f"— {outcome['message'].splitlines()[0]} —"])
@@ -271,14 +281,32 @@ class TrainingPanel(ParametersMixin, ProgressMixin, QWidget):
         self.stop_button.setText("Kill now" if self.state == "stopping" else "Stop")
         target = self.resume_target
         can_resume = (not running and target is not None
-                      and (Path(target) / "checkpoints" / "last.pth").is_file())
+                      and RunFolder(target).last_checkpoint() is not None)
         self.resume_button.setEnabled(can_resume)
+        reason = "" if can_resume or running else self._resume_reason()
+        self.resume_reason.setText(reason)
+        self.resume_reason.setVisible(bool(reason))
+        self.resume_button.setToolTip(reason or "Continue the run from its last completed epoch "
+                                                "(checkpoints/last.pth)")
         self.form.setEnabled(not running)
-        for w in (self.preset_combo, self.device_combo, self.precision_combo, self.name_edit):
+        for w in (self.preset_combo, self.device_combo, self.precision_combo, self.name_edit, self.nice_spin):
             w.setEnabled(not running)
         has_run = self.run_dir is not None
         self.show_run_button.setEnabled(has_run)
         self.inspect_button.setEnabled(has_run and self.state == "finished")
+
+    def _resume_reason(self) -> str:
+        """Why Resume is greyed out, read from the run folder."""
+        target = self.resume_target or self.run_dir
+        if target is None:
+            return "Resume: no stopped or failed run (choose one in the Runs tab)."
+        rf = RunFolder(target)
+        if rf.last_checkpoint() is None:
+            return (f"Resume: {target.name} has no checkpoint (it ended before its first epoch did); "
+                    "start it again.")
+        if rf.status == "finished":
+            return f"Resume: {target.name} has finished all its epochs."
+        return f"Resume: choose {target.name} in the Runs tab to resume it."
 
     def is_training(self) -> bool:
         return self.worker.is_running()

@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
-                               QScrollArea, QVBoxLayout, QWidget)
+                               QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
 from crackviewer.train.form import ConfigForm
 from trainer.config import DEFAULTS
@@ -61,6 +61,17 @@ class ParametersMixin:
         self.precision_combo.setToolTip("auto: bf16 autocast + channels_last when the hardware supports it "
                                         "(checked at run time), fp32 otherwise.\nPublished run: fp32.")
         rf.addRow("Precision", self.precision_combo)
+        self.nice_spin = QSpinBox()
+        self.nice_spin.setRange(0, 19)
+        self.nice_spin.setSpecialValueText("normal (as fast as the CLI)")
+        self.nice_spin.setPrefix("nice ")
+        self.nice_spin.setToolTip("CPU priority of the training worker. Normal trains as fast as crack-train in a "
+                                  "terminal; a higher nice level (up to 19) keeps the app responsive on a machine "
+                                  "with few cores, at the cost of training speed.")
+        if self.settings is not None:
+            self.nice_spin.setValue(self.settings.worker_nice)
+            self.nice_spin.valueChanged.connect(lambda v: setattr(self.settings, "worker_nice", v))
+        rf.addRow("Worker priority", self.nice_spin)
         self.device_combo.currentIndexChanged.connect(self._on_form_changed)
         self.precision_combo.currentIndexChanged.connect(self._on_form_changed)
         lv.addWidget(run_box)
@@ -100,6 +111,10 @@ class ParametersMixin:
         buttons.addWidget(self.stop_button, 1)
         buttons.addWidget(self.resume_button, 1)
         lv.addLayout(buttons)
+        self.resume_reason = QLabel("")
+        self.resume_reason.setObjectName("resumeReason")
+        self.resume_reason.setWordWrap(True)
+        lv.addWidget(self.resume_reason)
         return left
 
     def apply_preset(self, name: str) -> None:
@@ -137,10 +152,6 @@ class ParametersMixin:
         if "precision" in cfg:
             self._select_combo(self.precision_combo, cfg["precision"])
         self._sync_preset_combo()
-
-    def overrides(self) -> dict[str, Any]:
-        """Keys that differ from the published defaults: passed as --set key=value."""
-        return {k: v for k, v in self.config().items() if k in DEFAULTS and v != DEFAULTS[k]}
 
     def _sync_preset_combo(self) -> None:
         cfg = self.config()

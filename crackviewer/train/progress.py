@@ -11,7 +11,8 @@ from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QPlainT
                                QSizePolicy, QVBoxLayout, QWidget)
 
 from crackviewer.qt.style import set_state
-from crackviewer.qt.text import human_duration
+from crackviewer.qt.text import fmt_rate, human_duration
+from trainer.runs.folder import RunFolder
 
 
 class ProgressMixin:
@@ -58,7 +59,7 @@ class ProgressMixin:
         prow.addWidget(self.progress_label)
         g.addLayout(prow, 1, 0, 1, 6)
         self.stat_labels: dict[str, QLabel] = {}
-        for col, (key, caption) in enumerate((("epoch", "epoch"), ("step", "step"), ("speed", "images / s"),
+        for col, (key, caption) in enumerate((("epoch", "epoch"), ("step", "step"), ("speed", "speed"),
                                               ("eta", "time left (ETA)"), ("elapsed", "elapsed"),
                                               ("val", "best validation AP"))):
             v = QVBoxLayout()
@@ -82,7 +83,7 @@ class ProgressMixin:
         self.error_title = QLabel("Training failed")
         self.error_title.setObjectName("errorTitle")
         top.addWidget(self.error_title, 1)
-        self.error_resume = QPushButton("Resume from last checkpoint")
+        self.error_resume = QPushButton("Resume from the last checkpoint")
         self.error_resume.setObjectName("primaryButton")
         self.error_resume.clicked.connect(self.resume)
         self.error_toggle = QPushButton("Log tail")
@@ -102,8 +103,8 @@ class ProgressMixin:
         self.error_log = QPlainTextEdit()
         self.error_log.setObjectName("logView")
         self.error_log.setReadOnly(True)
-        self.error_log.setMaximumHeight(150)
-        self.error_log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.error_log.setMaximumHeight(110)          # leaves the plots room at 1280x800
+        self.error_log.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.error_toggle.toggled.connect(self.error_log.setVisible)
         v.addWidget(self.error_log)
         self.error_banner.setVisible(False)
@@ -139,7 +140,14 @@ class ProgressMixin:
         self._update_progress()
 
     def _update_best_ap(self) -> None:
-        vals = self.plots.val["ap"].values
+        """The best validation AP so far: of the curves, and of the run's validation.csv (a resumed run knows its
+        earlier validations at once, before the next one)."""
+        vals = dict(self.plots.val["ap"].values)
+        if self.run_dir is not None:
+            for row in RunFolder(self.run_dir).validation():
+                ap, e = row.get("ap"), row.get("epoch")
+                if ap == ap and e == e and ap is not None and e is not None:   # not NaN
+                    vals.setdefault(int(e), float(ap))
         if vals:
             e, ap = max(vals.items(), key=lambda kv: kv[1])
             self.stat_labels["val"].setText(f"{ap:.4f}")
@@ -159,7 +167,7 @@ class ProgressMixin:
         self.stat_labels["step"].setText(f"{step} / {steps}")
         ips = ev.get("images_per_s")
         if isinstance(ips, (int, float)):
-            self.stat_labels["speed"].setText(f"{ips:.1f}")
+            self.stat_labels["speed"].setText(fmt_rate(ips))
         eta = ev.get("eta_s")
         if self.state == "evaluating":
             self.stat_labels["eta"].setText("evaluating")
@@ -171,8 +179,10 @@ class ProgressMixin:
         self.progress_label.setText(text)
 
     def _tick(self) -> None:
+        """Elapsed training time of the whole run: earlier sessions (before a resume) plus this one."""
         if self._t_start is not None:
-            self.stat_labels["elapsed"].setText(human_duration(time.monotonic() - self._t_start))
+            self.stat_labels["elapsed"].setText(human_duration(self._elapsed_before + time.monotonic()
+                                                               - self._t_start))
 
     def _reset_stats(self) -> None:
         for lab in self.stat_labels.values():
@@ -183,10 +193,25 @@ class ProgressMixin:
 
     def _on_log_lines(self, lines: list[str]) -> None:
         self._append_log(lines)
+        if self.state == "starting" and lines:      # importing torch, indexing the data…: say what is happening
+            self._progress_text(f"starting: {lines[-1].strip()[:110]}")
 
     def _append_log(self, lines: list[str]) -> None:
         if lines:
             self.log_view.appendPlainText("\n".join(lines))
+
+    def _crash_tail(self, outcome: dict) -> list[str]:
+        """log.txt's last lines, then the worker's own output without the lines log.txt already shows (the
+        trainer echoes each log line to stderr: the panel showed them twice)."""
+        log_tail = outcome.get("log_tail") or []
+        seen = {ln.strip() for ln in log_tail}
+        own = [ln for ln in outcome.get("stderr_tail") or [] if ln.strip() not in seen]
+        tail = []
+        if log_tail:
+            tail += [f"── {self.run_dir / 'log.txt' if self.run_dir else 'log.txt'} (last lines) ──"] + log_tail[-20:]
+        if own:
+            tail += ["── worker output (last lines) ──"] + own[-20:]
+        return tail
 
     def _show_error(self, title: str, message: str, tail: list[str], resumable: bool) -> None:
         self.error_title.setText(title)

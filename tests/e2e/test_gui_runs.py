@@ -206,3 +206,94 @@ def test_new_run_folder_appears_on_refresh_and_sorting(window, workspace, qtbot)
     nums = [float(c) for c in col if c != "–"]
     assert nums == sorted(nums, reverse=True)
     assert col[-1] == "–"
+
+
+def test_no_runs_yet_title_goes_when_a_run_appears(qtbot, tmp_path, monkeypatch):
+    """Issue 17 bug 7: "No runs yet — start one in the Train tab" stayed above a table that lists a run."""
+    from crackviewer.main_window import MainWindow
+    from crackviewer.qt.settings import AppSettings
+
+    ws = tmp_path / "empty-ws"
+    win = MainWindow(AppSettings(tmp_path / "s.ini", workspace=ws), probe_devices=False, optional_panels=False)
+    qtbot.addWidget(win)
+    rv = win.runs_view
+    rv.refresh()
+    assert rv.run_title.text().startswith("No runs yet")
+    make_fake_run(ws / "runs", name="first", epochs=3)
+    rv.refresh()
+    assert rv.table.rowCount() == 1
+    assert "No runs yet" not in rv.run_title.text()
+
+
+def test_table_headlines_the_f1_at_the_validation_chosen_threshold(window, workspace):
+    rv = window.runs_view
+    run = workspace / "runs" / "a-finished"
+    metrics = json.loads((run / "metrics.json").read_text())
+    col = [rv.table.horizontalHeaderItem(c).text() for c in range(rv.table.columnCount())].index("Test F1 (val thr.)")
+    assert _row_texts(rv, run)[col] == f"{metrics['honest']['f_measure']:.4f}"
+    rv.select_run(run)
+    assert rv.metric_labels["f"].text() == f"{metrics['honest']['f_measure']:.3f}"
+    assert f"{metrics['f_measure']:.3f}" in rv.metric_labels["f"].toolTip()     # the test-chosen one, as a note
+
+
+def test_resumed_run_counts_its_whole_training_time_and_first_start(window, workspace):
+    """Issue 17 bug 6: after a resume, "Started" and "Training time" counted only the resumed part."""
+    import datetime as dt
+
+    from trainer.runs.events import EventLog
+    from trainer.runs.folder import RunFolder
+
+    run = workspace / "runs" / "b-stopped"
+    events = RunFolder(run).events()
+    t_first, t_end = events[0]["time"], events[-1]["time"]
+    log = EventLog(run)
+    t2 = t_end + 3000
+    log.emit("run_started", time=t2, config=RunFolder(run).config, resumed_from_epoch=4, pid=4_000_000)
+    log.emit("epoch", time=t2 + 60, epoch=5, epochs=6, loss=0.1, loss_seg=0.1, loss_dec=0.1)
+    log.emit("finished", time=t2 + 100, status="stopped", epochs_done=5, seconds=100.0)
+    log.close()
+    rv = window.runs_view
+    rv.refresh()
+    col = [rv.table.horizontalHeaderItem(c).text() for c in range(rv.table.columnCount())].index(
+        "Started")
+    assert _row_texts(rv, run)[col] == dt.datetime.fromtimestamp(t_first).strftime("%Y-%m-%d %H:%M")
+    rv.select_run(run)
+    from crackviewer.qt.text import human_duration
+    assert rv.metric_labels["time"].text() == human_duration((t_end - t_first) + 100)
+
+
+def test_compare_overlays_the_curves_of_selected_runs(window, workspace, qtbot):
+    from PySide6.QtCore import QItemSelectionModel
+
+    rv = window.runs_view
+    runs = [workspace / "runs" / "a-finished", workspace / "runs" / "b-stopped"]
+    assert not rv.compare_button.isEnabled()
+    sel = rv.table.selectionModel()
+    for run in runs:
+        for row in range(rv.table.rowCount()):
+            if rv.table.item(row, 0).data(Qt.ItemDataRole.UserRole) == str(run):
+                sel.select(rv.table.model().index(row, 0), QItemSelectionModel.SelectionFlag.Select
+                           | QItemSelectionModel.SelectionFlag.Rows)
+    assert rv.compare_button.isEnabled()
+    qtbot.mouseClick(rv.compare_button, Qt.MouseButton.LeftButton)
+    win = window.compare_window
+    assert win.isVisible() and set(win.curves) == {str(r) for r in runs}
+    for path, (c_loss, c_ap) in win.curves.items():
+        x, _ = c_loss.getData()
+        assert len(x) == (6 if path.endswith("a-finished") else 4)     # one point per epoch trained
+        assert len(c_ap.getData()[0]) >= 1
+    assert len(win.p_loss.listDataItems()) == 2
+    win.close()
+
+
+def test_failed_run_without_checkpoint_does_not_promise_a_resume(window, workspace):
+    """Issue 17 bug 4: the failed-run text said "then Resume" for a run with no checkpoint."""
+    run = workspace / "runs" / "c-failed"
+    for ck in (run / "checkpoints").glob("*.pth"):
+        ck.unlink()
+    rv = window.runs_view
+    rv.refresh()
+    rv.select_run(run)
+    assert not rv.resume_button.isEnabled()
+    assert "no checkpoint" in rv.resume_button.toolTip()
+    assert "cannot be resumed" in rv.problem_label.text()

@@ -81,7 +81,8 @@ def test_train_live_updates_then_stop_resume_and_open_finished_run(window, qtbot
     assert tp.run_dir == run
     assert tp.state in ("starting", "running")
     assert not tp.start_button.isEnabled() and tp.stop_button.isEnabled() and not tp.form.isEnabled()
-    assert "--events" in tp.worker.command and "epochs=2" in tp.worker.command
+    assert "--events" in tp.worker.command and "--config" in tp.worker.command
+    assert RunFolder(run).config["epochs"] == 2             # RUN/config.toml, written by the GUI
 
     # live updates: step events reach the plots, the progress bar and the numbers
     qtbot.waitUntil(lambda: _has(events, "step"), timeout=180_000)
@@ -107,7 +108,7 @@ def test_train_live_updates_then_stop_resume_and_open_finished_run(window, qtbot
     assert tp.state == "stopped"
     assert tp.resume_button.isEnabled() and tp.start_button.isEnabled()
     assert RunFolder(run).status == "stopped"
-    assert not (run / "STOP").exists() or True  # the trainer removes it on the next start
+    assert not (run / "STOP").exists()              # removed once the worker has ended
 
     # resume: continues from epoch 1 and finishes
     n_before = len(events)
@@ -214,7 +215,9 @@ def test_worker_error_event_out_of_memory_is_shown(window, qtbot, tmp_path):
     assert outcome["status"] == "failed" and outcome["error_kind"] == "oom"
     assert tp.error_banner.isVisible()
     assert tp.error_title.text() == "Training ran out of memory"
-    assert "Reduce batch_size" in tp.error_message.text() and "resume" in tp.error_message.text()
+    assert "Reduce batch_size" in tp.error_message.text()
+    assert "cannot be resumed" in tp.error_message.text()       # no checkpoint: the banner says so (bug 4)
+    assert "then resume" not in tp.error_message.text()
     tail = tp.error_log.toPlainText()
     assert "CUDA out of memory" in tail and "OutOfMemoryError" in tail
     assert not tp.error_resume.isVisible()          # no checkpoint yet: nothing to resume
@@ -255,8 +258,9 @@ def test_start_refuses_bad_parameters_and_existing_run(window, qtbot):
 
 
 # ------------------------------------------------------------------------------------------------ plumbing
-def test_line_splitter_and_event_parsing():
-    from crackviewer.train.training_process import LineSplitter, parse_event_line
+def test_line_splitter_keeps_unfinished_lines():
+    from crackviewer.train.worker_io import LineSplitter
+    from trainer.runs.events import parse_event_line
 
     s = LineSplitter()
     ev = json.dumps({"event": "step", "epoch": 1, "loss": 0.5})
@@ -268,32 +272,28 @@ def test_line_splitter_and_event_parsing():
     out = s.feed((ev[10:] + "\nprogress 1\rprogress 2\r").encode())
     assert out == [ev, "progress 1", "progress 2"]
     assert s.flush() == []
-    assert parse_event_line(ev)["loss"] == 0.5
-    assert parse_event_line("plain line") is None
-    assert parse_event_line("{not json}") is None
-    assert parse_event_line('{"no_event": 1}') is None
+    assert parse_event_line(out[0])["loss"] == 0.5     # the trainer's one parser reads the worker's lines
 
 
-def test_train_arguments_round_trip_through_the_trainer_parser():
-    from trainer.config import DEFAULTS, load_config
+def test_start_writes_config_toml_and_passes_it_with_config(window, qtbot, tmp_path):
+    """The form's config goes to RUN/config.toml through trainer.config.save_config; the worker gets --config."""
+    from trainer.config import load_config
 
-    from crackviewer.train.training_process import build_train_args, format_override
-
-    over = {"epochs": 3, "architecture": "original", "dyn_balanced_loss": False, "learning_rate": 0.25,
-            "device": "cuda:1", "precision": "fp32", "num_segmented": -1}
-    args = build_train_args("/data", "/runs/x", over, resume=False)
-    assert args[:7] == ["-m", "trainer", "train", "--data", "/data", "--out", "/runs/x"]
-    assert args[-1] == "--events" and "--resume" not in args
-    sets = [args[i + 1] for i, a in enumerate(args) if a == "--set"]
-    cfg = load_config(None, sets)
-    assert {k: cfg[k] for k in over} == over
-    assert all(cfg[k] == v for k, v in DEFAULTS.items() if k not in over)
-    assert build_train_args("/d", "/r", None, resume=True)[-2:] == ["--resume", "--events"]
-    assert format_override("architecture", "original") == 'architecture="original"'
+    tp = window.training_panel
+    tp.worker.python = str(tmp_path / "no-such-python")
+    tp.set_config({**TINY, "architecture": "original", "dyn_balanced_loss": False, "num_segmented": -1})
+    tp._select_combo(tp.precision_combo, "fp32")
+    with qtbot.waitSignal(tp.runEnded, timeout=30_000):
+        assert tp.start()
+    cmd = tp.worker.command
+    cfg_file = Path(cmd[cmd.index("--config") + 1])
+    assert cfg_file == tp.run_dir / "config.toml"
+    assert "--set" not in cmd and cmd[-1] == "--events"
+    assert load_config(cfg_file) == tp.config()
 
 
 def test_series_stays_bounded_and_keeps_the_shape():
-    from crackviewer.train.live_plots import Series
+    from crackviewer.train.curves import Series
 
     s = Series(cap=1000)
     xs = np.arange(100_000, dtype=float)
@@ -309,7 +309,8 @@ def test_series_stays_bounded_and_keeps_the_shape():
 
 
 def test_live_plots_throttle_redraws_and_cap_points(qtbot):
-    from crackviewer.train.live_plots import MAX_POINTS, LivePlots
+    from crackviewer.train.curves import MAX_POINTS
+    from crackviewer.train.live_plots import LivePlots
 
     w = LivePlots()
     qtbot.addWidget(w)
@@ -354,3 +355,183 @@ def test_step_running_means_become_interval_means(qtbot):
     x, y = w.step_raw["loss"].data()
     assert list(x) == [0.5, 1.0]
     assert list(y) == [2.0, 6.0]
+
+
+def _three_epochs() -> list[dict]:
+    evs = []
+    for e in range(1, 4):
+        for s in range(1, 11):
+            evs.append({"event": "step", "epoch": e, "step": s, "steps": 10, "loss_seg": 0.5 / e, "loss_dec": 0.3 / e,
+                        "loss": 0.8 / e})
+        evs.append({"event": "epoch", "epoch": e, "loss_seg": 0.5 / e, "loss_dec": 0.3 / e, "loss": 0.8 / e,
+                    "lambda_seg": 1 - (e - 1) / 10, "lambda_dec": 0.01 * (e - 1) / 10})
+    return evs
+
+
+def test_log_scale_loss_on_and_off_keeps_the_epoch_range_and_the_planned_lambda(qtbot):
+    """Issue 17 bug 3: toggling "Log-scale loss" autoranged every linked x axis to the data (0.03-0.7 of a 10-epoch
+    run) for good, and the planned λ schedule left the view."""
+    from crackviewer.train.live_plots import LivePlots
+
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 600)
+    plots.show()
+    plots.set_config({"epochs": 10, "delta_cls_loss": 0.01, "dyn_balanced_loss": True})
+    plots.add_events(_three_epochs())
+    plots._redraw_if_dirty(force=True)
+
+    def x_ranges():
+        return [tuple(p.vb.viewRange()[0]) for p in (plots.p_loss, plots.p_ap, plots.p_dice, plots.p_lam)]
+
+    before = x_ranges()
+    assert all(hi > 10 for _, hi in before)
+    for on in (True, False):
+        plots.log_check.setChecked(on)
+        qtbot.wait(10)
+        assert all(lo < 0.5 and hi > 10 for lo, hi in x_ranges()), (on, x_ranges())
+        x, _ = plots.c_lam_seg_plan.getData()
+        assert x is not None and len(x) == 10 and plots.c_lam_seg_plan.isVisible()
+        # log axis: only decades are labelled (the 2..9 labels overlapped)
+        assert plots.p_loss.getAxis("left").style["maxTickLevel"] == (0 if on else 1)
+
+
+def test_double_click_enlarges_a_plot(qtbot):
+    from PySide6.QtCore import QPointF
+
+    from crackviewer.qt.plots import EnlargedPlot
+    from crackviewer.train.live_plots import LivePlots
+
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 600)
+    plots.show()
+    plots.set_config({"epochs": 10})
+    plots.add_events(_three_epochs())
+    plots._redraw_if_dirty(force=True)
+    centre = plots.p_lam.sceneBoundingRect().center()
+    view_pos = plots.glw.mapFromScene(QPointF(centre))
+    vp, left = plots.glw.viewport(), Qt.MouseButton.LeftButton
+    qtbot.mouseClick(vp, left, pos=view_pos)
+    qtbot.mouseDClick(vp, left, pos=view_pos)        # what a real double-click sends: press, release, dbl, release
+    qtbot.mouseRelease(vp, left, pos=view_pos)
+    qtbot.waitUntil(lambda: bool(plots.enlarged), timeout=3000)
+    dlg = plots.enlarged[-1]
+    assert isinstance(dlg, EnlargedPlot) and "λ schedule" in dlg.windowTitle()
+    assert dlg.width() > plots.p_lam.sceneBoundingRect().width()
+    assert len(dlg.view.getPlotItem().listDataItems()) >= 2      # the planned and actual seg weights
+    dlg.close()
+
+
+# ------------------------------------------------------------------------------------------------ issue 17
+def test_stop_during_the_first_epoch_says_there_is_nothing_to_resume(window, qtbot, tmp_path):
+    """Issue 17 bug 4: a stop before the first checkpoint said "resume continues from there" with Resume disabled
+    and no reason; the STOP file stayed in the run folder."""
+    tp = window.training_panel
+    tp.worker.python = str(_fake_trainer(tmp_path, (
+        "print(json.dumps({'event': 'run_started', 'time': time.time(), 'config': {'epochs': 3}, "
+        "'resumed_from_epoch': 0, 'device': 'cpu', 'precision': 'fp32', 'pid': 1}), flush=True)\n"
+        "while not (run / 'STOP').exists(): time.sleep(0.05)\n"
+        "print(json.dumps({'event': 'finished', 'time': time.time(), 'status': 'stopped', 'epochs_done': 0}), "
+        "flush=True)\n")))
+    tp.set_config(TINY)
+    assert tp.start()
+    qtbot.waitUntil(lambda: tp.state == "running", timeout=20_000)
+    with qtbot.waitSignal(tp.runEnded, timeout=20_000) as ended:
+        tp.stop()
+    outcome = ended.args[1]
+    assert outcome["status"] == "stopped" and not outcome["resumable"]
+    assert "no checkpoint" in outcome["message"] and "resume continues" not in outcome["message"]
+    assert not (tp.run_dir / "STOP").exists()
+    assert not tp.resume_button.isEnabled()
+    assert tp.resume_reason.isVisible() and "no checkpoint" in tp.resume_reason.text()
+    assert tp.resume_button.toolTip() == tp.resume_reason.text()
+
+
+def test_resume_counts_the_whole_run_and_shows_the_best_validation_ap_at_once(window, qtbot, tmp_path):
+    """Issue 17 bug 6: after a resume, "elapsed" counted only the resumed part and "best validation AP" showed "–"
+    until the next validation."""
+    from crackviewer.qt.text import human_duration
+    from crackviewer.train.timing import training_seconds
+    from tests.fakes import make_fake_run
+    from trainer.runs.folder import RunFolder
+
+    tp = window.training_panel
+    run = make_fake_run(window.settings.runs_dir, name="halfway", data=window.dataset_view.path, epochs=6,
+                        status="stopped")
+    before = training_seconds(RunFolder(run).events())
+    best = max(r["ap"] for r in RunFolder(run).validation())
+    tp.worker.python = str(_fake_trainer(tmp_path, "time.sleep(30)\n"))
+    tp.set_resume_target(run)
+    assert tp.resume_button.isEnabled() and not tp.resume_reason.isVisible()
+    assert tp.resume()
+    assert tp.stat_labels["val"].text() == f"{best:.4f}"            # at once, from validation.csv
+    tp._tick()
+    assert tp.stat_labels["elapsed"].text() == human_duration(before)
+    assert tp.state == "starting" and "starting" in tp.progress_label.text()   # says what is happening
+    tp.worker.kill()
+    tp.worker.wait(5000)
+
+
+def test_crash_panel_shows_each_log_line_once(window):
+    tp = window.training_panel
+    tp.run_dir = Path("/runs/x")
+    tail = tp._crash_tail({"log_tail": ["18:00 epoch 1", "18:01 epoch 2"],
+                           "stderr_tail": ["18:00 epoch 1", "18:01 epoch 2", "Traceback: boom"]})
+    text = "\n".join(tail)
+    assert text.count("epoch 2") == 1 and "Traceback: boom" in text
+
+
+def test_small_input_size_gets_a_warning_in_the_form(window):
+    tp = window.training_panel
+    tp.set_config({"input_height": 128, "input_width": 128})
+    assert not tp.form.size_warning.isVisible()
+    tp.set_config({"input_height": 64, "input_width": 64})
+    assert tp.form.size_warning.isVisible() and "128" in tp.form.size_warning.text()
+    assert tp.log_view.lineWrapMode() == tp.log_view.LineWrapMode.WidgetWidth     # long log lines wrap
+
+
+def test_speed_has_sensible_precision_on_a_cpu():
+    from crackviewer.qt.text import fmt_rate
+
+    assert fmt_rate(0.0323) == "0.032 img/s"
+    assert fmt_rate(0.00323) == "310 s/img"
+    assert fmt_rate(3.456) == "3.46 img/s" and fmt_rate(250.3) == "250 img/s"
+    assert fmt_rate(None) == "–"
+
+
+def test_locked_controls_and_stop_look_different_when_disabled(window, qtbot):
+    from crackviewer.qt.style import apply_style
+    from PySide6.QtWidgets import QApplication
+
+    apply_style(QApplication.instance())
+    tp = window.training_panel
+
+    def look(w):
+        img = w.grab().toImage()
+        return img.pixelColor(img.width() // 2, img.height() // 2 - 1).name(), img.pixelColor(3, img.height() // 2).name()
+
+    stop_disabled = look(tp.stop_button)
+    spin = tp.form.widgets["epochs"]
+    spin_enabled = look(spin)
+    tp.stop_button.setEnabled(True)
+    tp.form.setEnabled(False)
+    qtbot.wait(10)
+    assert look(tp.stop_button) != stop_disabled
+    assert look(spin) != spin_enabled
+
+
+def test_worker_priority_is_a_setting_with_the_cli_speed_by_default(window, qtbot, tmp_path):
+    """Issue 17: the worker ran at nice 5 with no setting (3-4x slower than the CLI on a busy machine)."""
+    tp = window.training_panel
+    assert tp.nice_spin.value() == 0 and window.settings.worker_nice == 0
+    tp.nice_spin.setValue(7)
+    assert window.settings.worker_nice == 7
+    tp.worker.python = str(_fake_trainer(tmp_path, "time.sleep(30)\n"))
+    tp.set_config(TINY)
+    assert tp.start()
+    qtbot.waitUntil(lambda: tp.worker.pid() is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: os.getpriority(os.PRIO_PROCESS, tp.worker.pid()) == 7, timeout=5_000)
+    assert not tp.nice_spin.isEnabled()                # locked while the run trains
+    tp.worker.kill()
+    tp.worker.wait(5000)

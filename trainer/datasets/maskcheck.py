@@ -26,6 +26,7 @@ from typing import Iterable
 import cv2
 import numpy as np
 
+from trainer.datasets.images import _decode
 from trainer.errors import ConfigError, DataError
 
 MASK_RULES = ("threshold", "nonzero")
@@ -124,7 +125,6 @@ def check_mask(mask: np.ndarray, file: str | os.PathLike, *, positive: bool = Tr
 
 def read_mask_raw(path: str | os.PathLike) -> np.ndarray:
     """Decode a mask file keeping its depth and colour (raises DataError naming the file)."""
-    from trainer.data import _decode          # trainer.data imports this module; decode errors live there
     return _decode(path, MASK_READ_FLAGS)
 
 

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from trainer.errors import ConfigError
-from trainer.schema import KEYS
+from trainer.schema import KEYS, input_size_warning
 from trainer.training.layers import (MIN_INPUT_SIZE, ConvBlock, GradientMultiplyLayer, LogitHead, UpBlock,
                                      _autocast_off, _check_input_size)
 
@@ -52,12 +52,9 @@ class SegDecNet(nn.Module):
         if skip_convs and architecture != "upsampling":
             raise ConfigError("SegDecNet: skip_convs only exists for architecture='upsampling'")
         self.input_height, self.input_width = _check_input_size(input_height, input_width)
-        if (self.input_height // 64) * (self.input_width // 64) < 2:
-            warnings.warn(
-                f"SegDecNet: at {self.input_height}x{self.input_width} the decision extractor's last block sees a "
-                f"single pixel, so its 32 features are constant and the classifier only uses the segmentation "
-                f"max/mean; use at least 128 in one dimension (e.g. 128x64) for a working decision branch",
-                UserWarning, stacklevel=2)
+        size_warning = input_size_warning(self.input_height, self.input_width)
+        if size_warning:
+            warnings.warn(f"SegDecNet: {size_warning}", UserWarning, stacklevel=2)
         self.architecture = architecture
         self.decision_pooling = decision_pooling
         self.in_channels = in_channels
