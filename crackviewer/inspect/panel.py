@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QHBoxLayout
 from crackviewer.inspect import export as X
 from crackviewer.inspect.compare import ComparePanel
 from crackviewer.inspect.curves import CurvesPanel
-from crackviewer.inspect.evaluation_folder import Evaluation, evaluations_of, find_run_dir
+from crackviewer.inspect.evaluation_folder import Evaluation, evaluations_of
 from crackviewer.inspect.gallery import Gallery
 from crackviewer.inspect.keys import INSPECT_SHORTCUTS
 from crackviewer.inspect.sample_store import SampleStore
@@ -191,7 +191,7 @@ class InspectPanel(QWidget):
             self._show_problem(str(exc))
             return False
         if siblings is None:
-            run = find_run_dir(eval_dir)
+            run = ev.run_dir
             try:
                 siblings = evaluations_of(run) if run is not None else [eval_dir]
             except CrackError:
