@@ -3,6 +3,7 @@ metrics' arrays, results and metrics), with its run and dataset found by
 :func:`trainer.runs.evaluation.find_eval_sources`."""
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,3 +114,23 @@ def evaluations_of(run_dir: str | Path) -> list[Path]:
 
 def natural_key(s: str):
     return [int(t) if t.isdigit() else t.lower() for t in _NUM.split(s)]
+
+
+def split_of(d: Path) -> str | None:
+    try:
+        return json.loads((Path(d) / paths.METRICS).read_text(encoding="utf-8")).get("split")
+    except (OSError, ValueError):
+        return None
+
+
+def eval_title(d: Path) -> str:
+    sp = split_of(d) or Path(d).name
+    where = "run folder" if paths.is_run_dir(d) else f"{Path(d).parent.name}/{Path(d).name}"
+    return f"{sp}  ({where})"
+
+
+def same_dir(a: Path, b: Path) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return str(a) == str(b)

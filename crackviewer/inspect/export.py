@@ -150,3 +150,18 @@ def save_thresholds(model: ThresholdModel, run_dir: str | Path | None = None) ->
     path = Path(run_dir) / paths.THRESHOLDS
     _atomic_write(path, (json.dumps(thresholds_payload(model), indent=2) + "\n").encode("utf-8"))
     return path
+
+
+VALIDATION_SPLITS = ("val", "valid", "validation")
+
+
+def leakage_warning(model: ThresholdModel) -> str | None:
+    """A warning when the thresholds about to be saved for ``predict`` were chosen on a split that is not the
+    validation split (e.g. the test split): reported test scores at those thresholds are then optimistic."""
+    ev = model.evaluation
+    split = (ev.split if ev is not None else None) or "unknown"
+    if split.lower() in VALIDATION_SPLITS:
+        return None
+    return (f"These thresholds were chosen while looking at the {split!r} split. Saving them for predict "
+            f"leaks that split into the model: its scores at these thresholds are no longer an honest estimate. "
+            f"Choose thresholds on the validation split (open evals/val) or use the Validation presets.")

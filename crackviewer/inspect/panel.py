@@ -13,18 +13,19 @@ mask, H heatmap, E error map, S side by side, F fit, 1 one-to-one, Shift+G gate 
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QHBoxLayout, QLabel, QMenu, QMessageBox,
-                               QProgressDialog, QPushButton, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QMenu, QPushButton, QSplitter, QTabWidget,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from crackviewer.inspect import export as X
+from crackviewer.inspect import export_actions
 from crackviewer.inspect.compare import ComparePanel
 from crackviewer.inspect.curves import CurvesPanel
-from crackviewer.inspect.evaluation_folder import Evaluation, evaluations_of
+from crackviewer.inspect.reliability import ReliabilityPanel
+from crackviewer.inspect.evaluation_folder import Evaluation, eval_title, evaluations_of, same_dir, split_of
 from crackviewer.inspect.gallery import Gallery
 from crackviewer.inspect.keys import INSPECT_SHORTCUTS
 from crackviewer.inspect.sample_store import SampleStore
@@ -33,6 +34,7 @@ from crackviewer.inspect.threshold_model import ThresholdModel
 from crackviewer.inspect.viewer_pane import ViewerPane
 from crackviewer.qt.shortcuts import bind
 from trainer.errors import CrackError
+from trainer.runs import paths
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -65,8 +67,7 @@ class InspectPanel(QWidget):
         self.export_btn = QToolButton()
         self.export_btn.setText("Export")
         self.export_btn.setPopupMode(QToolButton.InstantPopup)
-        self.export_btn.setStyleSheet("QToolButton { padding: 5px 14px; border: 1px solid #c4c9d0; "
-                                      "border-radius: 4px; background: white; }")
+        self.export_btn.setObjectName("exportButton")
         menu = QMenu(self.export_btn)
         self.act_thresholds = QAction("Save thresholds to the run (used by crack-train predict)", self)
         self.act_csv = QAction("Per-sample CSV at these thresholds…", self)
@@ -74,9 +75,9 @@ class InspectPanel(QWidget):
         for a in (self.act_thresholds, self.act_csv, self.act_masks):
             menu.addAction(a)
         self.export_btn.setMenu(menu)
-        self.act_thresholds.triggered.connect(self._on_save_thresholds)
-        self.act_csv.triggered.connect(self._on_export_csv)
-        self.act_masks.triggered.connect(self._on_export_masks)
+        self.act_thresholds.triggered.connect(lambda: export_actions.on_save_thresholds(self))
+        self.act_csv.triggered.connect(lambda: export_actions.on_export_csv(self))
+        self.act_masks.triggered.connect(lambda: export_actions.on_export_masks(self))
         self.banner = QLabel()
         self.banner.setObjectName("warningBox")
         self.banner.setWordWrap(True)
@@ -102,7 +103,12 @@ class InspectPanel(QWidget):
         self.thresholds = ThresholdControls(self.model)
         self.stats = StatsPanel(self.model)
         self.curves = CurvesPanel(self.model)
-        self.curves.setMinimumHeight(300)
+        self.reliability = ReliabilityPanel(self.model)
+        self.curve_tabs = QTabWidget()
+        self.curve_tabs.setObjectName("subTabs")
+        self.curve_tabs.addTab(self.curves, "Curves")
+        self.curve_tabs.addTab(self.reliability, "Calibration")
+        self.curve_tabs.setMinimumHeight(250)
         right = QWidget()
         right.setMinimumWidth(360)
         right.setMaximumWidth(520)
@@ -111,7 +117,7 @@ class InspectPanel(QWidget):
         rl.setSpacing(4)
         rl.addWidget(self.thresholds)
         rl.addWidget(self.stats)
-        rl.addWidget(self.curves, 1)
+        rl.addWidget(self.curve_tabs, 1)
         self.splitter = QSplitter(Qt.Horizontal)
         self.splitter.addWidget(self.gallery)
         self.splitter.addWidget(self.viewer)
@@ -173,12 +179,12 @@ class InspectPanel(QWidget):
         target = dirs[0]
         if split is not None:
             for d in dirs:
-                if _split_of(d) == split:
+                if split_of(d) == split:
                     target = d
                     break
             else:
                 self._show_problem(f"{run_dir}: no evaluation of split {split!r} "
-                                   f"(found: {', '.join(_split_of(d) or d.name for d in dirs)})")
+                                   f"(found: {', '.join(split_of(d) or d.name for d in dirs)})")
                 return False
         return self.open_eval(target, siblings=dirs)
 
@@ -196,15 +202,15 @@ class InspectPanel(QWidget):
                 siblings = evaluations_of(run) if run is not None else [eval_dir]
             except CrackError:
                 siblings = [eval_dir]
-            if not any(_same(eval_dir, d) for d in siblings):
+            if not any(same_dir(eval_dir, d) for d in siblings):
                 siblings = [eval_dir] + list(siblings)
         self._eval_dirs = list(siblings)
         self.eval_combo.blockSignals(True)
         self.eval_combo.clear()
         for d in self._eval_dirs:
-            self.eval_combo.addItem(_eval_title(d), str(d))
+            self.eval_combo.addItem(eval_title(d), str(d))
         for k, d in enumerate(self._eval_dirs):
-            if _same(d, eval_dir):
+            if same_dir(d, eval_dir):
                 self.eval_combo.setCurrentIndex(k)
         self.eval_combo.blockSignals(False)
 
@@ -235,7 +241,7 @@ class InspectPanel(QWidget):
         if not d:
             return
         p = Path(d)
-        if (p / "samples.npz").is_file():
+        if paths.is_eval_dir(p) and not paths.is_run_dir(p):
             self.open_eval(p)
         else:
             self.open_run(p)
@@ -334,10 +340,7 @@ class InspectPanel(QWidget):
 
     # ------------------------------------------------------------------ export
     def save_thresholds(self, run_dir: str | Path | None = None) -> Path:
-        path = X.save_thresholds(self.model, run_dir)
-        self.message.emit(f"saved {path}: crack-train predict now uses seg {self.model.seg_threshold:.4f}, "
-                          f"image {self.model.image_threshold:.4f}{', gated' if self.model.gated else ''}")
-        return path
+        return export_actions.save_thresholds(self, run_dir)
 
     def export_csv(self, path: str | Path, visible_only: bool = False) -> Path:
         idx = self.model.order.tolist() if visible_only else None
@@ -347,72 +350,3 @@ class InspectPanel(QWidget):
         if self.store is None:
             raise RuntimeError("no evaluation open")
         return X.export_masks(self.model, self.store, out_dir, resolution=resolution, progress=progress)
-
-    def _on_save_thresholds(self) -> None:
-        try:
-            run = self.model.evaluation.run_dir
-            if run is None:
-                d = QFileDialog.getExistingDirectory(self, "Run folder to save thresholds.json into")
-                if not d:
-                    return
-                run = Path(d)
-            path = self.save_thresholds(run)
-            QMessageBox.information(self, "Thresholds saved", f"{path}\n\nseg threshold {self.model.seg_threshold:.4f}"
-                                    f"\nimage threshold {self.model.image_threshold:.4f}\n"
-                                    f"gated: {'yes' if self.model.gated else 'no'}\n\n`crack-train predict --run "
-                                    f"{run}` uses them.")
-        except CrackError as exc:
-            QMessageBox.warning(self, "Could not save thresholds", str(exc))
-
-    def _on_export_csv(self) -> None:
-        ev = self.model.evaluation
-        default = str((ev.run_dir or ev.dir) / f"results_{ev.split or 'split'}_seg{self.model.seg_threshold:.3f}.csv")
-        path, _ = QFileDialog.getSaveFileName(self, "Per-sample CSV", default, "CSV (*.csv)")
-        if path:
-            try:
-                self.export_csv(path)
-                self.message.emit(f"wrote {path}")
-            except CrackError as exc:
-                QMessageBox.warning(self, "Could not export", str(exc))
-
-    def _on_export_masks(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Folder for the binary masks")
-        if not d:
-            return
-        dlg = QProgressDialog("Writing masks…", "Cancel", 0, self.model.n, self)
-        dlg.setWindowModality(Qt.WindowModal)
-
-        def progress(done, total):
-            dlg.setValue(done)
-
-            QApplication.processEvents()
-            return not dlg.wasCanceled()
-
-        try:
-            res = self.export_masks(d, progress=progress)
-            self.message.emit(f"wrote {res['written']} masks to {d}")
-        except CrackError as exc:
-            QMessageBox.warning(self, "Could not export", str(exc))
-        finally:
-            dlg.close()
-
-
-def _split_of(d: Path) -> str | None:
-    try:
-        return json.loads((Path(d) / "metrics.json").read_text(encoding="utf-8")).get("split")
-    except (OSError, ValueError):
-        return None
-
-
-def _eval_title(d: Path) -> str:
-    sp = _split_of(d) or Path(d).name
-    where = "run folder" if (Path(d) / "config.toml").is_file() or (Path(d) / "events.jsonl").is_file() \
-        else f"{Path(d).parent.name}/{Path(d).name}"
-    return f"{sp}  ({where})"
-
-
-def _same(a: Path, b: Path) -> bool:
-    try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
-        return str(a) == str(b)

@@ -8,8 +8,8 @@ from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                                QPushButton, QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget)
 
-from crackviewer.inspect.curves import LiveText
-from crackviewer.inspect.gallery import OUTCOME_COLORS
+from crackviewer.inspect.live_text import LiveText
+from crackviewer.inspect.gallery_tiles import OUTCOME_COLORS
 from crackviewer.inspect.threshold_model import ThresholdModel
 from trainer.metrics import pixels as metrics_pixels
 
@@ -31,7 +31,7 @@ class _Swatch(QLabel):
         shape = (f"<span style='color:{c};font-size:13pt'>▬</span>" if line
                  else f"<span style='color:{c};font-size:12pt'>■</span>")
         self.setText(f"{shape} {text}")
-        self.setStyleSheet("color:#444;")
+        self.setObjectName("legendText")
 
 
 class ThresholdControls(QGroupBox):
@@ -71,7 +71,7 @@ class ThresholdControls(QGroupBox):
         self.img_val = QPushButton("Validation")
         self.img_opt = QPushButton("Test-optimal")
         for b in (self.seg_val, self.seg_opt, self.img_val, self.img_opt):
-            b.setStyleSheet("QPushButton { padding: 2px 8px; }")
+            b.setObjectName("presetButton")
 
         self.gate_check = QCheckBox("Gate masks of images classified crack-free")
         self.gate_check.setToolTip("Like SegDecNet at inference: no crack pixels on images whose score is below "
@@ -160,62 +160,66 @@ class ThresholdControls(QGroupBox):
 
 
 class StatsView(QWidget):
-    """Mean ± std of Dice and IoU in large type and the 2x2 image-level confusion matrix, painted directly (one
+    """The split's numbers at the current thresholds in large type (tolerance F1, Dice and IoU with empty GT
+    handled, each beside the reference's formula) and the 2x2 image-level confusion matrix, painted directly (one
     cheap repaint per slider step, no text layout, no relayout of the window)."""
+
+    BIG = (("F1 tol", "f1_tol"), ("Dice", "dice_empty_ok_mean"), ("IoU", "iou_empty_ok_mean"))
+    KEYS = ("f1_tol", "precision_tol", "recall_tol", "dice_empty_ok_mean", "iou_empty_ok_mean", "dice_mean",
+            "dice_std", "iou_mean", "iou_std", "tp", "fp", "fn", "tn")
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-
         self.setAttribute(Qt.WA_OpaquePaintEvent, True)
-        self.setFixedHeight(118)
+        self.setFixedHeight(126)
         self.setMinimumWidth(250)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
         self._big = QFont(self.font())
-        self._big.setPointSizeF(15)
+        self._big.setPointSizeF(14)
         self._big.setBold(True)
         self._small = QFont(self.font())
-        self._small.setPointSizeF(8.5)
+        self._small.setPointSizeF(8)
         self._cell = QFont(self.font())
         self._cell.setBold(True)
         self.values: dict = {}
 
     def set_values(self, stats: dict) -> None:
-        keys = ("dice_mean", "dice_std", "iou_mean", "iou_std", "tp", "fp", "fn", "tn")
-        v = {k: stats.get(k) for k in keys}
+        v = {k: stats.get(k) for k in self.KEYS}
         if v != self.values:
             self.values = v
             self.update()
 
+    def subline(self, key: str) -> str:
+        v = self.values
+        if key == "f1_tol":
+            return f"P {_fmt(v.get('precision_tol'), 2)} · R {_fmt(v.get('recall_tol'), 2)}"
+        ref = "dice_mean" if key.startswith("dice") else "iou_mean"
+        return f"ref. formula {_fmt(v.get(ref))}"
+
     def text(self) -> str:
         v = self.values
-        return (f"mean Dice {_fmt(v.get('dice_mean'))} ± {_fmt(v.get('dice_std'))} | mean IoU "
-                f"{_fmt(v.get('iou_mean'))} ± {_fmt(v.get('iou_std'))} | TP {v.get('tp')} FP {v.get('fp')} "
-                f"FN {v.get('fn')} TN {v.get('tn')}")
+        return (f"F1 tol {_fmt(v.get('f1_tol'))} | Dice {_fmt(v.get('dice_empty_ok_mean'))} (ref. mean Dice "
+                f"{_fmt(v.get('dice_mean'))} ± {_fmt(v.get('dice_std'))}) | IoU {_fmt(v.get('iou_empty_ok_mean'))} "
+                f"(ref. mean IoU {_fmt(v.get('iou_mean'))} ± {_fmt(v.get('iou_std'))}) | TP {v.get('tp')} "
+                f"FP {v.get('fp')} FN {v.get('fn')} TN {v.get('tn')}")
 
     def paintEvent(self, event) -> None:
-
         v = self.values
         p = QPainter(self)
         p.fillRect(self.rect(), QColor("white"))
         w = self.width()
         grey, dark = QColor(107, 114, 123), QColor(29, 33, 39)
-        # big numbers
-        for k, (label, mean, std) in enumerate((("mean Dice", "dice_mean", "dice_std"),
-                                                ("mean IoU", "iou_mean", "iou_std"))):
-            x = 2 + k * w // 2
+        cw3 = w // 3
+        for k, (label, key) in enumerate(self.BIG):
+            x = 2 + k * cw3
             p.setFont(self._small)
             p.setPen(grey)
-            p.drawText(QRect(x, 0, w // 2, 16), Qt.AlignLeft | Qt.AlignVCenter, label)
+            p.drawText(QRect(x, 0, cw3, 14), Qt.AlignLeft | Qt.AlignVCenter, label)
+            p.drawText(QRect(x, 40, cw3, 14), Qt.AlignLeft | Qt.AlignVCenter, self.subline(key))
             p.setFont(self._big)
             p.setPen(dark)
-            num = _fmt(v.get(mean))
-            p.drawText(QRect(x, 15, w // 2, 28), Qt.AlignLeft | Qt.AlignVCenter, num)
-            nw = p.fontMetrics().horizontalAdvance(num)
-            p.setFont(self._small)
-            p.setPen(grey)
-            p.drawText(QRect(x + nw + 6, 19, w // 2, 24), Qt.AlignLeft | Qt.AlignVCenter, f"± {_fmt(v.get(std))}")
-        # confusion matrix
-        top, lw = 50, 104
+            p.drawText(QRect(x, 13, cw3, 27), Qt.AlignLeft | Qt.AlignVCenter, _fmt(v.get(key)))
+        top, lw = 58, 104
         cw = (w - lw - 8) // 2
         p.setFont(self._small)
         p.setPen(grey)
@@ -237,19 +241,19 @@ class StatsView(QWidget):
 
 
 class StatsPanel(QGroupBox):
-    """Mean ± std of Dice and IoU, and the image-level confusion matrix, at the current thresholds."""
+    """The split's metrics at the current thresholds, its threshold-free crack metrics, and the confusion matrix."""
 
     def __init__(self, model: ThresholdModel, parent: QWidget | None = None):
         super().__init__("Statistics", parent)
         self.model = model
         self.view = StatsView()
-        self.note_label = LiveText(3)
+        self.note_label = LiveText(4)
         f = self.note_label.font()
-        f.setPointSizeF(8.5)
+        f.setPointSizeF(8)
         self.note_label.setFont(f)
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(8, 8, 8, 6)
-        lay.setSpacing(4)
+        lay.setContentsMargins(8, 6, 8, 4)
+        lay.setSpacing(2)
         lay.addWidget(self.view)
         lay.addWidget(self.note_label)
         model.events.thresholds.connect(self.refresh)
@@ -264,11 +268,18 @@ class StatsPanel(QGroupBox):
         self.view.set_values(s)
         m = self.model
         weak = int((m.positive & ~m.segmented).sum())
+        sp = m.split or {}
+        crack = ("no crack metrics in this evaluation (evaluate again for tolerance F1, ODS/OIS, clDice)"
+                 if m.split is None else
+                 f"ODS F1 <b>{_fmt(sp.get('ods_f1'))}</b> (t {_fmt(sp.get('ods_threshold'), 2)}) · OIS F1 "
+                 f"<b>{_fmt(sp.get('ois_f1'))}</b> · pixel AP <b>{_fmt(sp.get('pixel_ap'))}</b> · clDice "
+                 f"<b>{_fmt(sp.get('cldice_mean'))}</b> · tolerance {_fmt(sp.get('tolerance_px'), 0)} px")
         note = (f"Dice over {s['dice_n']} of {m.n} samples at seg threshold {m.seg_threshold:.4f}"
-                + (f" ({weak} weak positives without a mask left out)" if weak else "")
-                + (", masks gated" if m.gated else ""))
+                + (f" ({weak} weak positives left out)" if weak else "") + (", masks gated" if m.gated else "")
+                + "; Dice/IoU: empty GT and empty prediction = 1 (ref. formula: 0)")
         self.note_label.setText(
-            f"<span style='color:#2b3038'>precision {_fmt(s['precision'])} · recall {_fmt(s['recall'])} · "
+            f"<span style='color:#2b3038'>{crack}</span><br>"
+            f"<span style='color:#2b3038'>images: precision {_fmt(s['precision'])} · recall {_fmt(s['recall'])} · "
             f"F {_fmt(s['f_measure'])} · acc. {_fmt(s['accuracy'])}</span><br>"
             f"<span style='color:#6b727b'>{note}</span>")
 
@@ -301,13 +312,16 @@ class SampleInfoBar(QFrame):
         badge = (f"<span style='background:{col};color:white;font-weight:600;'>&nbsp;{info['outcome']}&nbsp;</span>")
         label = "crack" if info["label"] else "crack-free"
         decision = "crack" if info["decision"] else "crack-free"
-        dice = "—" if info["dice"] is None else f"{info['dice']:.3f}"
-        iou = "—" if info["iou"] is None else f"{info['iou']:.3f}"
+        dice, iou = _fmt(info.get("dice_empty_ok")), _fmt(info.get("iou_empty_ok"))
+        ref = f" (ref. formula {_fmt(info['dice'])})" if info["dice"] != info.get("dice_empty_ok") else ""
+        tol = "" if info.get("f1_tol") is None else f" · F1 tol <b>{_fmt(info['f1_tol'])}</b>"
+        tol += "" if info.get("cldice") is None else f" · clDice <b>{_fmt(info['cldice'])}</b>"
+        tol += "" if info.get("uncertainty") is None else f" · unc. {_fmt(info['uncertainty'])}"
         extra = " · <i>mask gated</i>" if info["gated_out"] else ""
         if info["weak"]:
             extra += " · <i>no GT mask (weak label)</i>"
         html = (f"<b>{info['name']}</b> &nbsp; GT {label} · score <b>{info['score']:.3f}</b> → {decision} {badge}"
-                f" &nbsp; Dice <b>{dice}</b> · IoU <b>{iou}</b> · crack px GT <b>{info['gt_pixels']}</b>, "
+                f" &nbsp; Dice <b>{dice}</b>{ref} · IoU <b>{iou}</b>{tol} · crack px GT <b>{info['gt_pixels']}</b>, "
                 f"predicted <b>{info['pred_pixels']}</b>{extra}")
         if problem:
             html += f"<br><span style='color:#8a5a00'>{problem}</span>"

@@ -28,9 +28,7 @@ class ViewerPane(QWidget):
             b.setCheckable(True)
             b.setChecked(self.view.overlay_visible(name))
             b.setToolTip(f"{OVERLAY_TITLES[name]} ({keys[name]})")
-            b.setStyleSheet("QToolButton { padding: 3px 6px; border: 1px solid #c4c9d0; border-radius: 4px; "
-                            "background: white; } QToolButton:checked { background: #dcebf7; border-color: #0072B2;"
-                            " color: #003a5c; font-weight: 600; }")
+            b.setObjectName("viewerButton")
             b.toggled.connect(lambda on, n=name: self.view.set_overlay_visible(n, on))
             self.overlay_buttons[name] = b
             bar.addWidget(b)
@@ -50,7 +48,7 @@ class ViewerPane(QWidget):
         self.sbs.setText("GT | Pred")
         self.sbs.setCheckable(True)
         self.sbs.setToolTip("GT and prediction next to each other, panning and zooming together (S)")
-        self.sbs.setStyleSheet(self.overlay_buttons["gt"].styleSheet())
+        self.sbs.setObjectName("viewerButton")
         self.sbs.toggled.connect(self.view.set_side_by_side)
         self.fit_btn = QToolButton()
         self.fit_btn.setText("Fit")
@@ -61,8 +59,7 @@ class ViewerPane(QWidget):
         self.one_btn.setToolTip("One image pixel per screen pixel (1)")
         self.one_btn.clicked.connect(self.view.zoom_1to1)
         for b in (self.fit_btn, self.one_btn):
-            b.setStyleSheet("QToolButton { padding: 3px 6px; border: 1px solid #c4c9d0; border-radius: 4px; "
-                            "background: white; }")
+            b.setObjectName("viewerButton")
         bar.addWidget(self.sbs)
         bar.addWidget(self.fit_btn)
         bar.addWidget(self.one_btn)
@@ -79,7 +76,7 @@ class ViewerPane(QWidget):
             legend.addWidget(sw)
         legend.addStretch(1)
         self.readout = QLabel("")
-        self.readout.setStyleSheet("color:#555;font-family:'DejaVu Sans Mono',monospace;font-size:8.5pt;")
+        self.readout.setObjectName("readout")
         legend.addWidget(self.readout)
 
         self.info = SampleInfoBar()
@@ -88,7 +85,7 @@ class ViewerPane(QWidget):
         lay.setSpacing(4)
         lay.addLayout(bar)
         frame = QFrame()
-        frame.setStyleSheet("QFrame { background: #26282c; border-radius: 4px; }")
+        frame.setObjectName("darkFrame")
         fl = QVBoxLayout(frame)
         fl.setContentsMargins(0, 0, 0, 0)
         fl.addWidget(self.view)

@@ -136,11 +136,11 @@ def test_filters_and_sorting_in_the_gallery(qtbot, panel):
     assert f"{len(rows)} of {m.n}" in g.count_label.text()
     g.dice_lo.setValue(0.0)
     g.dice_hi.setValue(1.0)
-    g.sort_combo.setCurrentIndex(2)                          # score
+    g.sort_combo.setCurrentIndex(g.sort_combo.findData("score"))
     g.order_button.setChecked(True)                          # descending
     s = [m.scores[g.list_model.sample_at(r)] for r in range(g.list_model.rowCount())]
     assert s == sorted(s, reverse=True)
-    g.sort_combo.setCurrentIndex(3)                          # name
+    g.sort_combo.setCurrentIndex(g.sort_combo.findData("name"))
     g.order_button.setChecked(False)
     names = [m.names[g.list_model.sample_at(r)] for r in range(g.list_model.rowCount())]
     assert names == sorted(names)
