@@ -28,6 +28,8 @@ from crackviewer.inspect.reliability import ReliabilityPanel
 from crackviewer.inspect.evaluation_folder import Evaluation, eval_title, evaluations_of, same_dir, split_of
 from crackviewer.inspect.gallery import Gallery
 from crackviewer.inspect.keys import INSPECT_SHORTCUTS
+from crackviewer.inspect.measure_panel import MeasurePanel
+from crackviewer.inspect.sample_controller import SampleController
 from crackviewer.inspect.sample_store import SampleStore
 from crackviewer.inspect.stats import StatsPanel, ThresholdControls
 from crackviewer.inspect.threshold_model import ThresholdModel
@@ -50,7 +52,6 @@ class InspectPanel(QWidget):
         super().__init__(parent)
         self.model = ThresholdModel()
         self.store: SampleStore | None = None
-        self.sample = None
         self._eval_dirs: list[Path] = []
 
         # -- top bar
@@ -108,6 +109,9 @@ class InspectPanel(QWidget):
         self.curve_tabs.setObjectName("subTabs")
         self.curve_tabs.addTab(self.curves, "Curves")
         self.curve_tabs.addTab(self.reliability, "Calibration")
+        self.measure = MeasurePanel()
+        self.curve_tabs.addTab(self.measure, "Cracks")
+        self.samples = SampleController(self.model, self.viewer, self.measure, self)
         self.curve_tabs.setMinimumHeight(250)
         right = QWidget()
         right.setMinimumWidth(360)
@@ -150,12 +154,10 @@ class InspectPanel(QWidget):
         self.eval_combo.activated.connect(self._on_eval_chosen)
         self.open_btn.clicked.connect(self._on_open)
         self.data_btn.clicked.connect(self._on_locate_dataset)
-        self.model.events.current.connect(self._on_current)
-        self.model.events.thresholds.connect(self._on_thresholds)
         self.viewer.info.prev_btn.clicked.connect(lambda: self.step(-1))
         self.viewer.info.next_btn.clicked.connect(lambda: self.step(1))
-        self.viewer.view.right.hovered.connect(self._on_hover)
-        self.viewer.view.left.hovered.connect(self._on_hover)
+        self.samples.message.connect(self.message)
+        self.curve_tabs.currentChanged.connect(self._on_curve_tab)
         self._shortcuts()
         self._set_enabled(False)
 
@@ -216,6 +218,7 @@ class InspectPanel(QWidget):
 
         self.store = SampleStore(ev)
         self.gallery.set_store(self.store)
+        self.samples.set_store(self.store)
         self.model.set_evaluation(ev)
         self._set_enabled(True)
         m = ev.metrics or {}
@@ -260,7 +263,8 @@ class InspectPanel(QWidget):
         self._show_problem(self.store.problem)
         self.data_btn.setVisible(self.store.problem is not None)
         self.gallery.set_store(self.store)
-        self._load_current()
+        self.samples.set_store(self.store)
+        self.samples.load_current()
 
     def _show_problem(self, text: str | None) -> None:
         self.banner.setVisible(bool(text))
@@ -276,46 +280,6 @@ class InspectPanel(QWidget):
     def step(self, delta: int) -> None:
         self.model.step_current(delta)
 
-    def _on_current(self, index=None, **_):
-        self._load_current()
-
-    def _load_current(self) -> None:
-        i = self.model.current
-        if i is None or self.store is None:
-            self.sample = None
-            self.viewer.info.show_info(None)
-            return
-        self.sample = self.store.load(i)
-        v = self.viewer.view
-        v.set_sample(self.sample.image, self.sample.gt, self.sample.prob8, self.sample.gt_eval,
-                     threshold=self.model.seg_bin, gated=self.model.mask_blanked(i))
-        self.viewer.info.show_info(self.model.sample_info(i), self.sample.problem)
-
-    def _on_thresholds(self, **_):
-        i = self.model.current
-        if i is None or self.sample is None:
-            return
-        v = self.viewer.view
-        v.set_threshold(self.model.seg_bin)
-        v.set_gated(self.model.mask_blanked(i))
-        self.viewer.info.show_info(self.model.sample_info(i), self.sample.problem)
-
-    def _on_hover(self, x: int, y: int) -> None:
-        s = self.sample
-        if s is None or x < 0:
-            self.viewer.readout.setText("")
-            return
-        text = f"x {x:4d} y {y:4d}"
-        if s.prob8 is not None:
-            h, w = s.image.shape[:2]
-            ph, pw = s.prob8.shape[:2]
-            px, py = min(int(x * pw / w), pw - 1), min(int(y * ph / h), ph - 1)
-            p = s.prob8[py, px] / 255.0
-            text += f" · p {p:.3f}"
-            if s.gt_eval is not None:
-                text += " · GT crack" if s.gt_eval[py, px] else " · GT bg"
-        self.viewer.readout.setText(text)
-
     # ------------------------------------------------------------------ keyboard
     def _shortcuts(self) -> None:
         """Bind every row of inspect.keys.INSPECT_SHORTCUTS on the samples page."""
@@ -327,6 +291,8 @@ class InspectPanel(QWidget):
             "overlay_pred": lambda: self.toggle_overlay("pred"),
             "overlay_heatmap": lambda: self.toggle_overlay("heatmap"),
             "overlay_errors": lambda: self.toggle_overlay("errors"),
+            "overlay_uncertainty": lambda: self.toggle_overlay("uncertainty"),
+            "overlay_measure": lambda: self.toggle_overlay("measure"),
             "side_by_side": lambda: self.viewer.sbs.toggle(),
             "gate": lambda: self.model.set_gated(not self.model.gated),
             "fit": v.fit,
@@ -335,8 +301,17 @@ class InspectPanel(QWidget):
         self._sc = bind(self.samples_page, INSPECT_SHORTCUTS, handlers)
 
     def toggle_overlay(self, name: str) -> None:
-        self.viewer.view.toggle_overlay(name)
-        self.viewer.sync_buttons()
+        b = self.viewer.overlay_buttons[name]
+        if b.isEnabled():
+            b.toggle()
+
+    def _on_curve_tab(self, k: int) -> None:
+        self.samples.measure_tab_visible = self.curve_tabs.widget(k) is self.measure
+        self.samples.remeasure()
+
+    @property
+    def sample(self):
+        return self.samples.sample
 
     # ------------------------------------------------------------------ export
     def save_thresholds(self, run_dir: str | Path | None = None) -> Path:

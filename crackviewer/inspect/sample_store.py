@@ -106,6 +106,10 @@ class SampleStore:
     def prob_path(self, i: int) -> Path:
         return paths.prob_png_path(self.ev.dir, self.ev.names[i])
 
+    def has_uncertainty(self) -> bool:
+        """True when the evaluation wrote uncertainty maps (``crack-train eval --tta``)."""
+        return (self.ev.dir / paths.UNCERTAINTY).is_dir()
+
     def uncertainty8(self, i: int) -> np.ndarray | None:
         """The sample's 8-bit uncertainty map (``crack-train eval --tta``), None when the evaluation has none."""
         p = paths.uncertainty_png_path(self.ev.dir, self.ev.names[i])

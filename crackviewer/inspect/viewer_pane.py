@@ -2,17 +2,21 @@
 pixel read-out under the cursor."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
 
 from figures import colors
 from crackviewer.inspect.stats import SampleInfoBar, _Swatch
-from crackviewer.viewer.overlay import OVERLAY_TITLES, CrackOverlayView
+from crackviewer.viewer.colorbar import ColorBar
+from crackviewer.viewer.overlay import (HEATMAP_COLORMAP, MASK_COLOR, OVERLAY_TITLES, UNCERTAINTY_COLORMAP,
+                                        CrackOverlayView)
 from trainer.metrics import pixels as metrics_pixels
 
 
 class ViewerPane(QWidget):
-    """Overlay toolbar + :class:`CrackOverlayView` + legend + the sample's numbers."""
+    """Overlay toolbar + :class:`CrackOverlayView` + colour bars + legend + the sample's numbers."""
+
+    overlayToggled = Signal(str, bool)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -20,16 +24,17 @@ class ViewerPane(QWidget):
         self.overlay_buttons: dict[str, QToolButton] = {}
         bar = QHBoxLayout()
         bar.setSpacing(4)
-        keys = {"gt": "G", "pred": "M", "heatmap": "H", "errors": "E"}
-        short = {"gt": "GT", "pred": "Mask", "heatmap": "Heatmap", "errors": "Errors"}
-        for name in ("gt", "pred", "heatmap", "errors"):
+        keys = {"gt": "G", "pred": "M", "heatmap": "H", "errors": "E", "uncertainty": "U", "measure": "C"}
+        short = {"gt": "GT", "pred": "Mask", "heatmap": "Heatmap", "errors": "Errors", "uncertainty": "Uncert.",
+                 "measure": "Cracks"}
+        for name in ("gt", "pred", "heatmap", "errors", "uncertainty", "measure"):
             b = QToolButton()
             b.setText(short[name])
             b.setCheckable(True)
             b.setChecked(self.view.overlay_visible(name))
             b.setToolTip(f"{OVERLAY_TITLES[name]} ({keys[name]})")
             b.setObjectName("viewerButton")
-            b.toggled.connect(lambda on, n=name: self.view.set_overlay_visible(n, on))
+            b.toggled.connect(lambda on, n=name: self._toggle(n, on))
             self.overlay_buttons[name] = b
             bar.addWidget(b)
         bar.addSpacing(4)
@@ -70,7 +75,7 @@ class ViewerPane(QWidget):
                                    (colors.FP, "FP", "false crack pixel", False),
                                    (colors.FN, "FN", "missed crack pixel", False),
                                    (colors.GT_CONTOUR, "GT", "ground-truth contour", True),
-                                   (colors.PRED, "mask", "predicted mask", False)):
+                                   (MASK_COLOR, "mask", "predicted mask", False)):
             sw = _Swatch(c, text, line=line)
             sw.setToolTip(tip)
             legend.addWidget(sw)
@@ -90,8 +95,30 @@ class ViewerPane(QWidget):
         fl.setContentsMargins(0, 0, 0, 0)
         fl.addWidget(self.view)
         lay.addWidget(frame, 1)
+        self.heat_bar = ColorBar(HEATMAP_COLORMAP, "probability", 0.0, 1.0)
+        self.unc_bar = ColorBar(UNCERTAINTY_COLORMAP, "uncertainty", 0.0, 1.0)
+        for b in (self.heat_bar, self.unc_bar):
+            b.setVisible(False)
+            lay.addWidget(b)
         lay.addLayout(legend)
         lay.addWidget(self.info)
+
+    def _toggle(self, name: str, on: bool) -> None:
+        self.view.set_overlay_visible(name, on)
+        self._sync_bars()
+        self.overlayToggled.emit(name, on)
+
+    def _sync_bars(self) -> None:
+        self.heat_bar.setVisible(self.view.overlay_visible("heatmap"))
+        self.unc_bar.setVisible(self.view.overlay_visible("uncertainty"))
+
+    def set_uncertainty_available(self, on: bool) -> None:
+        b = self.overlay_buttons["uncertainty"]
+        b.setEnabled(on)
+        b.setToolTip(OVERLAY_TITLES["uncertainty"] + (" (U)" if on else ": this evaluation has no uncertainty maps "
+                                                      "(evaluate with crack-train eval --tta)"))
+        if not on and b.isChecked():
+            b.setChecked(False)
 
     def sync_buttons(self) -> None:
         for name, b in self.overlay_buttons.items():
@@ -101,3 +128,4 @@ class ViewerPane(QWidget):
         self.sbs.blockSignals(True)
         self.sbs.setChecked(self.view.side_by_side())
         self.sbs.blockSignals(False)
+        self._sync_bars()

@@ -330,7 +330,7 @@ def test_overlay_colours_follow_the_rule(qtbot):
     """Pixel colours of the error map: TP/FP/FN from the 8-bit map at the bin-edge rule; no GT -> prediction only."""
     from figures import colors
     from crackviewer.viewer.layers import premul_u32
-    from crackviewer.viewer.overlay import CrackOverlayView
+    from crackviewer.viewer.overlay import MASK_COLOR, CrackOverlayView
 
     v = CrackOverlayView()
     qtbot.addWidget(v)
@@ -349,4 +349,4 @@ def test_overlay_colours_follow_the_rule(qtbot):
     assert not v.pred_mask.any()
     v.set_gated(False)
     v.set_sample(img, None, prob, None, threshold=MP.threshold_to_bin(0.3))   # weak label: no GT known
-    assert list(v.right.layer("errors").pixels32[0]) == [0] + [premul_u32(colors.PRED)] * 3
+    assert list(v.right.layer("errors").pixels32[0]) == [0] + [premul_u32(MASK_COLOR)] * 3
