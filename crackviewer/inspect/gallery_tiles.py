@@ -303,12 +303,9 @@ class TileDelegate(QStyledItemDelegate):
         outcome = OUTCOMES[int(m.outcome[i])]
         y = tr.bottom() + 4
         painter.drawPixmap(r.right() - 30, y + 2, self._badges[(outcome, state == "selected")])
-        key = m.sort_key if m.sort_key in METRIC_LABELS else "dice_empty_ok"
-        d = m.metric(key)[i]
         painter.setFont(self._bold)
         painter.setPen(QColor(29, 33, 39))
-        painter.drawText(QRect(r.left() + 5, y, r.width() - 36, 19), Qt.AlignLeft | Qt.AlignVCenter,
-                         f"{METRIC_LABELS[key]} —" if np.isnan(d) else f"{METRIC_LABELS[key]} {d:.3f}")
+        painter.drawText(QRect(r.left() + 5, y, r.width() - 36, 19), Qt.AlignLeft | Qt.AlignVCenter, tile_text(m, i))
         name = self._names.get(i)
         if name is None:
             name = self._names[i] = self._fm.elidedText(m.names[i], Qt.ElideMiddle, r.width() - 10)
@@ -342,3 +339,13 @@ class GalleryView(QListView):
         self.setMouseTracking(True)
         self.setLayoutMode(QListView.SinglePass)
         self.setObjectName("inspectGallery")
+
+
+def tile_text(m: ThresholdModel, i: int) -> str:
+    """The number under a tile: the metric the gallery is sorted by (else the empty-aware Dice); a crack-free image
+    classified crack-free says so instead of scoring its stray pixels."""
+    key = m.sort_key if m.sort_key in METRIC_LABELS else "dice_empty_ok"
+    if key.startswith(("dice", "iou")) and m.labels[i] == 0 and m.outcome[i] == 3:
+        return "no crack ✓"
+    d = m.metric(key)[i]
+    return f"{METRIC_LABELS[key]} —" if np.isnan(d) else f"{METRIC_LABELS[key]} {d:.3f}"

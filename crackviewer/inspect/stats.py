@@ -284,6 +284,11 @@ class StatsPanel(QGroupBox):
             f"<span style='color:#6b727b'>{note}</span>")
 
 
+def crack_free_ok(info: dict) -> bool:
+    """A crack-free image classified crack-free: shown as such, not as a Dice of its stray pixels."""
+    return info["label"] == 0 and info["outcome"] == "TN"
+
+
 class SampleInfoBar(QFrame):
     """The selected sample's numbers."""
 
@@ -314,6 +319,8 @@ class SampleInfoBar(QFrame):
         decision = "crack" if info["decision"] else "crack-free"
         dice, iou = _fmt(info.get("dice_empty_ok")), _fmt(info.get("iou_empty_ok"))
         ref = f" (ref. formula {_fmt(info['dice'])})" if info["dice"] != info.get("dice_empty_ok") else ""
+        if crack_free_ok(info):
+            dice, ref = "no crack ✓", f" ({info['fp_pixels']} stray px; Dice {dice})" if info["fp_pixels"] else ""
         tol = "" if info.get("f1_tol") is None else f" · F1 tol <b>{_fmt(info['f1_tol'])}</b>"
         tol += "" if info.get("cldice") is None else f" · clDice <b>{_fmt(info['cldice'])}</b>"
         tol += "" if info.get("uncertainty") is None else f" · unc. {_fmt(info['uncertainty'])}"
