@@ -17,8 +17,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QMenu, QPushButton, QSplitter, QTabWidget,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QMenu, QPushButton, QSizePolicy, QSplitter,
+                               QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from crackviewer.inspect import export as X
 from crackviewer.inspect import export_actions
@@ -85,6 +85,8 @@ class InspectPanel(QWidget):
         self.banner.setVisible(False)
         self.subtitle = QLabel("Open a run to inspect its predictions.")
         self.subtitle.setObjectName("pageSubtitle")
+        self.subtitle.setMinimumWidth(0)
+        self.subtitle.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
 
         top = QHBoxLayout()
         top.setSpacing(6)
@@ -112,7 +114,6 @@ class InspectPanel(QWidget):
         self.measure = MeasurePanel()
         self.curve_tabs.addTab(self.measure, "Cracks")
         self.samples = SampleController(self.model, self.viewer, self.measure, self)
-        self.curve_tabs.setMinimumHeight(250)
         right = QWidget()
         right.setMinimumWidth(360)
         right.setMaximumWidth(520)

@@ -3,7 +3,7 @@ current threshold, its uncertainty map (``crack-train eval --tta``), its measure
 while the measurement layer or that tab is shown), the pixel read-out under the cursor and the calibrate tool."""
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QRectF, Signal
+from PySide6.QtCore import QObject, QRectF, Qt, Signal
 from PySide6.QtWidgets import QMessageBox
 
 from crackviewer.inspect.calibrate import CalibrateTool, ask_and_save
@@ -93,7 +93,7 @@ class SampleController(QObject):
         x, y, w, h = bbox
         pad = max(w, h) * 0.25 + 8
         v = self.viewer.view.right
-        v.fitInView(QRectF(x - pad, y - pad, w + 2 * pad, h + 2 * pad), 1)
+        v.fitInView(QRectF(x - pad, y - pad, w + 2 * pad, h + 2 * pad), Qt.KeepAspectRatio)
         v._fit_mode = False
         self.viewer.view.measure_item.select(bbox)
 

@@ -55,7 +55,7 @@ class ThresholdControls(QGroupBox):
         self.seg_spin.setKeyboardTracking(False)
         self.seg_spin.setFixedWidth(78)
         self.seg_val = QPushButton("Validation")
-        self.seg_opt = QPushButton("Test-optimal")
+        self.seg_opt = QPushButton("Test-opt.")
 
         self.img_slider = QSlider(Qt.Horizontal)
         self.img_slider.setRange(0, IMAGE_STEPS)
@@ -69,31 +69,29 @@ class ThresholdControls(QGroupBox):
         self.img_spin.setKeyboardTracking(False)
         self.img_spin.setFixedWidth(78)
         self.img_val = QPushButton("Validation")
-        self.img_opt = QPushButton("Test-optimal")
+        self.img_opt = QPushButton("Test-opt.")
         for b in (self.seg_val, self.seg_opt, self.img_val, self.img_opt):
             b.setObjectName("presetButton")
 
-        self.gate_check = QCheckBox("Gate masks of images classified crack-free")
+        self.gate_check = QCheckBox("Gate masks of images classified crack-free (Shift+G)")
         self.gate_check.setToolTip("Like SegDecNet at inference: no crack pixels on images whose score is below "
                                    "the classification threshold. Dice and the statistics follow. (Shift+G)")
 
         grid = QGridLayout(self)
-        grid.setContentsMargins(8, 8, 8, 6)
+        grid.setContentsMargins(8, 4, 8, 4)
         grid.setHorizontalSpacing(6)
         grid.setVerticalSpacing(3)
         t1 = QLabel("Segmentation (pixels)")
         t1.setObjectName("sliderTitle")
         t2 = QLabel("Classification (images)")
         t2.setObjectName("sliderTitle")
-        grid.addWidget(t1, 0, 0, 1, 2)
+        grid.addLayout(self._title_row(t1, self.seg_val, self.seg_opt), 0, 0, 1, 2)
         grid.addWidget(self.seg_slider, 1, 0)
         grid.addWidget(self.seg_spin, 1, 1)
-        grid.addLayout(self._reset_row(self.seg_val, self.seg_opt), 2, 0, 1, 2)
-        grid.addWidget(t2, 3, 0, 1, 2)
-        grid.addWidget(self.img_slider, 4, 0)
-        grid.addWidget(self.img_spin, 4, 1)
-        grid.addLayout(self._reset_row(self.img_val, self.img_opt), 5, 0, 1, 2)
-        grid.addWidget(self.gate_check, 6, 0, 1, 2)
+        grid.addLayout(self._title_row(t2, self.img_val, self.img_opt), 2, 0, 1, 2)
+        grid.addWidget(self.img_slider, 3, 0)
+        grid.addWidget(self.img_spin, 3, 1)
+        grid.addWidget(self.gate_check, 4, 0, 1, 2)
         grid.setColumnStretch(0, 1)
 
         self.seg_slider.valueChanged.connect(self._on_seg_slider)
@@ -112,13 +110,15 @@ class ThresholdControls(QGroupBox):
             self._on_evaluation()
 
     @staticmethod
-    def _reset_row(*buttons) -> QHBoxLayout:
+    def _title_row(title, *buttons) -> QHBoxLayout:
+        """The slider's title and its reset buttons on one line (saves two rows at 1280x800)."""
         row = QHBoxLayout()
         row.setSpacing(4)
-        row.addWidget(QLabel("Reset to"))
-        for b in buttons:
-            row.addWidget(b)
+        row.addWidget(title)
         row.addStretch(1)
+        for b in buttons:
+            b.setToolTip("Reset to this threshold")
+            row.addWidget(b)
         return row
 
     def _on_evaluation(self, **_):
@@ -171,7 +171,7 @@ class StatsView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setAttribute(Qt.WA_OpaquePaintEvent, True)
-        self.setFixedHeight(126)
+        self.setFixedHeight(114)
         self.setMinimumWidth(250)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
         self._big = QFont(self.font())
@@ -219,17 +219,17 @@ class StatsView(QWidget):
             p.setFont(self._big)
             p.setPen(dark)
             p.drawText(QRect(x, 13, cw3, 27), Qt.AlignLeft | Qt.AlignVCenter, _fmt(v.get(key)))
-        top, lw = 58, 104
+        top, lw = 54, 104
         cw = (w - lw - 8) // 2
         p.setFont(self._small)
         p.setPen(grey)
-        p.drawText(QRect(lw, top, cw, 16), Qt.AlignCenter, "GT crack")
-        p.drawText(QRect(lw + cw + 4, top, cw, 16), Qt.AlignCenter, "GT crack-free")
-        p.drawText(QRect(2, top + 18, lw - 4, 24), Qt.AlignLeft | Qt.AlignVCenter, "classified crack")
-        p.drawText(QRect(2, top + 44, lw - 4, 24), Qt.AlignLeft | Qt.AlignVCenter, "classified free")
+        p.drawText(QRect(lw, top, cw, 15), Qt.AlignCenter, "GT crack")
+        p.drawText(QRect(lw + cw + 4, top, cw, 15), Qt.AlignCenter, "GT crack-free")
+        p.drawText(QRect(2, top + 16, lw - 4, 21), Qt.AlignLeft | Qt.AlignVCenter, "classified crack")
+        p.drawText(QRect(2, top + 39, lw - 4, 21), Qt.AlignLeft | Qt.AlignVCenter, "classified free")
         for key, r, c in (("TP", 0, 0), ("FP", 0, 1), ("FN", 1, 0), ("TN", 1, 1)):
             col = QColor(*OUTCOME_COLORS[key])
-            rect = QRect(lw + c * (cw + 4), top + 18 + r * 26, cw, 23)
+            rect = QRect(lw + c * (cw + 4), top + 16 + r * 23, cw, 21)
             p.setPen(col)
             p.drawRect(rect.adjusted(0, 0, -1, -1))
             p.fillRect(QRect(rect.left(), rect.top(), 5, rect.height()), col)
@@ -247,7 +247,7 @@ class StatsPanel(QGroupBox):
         super().__init__("Statistics", parent)
         self.model = model
         self.view = StatsView()
-        self.note_label = LiveText(4)
+        self.note_label = LiveText(3)
         f = self.note_label.font()
         f.setPointSizeF(8)
         self.note_label.setFont(f)
@@ -274,14 +274,14 @@ class StatsPanel(QGroupBox):
                  f"ODS F1 <b>{_fmt(sp.get('ods_f1'))}</b> (t {_fmt(sp.get('ods_threshold'), 2)}) · OIS F1 "
                  f"<b>{_fmt(sp.get('ois_f1'))}</b> · pixel AP <b>{_fmt(sp.get('pixel_ap'))}</b> · clDice "
                  f"<b>{_fmt(sp.get('cldice_mean'))}</b> · tolerance {_fmt(sp.get('tolerance_px'), 0)} px")
-        note = (f"Dice over {s['dice_n']} of {m.n} samples at seg threshold {m.seg_threshold:.4f}"
+        note = (f"Dice over {s['dice_n']} of {m.n} samples at seg {m.seg_threshold:.4f}"
                 + (f" ({weak} weak positives left out)" if weak else "") + (", masks gated" if m.gated else "")
-                + "; Dice/IoU: empty GT and empty prediction = 1 (ref. formula: 0)")
+                + "; empty GT + empty prediction = 1")
         self.note_label.setText(
             f"<span style='color:#2b3038'>{crack}</span><br>"
-            f"<span style='color:#2b3038'>images: precision {_fmt(s['precision'])} · recall {_fmt(s['recall'])} · "
-            f"F {_fmt(s['f_measure'])} · acc. {_fmt(s['accuracy'])}</span><br>"
-            f"<span style='color:#6b727b'>{note}</span>")
+            f"<span style='color:#2b3038'>images: P {_fmt(s['precision'])} · R {_fmt(s['recall'])} · "
+            f"F {_fmt(s['f_measure'])} · acc. {_fmt(s['accuracy'])}</span> "
+            f"<span style='color:#6b727b'>· {note}</span>")
 
 
 def crack_free_ok(info: dict) -> bool:
@@ -317,18 +317,19 @@ class SampleInfoBar(QFrame):
         badge = (f"<span style='background:{col};color:white;font-weight:600;'>&nbsp;{info['outcome']}&nbsp;</span>")
         label = "crack" if info["label"] else "crack-free"
         decision = "crack" if info["decision"] else "crack-free"
-        dice, iou = _fmt(info.get("dice_empty_ok")), _fmt(info.get("iou_empty_ok"))
-        ref = f" (ref. formula {_fmt(info['dice'])})" if info["dice"] != info.get("dice_empty_ok") else ""
+        unc = "" if info.get("uncertainty") is None else f" · unc. {_fmt(info['uncertainty'])}"
         if crack_free_ok(info):
-            dice, ref = "no crack ✓", f" ({info['fp_pixels']} stray px; Dice {dice})" if info["fp_pixels"] else ""
-        tol = "" if info.get("f1_tol") is None else f" · F1 tol <b>{_fmt(info['f1_tol'])}</b>"
-        tol += "" if info.get("cldice") is None else f" · clDice <b>{_fmt(info['cldice'])}</b>"
-        tol += "" if info.get("uncertainty") is None else f" · unc. {_fmt(info['uncertainty'])}"
+            scores = "<b>no crack ✓</b>" + (f" ({info['fp_pixels']} stray px)" if info["fp_pixels"] else "") + unc
+        else:
+            ref = f" (ref. formula {_fmt(info['dice'])})" if info["dice"] != info.get("dice_empty_ok") else ""
+            scores = (f"Dice <b>{_fmt(info.get('dice_empty_ok'))}</b>{ref} · IoU <b>{_fmt(info.get('iou_empty_ok'))}"
+                      "</b>" + ("" if info.get("f1_tol") is None else f" · F1 tol <b>{_fmt(info['f1_tol'])}</b>")
+                      + ("" if info.get("cldice") is None else f" · clDice <b>{_fmt(info['cldice'])}</b>") + unc)
         extra = " · <i>mask gated</i>" if info["gated_out"] else ""
         if info["weak"]:
             extra += " · <i>no GT mask (weak label)</i>"
         html = (f"<b>{info['name']}</b> &nbsp; GT {label} · score <b>{info['score']:.3f}</b> → {decision} {badge}"
-                f" &nbsp; Dice <b>{dice}</b>{ref} · IoU <b>{iou}</b>{tol} · crack px GT <b>{info['gt_pixels']}</b>, "
+                f" &nbsp; {scores} · crack px GT <b>{info['gt_pixels']}</b>, "
                 f"predicted <b>{info['pred_pixels']}</b>{extra}")
         if problem:
             html += f"<br><span style='color:#8a5a00'>{problem}</span>"

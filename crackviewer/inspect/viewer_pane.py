@@ -3,7 +3,7 @@ pixel read-out under the cursor."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget
 
 from figures import colors
 from crackviewer.inspect.stats import SampleInfoBar, _Swatch
@@ -25,7 +25,7 @@ class ViewerPane(QWidget):
         bar = QHBoxLayout()
         bar.setSpacing(4)
         keys = {"gt": "G", "pred": "M", "heatmap": "H", "errors": "E", "uncertainty": "U", "measure": "C"}
-        short = {"gt": "GT", "pred": "Mask", "heatmap": "Heatmap", "errors": "Errors", "uncertainty": "Uncert.",
+        short = {"gt": "GT", "pred": "Mask", "heatmap": "Heat", "errors": "Errors", "uncertainty": "Unc.",
                  "measure": "Cracks"}
         for name in ("gt", "pred", "heatmap", "errors", "uncertainty", "measure"):
             b = QToolButton()
@@ -37,20 +37,21 @@ class ViewerPane(QWidget):
             b.toggled.connect(lambda on, n=name: self._toggle(n, on))
             self.overlay_buttons[name] = b
             bar.addWidget(b)
-        bar.addSpacing(4)
         op_label = QLabel("◐")
         op_label.setToolTip("Overlay opacity")
-        bar.addWidget(op_label)
         self.opacity = QSlider(Qt.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(int(self.view.opacity() * 100))
-        self.opacity.setFixedWidth(70)
+        self.opacity.setFixedWidth(50)
         self.opacity.setToolTip("Opacity of the overlays")
         self.opacity.valueChanged.connect(lambda v: self.view.set_opacity(v / 100.0))
-        bar.addWidget(self.opacity)
         bar.addStretch(1)
+        bar2 = QHBoxLayout()
+        bar2.setSpacing(4)
+        bar2.addWidget(op_label)
+        bar2.addWidget(self.opacity)
         self.sbs = QToolButton()
-        self.sbs.setText("GT | Pred")
+        self.sbs.setText("GT|Pred")
         self.sbs.setCheckable(True)
         self.sbs.setToolTip("GT and prediction next to each other, panning and zooming together (S)")
         self.sbs.setObjectName("viewerButton")
@@ -65,9 +66,9 @@ class ViewerPane(QWidget):
         self.one_btn.clicked.connect(self.view.zoom_1to1)
         for b in (self.fit_btn, self.one_btn):
             b.setObjectName("viewerButton")
-        bar.addWidget(self.sbs)
-        bar.addWidget(self.fit_btn)
-        bar.addWidget(self.one_btn)
+        bar2.addWidget(self.sbs)
+        bar2.addWidget(self.fit_btn)
+        bar2.addWidget(self.one_btn)
 
         legend = QHBoxLayout()
         legend.setSpacing(10)
@@ -80,15 +81,19 @@ class ViewerPane(QWidget):
             sw.setToolTip(tip)
             legend.addWidget(sw)
         legend.addStretch(1)
+        bar2.addSpacing(8)
         self.readout = QLabel("")
         self.readout.setObjectName("readout")
-        legend.addWidget(self.readout)
+        self.readout.setMinimumWidth(0)
+        self.readout.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        bar2.addWidget(self.readout, 1)
 
         self.info = SampleInfoBar()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.setSpacing(4)
         lay.addLayout(bar)
+        lay.addLayout(bar2)
         frame = QFrame()
         frame.setObjectName("darkFrame")
         fl = QVBoxLayout(frame)
