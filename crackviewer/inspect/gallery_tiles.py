@@ -128,11 +128,13 @@ class GalleryModel(QAbstractListModel):
 
 
 class _TileImages:
-    """Per-tile cache: the thumbnail as a QImage, its pixel codes, and the error overlay of the last threshold."""
+    """Per-tile cache: the thumbnail as a QImage, its pixel codes, the thumbnail pre-blended with each error colour
+    (made once), and the composite of the last threshold: a threshold step picks, per pixel, one of the four
+    pre-blended images (one table lookup) and the tile is drawn as one opaque copy, not an image blended over another."""
 
-    __slots__ = ("thumb", "base", "codes", "overlay", "overlay_img", "key")
+    __slots__ = ("thumb", "base", "codes", "variants", "composite", "composite_img", "key")
 
-    def __init__(self, thumb: Thumbnail):
+    def __init__(self, thumb: Thumbnail, tints: tuple):
         self.thumb = thumb
         img = np.ascontiguousarray(thumb.image)
         h, w = img.shape[:2]
@@ -146,9 +148,23 @@ class _TileImages:
             if thumb.gt is not None:
                 c |= thumb.gt.astype(np.uint16) << 8
             self.codes = c
-        self.overlay = np.zeros((h, w), np.uint32)
-        self.overlay_img = QImage(self.overlay.data, w, h, 4 * w, QImage.Format_ARGB32_Premultiplied)
+            # classes 0 none, 1 FP, 2 TP, 3 FN: the thumbnail blended with each colour at alpha a
+            v = np.empty((4, h, w, 4), np.uint8)
+            v[0] = bgra
+            a = tints[0][1]
+            bgr = np.array([t[0] for t in tints], np.uint16)[:, None, None, :]
+            v[1:, ..., :3] = bgra[None, ..., :3] * np.uint16(255 - a) // np.uint16(255) + bgr
+            v[1:, ..., 3] = 255
+            self.variants = v.view(np.uint32).reshape(4, h * w)
+            self.composite = np.empty((h, w), np.uint32)
+            self.composite_img = QImage(self.composite.data, w, h, 4 * w, QImage.Format_RGB32)
         self.key = None
+
+    def recolour(self, classes: np.ndarray) -> None:
+        """Per-pixel class (0..3, uint8 [H, W]) -> the composite image."""
+        flat = classes.reshape(-1)
+        np.take(self.variants.reshape(-1), flat.astype(np.intp) * flat.size + np.arange(flat.size),
+                out=self.composite.reshape(-1))
 
 
 class TileDelegate(QStyledItemDelegate):
@@ -169,7 +185,7 @@ class TileDelegate(QStyledItemDelegate):
         v = np.arange(256, dtype=np.float64) / 255.0
         self._bin_lut = np.minimum((v * metrics_pixels.B).astype(np.int64), metrics_pixels.B - 1)
         self._lut_key = None
-        self._lut = np.zeros(512, np.uint32)
+        self._lut = np.zeros(512, np.uint8)
         self._font = QFont()
         self._font.setPointSizeF(8.5)
         self._bold = QFont(self._font)
@@ -189,6 +205,11 @@ class TileDelegate(QStyledItemDelegate):
             return (a << 24) | ((c[0] * a // 255) << 16) | ((c[1] * a // 255) << 8) | (c[2] * a // 255)
 
         self._tp, self._fp, self._fn = u32(colors.TP), u32(colors.FP), u32(colors.FN)
+
+        def tint(c):                        # premultiplied BGR of a colour at alpha a, and a
+            return (c[2] * a // 255, c[1] * a // 255, c[0] * a // 255), a
+
+        self._tints = (tint(colors.FP), tint(colors.TP), tint(colors.FN))
 
     # -- cached pictures
     @staticmethod
@@ -240,20 +261,21 @@ class TileDelegate(QStyledItemDelegate):
 
     # -- per threshold
     def _table(self, blank: bool) -> np.ndarray:
+        """Per code (prob8 | gt << 8) the error class at the current threshold: 0 none, 1 FP, 2 TP, 3 FN."""
         key = (self.model.seg_bin, blank)
         if key != self._lut_key:
             pred = np.zeros(256, bool) if blank else (self._bin_lut >= self.model.seg_bin)
-            lut = np.zeros(512, np.uint32)
-            lut[:256][pred] = self._fp
-            lut[256:][pred] = self._tp
-            lut[256:][~pred] = self._fn
+            lut = np.zeros(512, np.uint8)
+            lut[:256][pred] = 1
+            lut[256:][pred] = 2
+            lut[256:][~pred] = 3
             self._lut, self._lut_key = lut, key
         return self._lut
 
     def _tile(self, i: int, thumb: Thumbnail) -> _TileImages:
         t = self._tiles.get(i)
         if t is None or t.thumb is not thumb:
-            t = _TileImages(thumb)
+            t = _TileImages(thumb, self._tints)
             self._tiles[i] = t
             while len(self._tiles) > 800:
                 self._tiles.popitem(last=False)
@@ -263,7 +285,7 @@ class TileDelegate(QStyledItemDelegate):
             blank = self.model.mask_blanked(i)
             key = (self.model.seg_bin, blank)
             if t.key != key:
-                np.take(self._table(blank), t.codes, out=t.overlay)
+                t.recolour(np.take(self._table(blank), t.codes))
                 t.key = key
         return t
 
@@ -294,9 +316,7 @@ class TileDelegate(QStyledItemDelegate):
             smooth = (dw, dh) != (pw, ph)
             if smooth:
                 painter.setRenderHint(QPainter.SmoothPixmapTransform, True)
-            painter.drawImage(target, t.base)
-            if self.overlay == "errors" and t.codes is not None:
-                painter.drawImage(target, t.overlay_img)
+            painter.drawImage(target, t.composite_img if self.overlay == "errors" and t.codes is not None else t.base)
             if smooth:
                 painter.setRenderHint(QPainter.SmoothPixmapTransform, False)
         # Dice + badge
