@@ -21,13 +21,13 @@ from crackviewer.inspect.evaluation_folder import Evaluation  # noqa: E402
 from crackviewer.inspect.sample_store import SampleStore  # noqa: E402
 from trainer.metrics import tolerance as metrics_tolerance  # noqa: E402
 from trainer.metrics.crack_record import CrackCollector  # noqa: E402
-from trainer.metrics.uncertainty import uncertainty_score  # noqa: E402
+from trainer.metrics.uncertainty import UNCERTAINTY_MAX, uncertainty_score  # noqa: E402
 from trainer.runs import paths  # noqa: E402
 from trainer.runs.evaluation import load_samples, write_samples  # noqa: E402
 
 
 def add_crack_arrays(eval_dir: str | Path, data: str | Path | None = None,
-                     tolerance: float = metrics_tolerance.TOLERANCE_PX, uncertainty_max: float = 0.5) -> dict:
+                     tolerance: float = metrics_tolerance.TOLERANCE_PX, uncertainty_max: float = UNCERTAINTY_MAX["std"]) -> dict:
     """Compute and add the arrays; returns them. Uncertainty scores come from ``uncertainty/<name>.png`` when that
     folder exists (8-bit maps scaled by ``uncertainty_max``)."""
     ev = Evaluation.load(eval_dir)

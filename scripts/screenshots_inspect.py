@@ -171,7 +171,7 @@ def crack_shots(app, panel, out: Path, prefix: str) -> list[Path]:
     panel.viewer.view.fit()
     if panel.viewer.overlay_buttons["uncertainty"].isEnabled():
         m.set_sort("uncertainty", ascending=False)
-        m.set_current(int(m.order[0]))
+        m.set_current(next((int(i) for i in m.order if m.labels[i] > 0), int(m.order[0])))
         panel.curve_tabs.setCurrentWidget(panel.curves)
         panel.toggle_overlay("uncertainty")
         _settle(app, panel, 300)
@@ -200,8 +200,8 @@ def demo_uncertainty(run: Path) -> None:
     maps = {}
     for p in sorted((run / paths.PROBS).glob("*.png")):
         prob = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
-        u = cv2.GaussianBlur(4 * prob * (1 - prob), (0, 0), 3)
-        maps[p.stem] = np.clip(u / max(float(u.max()), 1e-6) * 200, 0, 255).astype(np.uint8)
+        u = cv2.GaussianBlur(2 * prob * (1 - prob), (0, 0), 2)           # std-like spread, at most 0.5
+        maps[p.stem] = np.clip(np.round(u / 0.5 * 255), 0, 255).astype(np.uint8)
     write_uncertainty_maps(run, maps)
 
 

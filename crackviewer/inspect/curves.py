@@ -147,8 +147,8 @@ class CurvesPanel(QWidget):
         _move(self.m_dice, m.seg_threshold, dm if dm is not None else 0.0)
         dice = f" · Dice {dm:.3f}" if dm is not None else ""
         self.readout.setText(f"{image_line}<br>{dot} <b>pixels</b> t {m.seg_threshold:.3f}"
-                             f"{' (gated)' if m.gated else ''}: P {px['precision']:.3f} · R {px['recall']:.3f}"
-                             f"{dice}" + ("" if to is None else f" · F1 tol {to['f1']:.3f}"))
+                             f"{' (gated)' if m.gated else ''}: P {px['precision']:.3f} R {px['recall']:.3f}"
+                             + (f" · tol F1 {to['f1']:.3f}" if to is not None else "") + dice)
 
     # ------------------------------------------------------------------ clicks -> model
     def _plot_under(self, scene_pos: QPointF):

@@ -34,6 +34,7 @@ class MeasurePanel(QWidget):
         self.result = None
         self._wanted = None
         self.mm_per_px: float | None = None
+        self._alarm_set = False
         self.unit_label = QLabel("no sample")
         self.unit_label.setWordWrap(True)
         self.alarm = QDoubleSpinBox()
@@ -53,6 +54,7 @@ class MeasurePanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
         self.colorbar = ColorBar(WIDTH_COLORMAP, "width (px)", 0, 1, self)
         self.summary = QLabel("")
         self.summary.setObjectName("mutedNote")
@@ -76,16 +78,17 @@ class MeasurePanel(QWidget):
 
     def set_scale(self, mm_per_px: float | None, source: str = "") -> None:
         """The dataset's scale for the current sample (None: measure in pixels)."""
-        changed = mm_per_px != self.mm_per_px or self.alarm_unit.text() == ""
+        changed = mm_per_px != self.mm_per_px or not self._alarm_set
+        self._alarm_set = True
         self.mm_per_px = mm_per_px
         if changed:
             self.alarm.blockSignals(True)
             self.alarm.setValue(WIDTH_ALARM_MM if mm_per_px is not None else WIDTH_ALARM_PX)
             self.alarm.blockSignals(False)
         self.alarm_unit.setText("mm" if mm_per_px is not None else "px")
-        self.unit_label.setText(f"Units: mm ({mm_per_px:.5g} mm/px{', ' + source if source else ''})"
+        self.unit_label.setText(f"Lengths and widths in mm ({mm_per_px:.5g} mm/px{', ' + source if source else ''})"
                                 if mm_per_px is not None else
-                                "Units: image pixels: this dataset has no scale (Calibrate… to set one)")
+                                "Lengths and widths in image px: this dataset has no scale (Calibrate… sets one)")
 
     def request(self, prob8, threshold: float, image_hw, gated: bool = False) -> None:
         """Measure the current sample at ``threshold`` in the background (replaces any pending request)."""
@@ -133,7 +136,7 @@ class MeasurePanel(QWidget):
             self.measured.emit(None)
             return
         unit = m.unit
-        self.table.setHorizontalHeaderLabels([t + ("" if k in ("id", "orientation") else f" ({unit})")
+        self.table.setHorizontalHeaderLabels([t + ("" if k in ("id", "orientation") else f" {unit}")
                                               for k, t in COLUMNS])
         self.table.setRowCount(len(m.rows))
         for r, row in enumerate(m.rows):

@@ -24,8 +24,8 @@ WIDTH_ALARM_MM = 0.3
 """Default width alarm with a scale (mm): over 0.3 mm a crack usually needs repair. Key ``width_alarm_mm``."""
 WIDTH_ALARM_PX = 5.0
 """Default width alarm without a scale (image pixels)."""
-COLUMNS = (("id", "#"), ("length", "length"), ("width_max", "max width"), ("width_mean", "mean width"),
-           ("orientation", "orientation °"))
+COLUMNS = (("id", "#"), ("length", "length"), ("width_max", "max w."), ("width_mean", "mean w."),
+           ("orientation", "angle °"))
 
 
 @dataclass

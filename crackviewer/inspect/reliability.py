@@ -29,7 +29,7 @@ class ReliabilityPanel(QWidget):
         self.plots = {"image": self.glw.addPlot(row=0, col=0), "pixel": self.glw.addPlot(row=0, col=1)}
         self.curves, self.bars = {}, {}
         for kind, p in self.plots.items():
-            _style(p, f"Reliability ({kind})", "predicted probability", "observed share of cracks")
+            _style(p, kind, "predicted", "observed")
             p.plot([0, 1], [0, 1], pen=_pen((170, 170, 170), 1, Qt.DashLine))
             self.bars[kind] = pg.BarGraphItem(x0=[], x1=[], height=[], brush=pg.mkBrush(*GAP, 70), pen=None)
             p.addItem(self.bars[kind])
@@ -64,15 +64,15 @@ class ReliabilityPanel(QWidget):
                                         height=np.abs(acc - conf)[ok])
             ece = r.get("ece")
             eces[kind] = ece
-            _style_title(p, f"Reliability ({kind})" + (f" · ECE {ece:.3f}" if ece is not None else ""))
+            _style_title(p, f"{kind} · ECE {ece:.3f}" if ece is not None else kind)
         t = (self.model.split or {}).get("temperature")
         temp = ""
         if isinstance(t, dict) and t:
             temp = " · temperature " + ", ".join(f"{k} {v:.2f}" for k, v in t.items() if isinstance(v, (int, float)))
         elif isinstance(t, (int, float)):
             temp = f" · temperature {t:.2f}"
-        self.note.setText("<span style='color:#2b3038'>dots: observed share of cracks per confidence bin; bars: the "
-                          "gap to the diagonal (perfect calibration)</span><br><span style='color:#6b727b'>ECE image "
+        self.note.setText("<span style='color:#2b3038'>Reliability: share of cracks per predicted probability bin; "
+                          "bars: gap to the diagonal</span><br><span style='color:#6b727b'>ECE image "
                           f"{_f(eces.get('image'))} · pixel {_f(eces.get('pixel'))}{temp}</span>")
 
     def _on_click(self, ev) -> None:

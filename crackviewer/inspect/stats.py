@@ -73,7 +73,7 @@ class ThresholdControls(QGroupBox):
         for b in (self.seg_val, self.seg_opt, self.img_val, self.img_opt):
             b.setObjectName("presetButton")
 
-        self.gate_check = QCheckBox("Gate masks of images classified crack-free (Shift+G)")
+        self.gate_check = QCheckBox("Gate masks of images classified crack-free")
         self.gate_check.setToolTip("Like SegDecNet at inference: no crack pixels on images whose score is below "
                                    "the classification threshold. Dice and the statistics follow. (Shift+G)")
 
@@ -171,7 +171,7 @@ class StatsView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setAttribute(Qt.WA_OpaquePaintEvent, True)
-        self.setFixedHeight(114)
+        self.setFixedHeight(116)
         self.setMinimumWidth(250)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
         self._big = QFont(self.font())
@@ -215,11 +215,11 @@ class StatsView(QWidget):
             p.setFont(self._small)
             p.setPen(grey)
             p.drawText(QRect(x, 0, cw3, 14), Qt.AlignLeft | Qt.AlignVCenter, label)
-            p.drawText(QRect(x, 40, cw3, 14), Qt.AlignLeft | Qt.AlignVCenter, self.subline(key))
+            p.drawText(QRect(x, 38, cw3, 13), Qt.AlignLeft | Qt.AlignVCenter, self.subline(key))
             p.setFont(self._big)
             p.setPen(dark)
             p.drawText(QRect(x, 13, cw3, 27), Qt.AlignLeft | Qt.AlignVCenter, _fmt(v.get(key)))
-        top, lw = 54, 104
+        top, lw = 56, 104
         cw = (w - lw - 8) // 2
         p.setFont(self._small)
         p.setPen(grey)
@@ -271,17 +271,17 @@ class StatsPanel(QGroupBox):
         sp = m.split or {}
         crack = ("no crack metrics in this evaluation (evaluate again for tolerance F1, ODS/OIS, clDice)"
                  if m.split is None else
-                 f"ODS F1 <b>{_fmt(sp.get('ods_f1'))}</b> (t {_fmt(sp.get('ods_threshold'), 2)}) · OIS F1 "
-                 f"<b>{_fmt(sp.get('ois_f1'))}</b> · pixel AP <b>{_fmt(sp.get('pixel_ap'))}</b> · clDice "
-                 f"<b>{_fmt(sp.get('cldice_mean'))}</b> · tolerance {_fmt(sp.get('tolerance_px'), 0)} px")
-        note = (f"Dice over {s['dice_n']} of {m.n} samples at seg {m.seg_threshold:.4f}"
-                + (f" ({weak} weak positives left out)" if weak else "") + (", masks gated" if m.gated else "")
-                + "; empty GT + empty prediction = 1")
+                 f"F1 ODS <b>{_fmt(sp.get('ods_f1'))}</b> OIS <b>{_fmt(sp.get('ois_f1'))}</b> · AP "
+                 f"<b>{_fmt(sp.get('pixel_ap'))}</b> · clDice <b>{_fmt(sp.get('cldice_mean'))}</b>")
+        tol = sp.get("tolerance_px")
+        note = (f"Dice of {s['dice_n']}/{m.n}" + (f" ({weak} weak out)" if weak else "")
+                + (", gated" if m.gated else "") + " · empty GT+pred = 1"
+                + (f" · tol. {tol:g} px" if tol is not None else ""))
         self.note_label.setText(
             f"<span style='color:#2b3038'>{crack}</span><br>"
             f"<span style='color:#2b3038'>images: P {_fmt(s['precision'])} · R {_fmt(s['recall'])} · "
-            f"F {_fmt(s['f_measure'])} · acc. {_fmt(s['accuracy'])}</span> "
-            f"<span style='color:#6b727b'>· {note}</span>")
+            f"F {_fmt(s['f_measure'])} · acc. {_fmt(s['accuracy'])}</span><br>"
+            f"<span style='color:#6b727b'>{note}</span>")
 
 
 def crack_free_ok(info: dict) -> bool:

@@ -11,6 +11,7 @@ from crackviewer.viewer.colorbar import ColorBar
 from crackviewer.viewer.overlay import (HEATMAP_COLORMAP, MASK_COLOR, OVERLAY_TITLES, UNCERTAINTY_COLORMAP,
                                         CrackOverlayView)
 from trainer.metrics import pixels as metrics_pixels
+from trainer.metrics.uncertainty import UNCERTAINTY_MAX
 
 
 class ViewerPane(QWidget):
@@ -101,7 +102,7 @@ class ViewerPane(QWidget):
         fl.addWidget(self.view)
         lay.addWidget(frame, 1)
         self.heat_bar = ColorBar(HEATMAP_COLORMAP, "probability", 0.0, 1.0)
-        self.unc_bar = ColorBar(UNCERTAINTY_COLORMAP, "uncertainty", 0.0, 1.0)
+        self.unc_bar = ColorBar(UNCERTAINTY_COLORMAP, "uncertainty (std)", 0.0, UNCERTAINTY_MAX["std"])
         for b in (self.heat_bar, self.unc_bar):
             b.setVisible(False)
             lay.addWidget(b)

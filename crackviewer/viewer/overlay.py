@@ -41,7 +41,7 @@ class CrackOverlayView(QWidget):
         self.bins = bins
         self._bin_lut = prob_to_bin_lut(bins)
         self._heat_lut = color_lut(HEATMAP_COLORMAP)
-        self._unc_lut = color_lut(UNCERTAINTY_COLORMAP, max_alpha=220, gamma=0.5)
+        self._unc_lut = color_lut(UNCERTAINTY_COLORMAP, max_alpha=235, gamma=1.0)
         self._image: np.ndarray | None = None
         self._gt: np.ndarray | None = None
         self._gt_eval: np.ndarray | None = None
