@@ -36,7 +36,7 @@ class ReliabilityPanel(QWidget):
             self.curves[kind] = p.plot([], [], pen=_pen(CURVE, 2), symbol="o", symbolSize=5,
                                        symbolBrush=pg.mkBrush(*CURVE), symbolPen=None)
             p.setToolTip("Double-click to enlarge")
-        self.note = LiveText(2)
+        self.note = LiveText(3)
         f = self.note.font()
         f.setPointSizeF(8.5)
         self.note.setFont(f)

@@ -295,7 +295,7 @@ class SampleInfoBar(QFrame):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("statusCard")
-        self.label = LiveText(2)
+        self.label = LiveText(3)
         self.label.setText("No sample selected")
         self.prev_btn = QToolButton()
         self.prev_btn.setText("◀")
