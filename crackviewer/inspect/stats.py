@@ -3,7 +3,7 @@ Dice/IoU, image metrics) and the bar that describes the current sample."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import QRect, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                                QPushButton, QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget)
@@ -41,6 +41,10 @@ class ThresholdControls(QGroupBox):
         super().__init__("Thresholds", parent)
         self.model = model
         self._sync = False
+        self._pending: dict = {}
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._flush)
 
         self.seg_slider = QSlider(Qt.Horizontal)
         self.seg_slider.setRange(0, metrics_pixels.B)
@@ -144,7 +148,7 @@ class ThresholdControls(QGroupBox):
 
     def _on_seg_slider(self, v: int):
         if not self._sync:
-            self.model.set_seg_bin(v)
+            self._apply(self.seg_slider, lambda: self.model.set_seg_bin(self.seg_slider.value()))
 
     def _on_seg_spin(self, v: float):
         if not self._sync:
@@ -152,7 +156,23 @@ class ThresholdControls(QGroupBox):
 
     def _on_img_slider(self, v: int):
         if not self._sync:
-            self.model.set_image_threshold(v / IMAGE_STEPS)
+            self._apply(self.img_slider, lambda: self.model.set_image_threshold(self.img_slider.value() / IMAGE_STEPS))
+
+    def _apply(self, slider, update) -> None:
+        """While the user drags a slider, coalesce its moves: one model update per pass of the event loop (a
+        drag delivers several moves per frame on a slow machine), with the latest value. Other changes (keys,
+        clicks, setValue) apply at once."""
+        if not slider.isSliderDown():
+            update()
+            return
+        self._pending[slider] = update
+        if not self._timer.isActive():
+            self._timer.start(0)
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        for update in pending.values():
+            update()
 
     def _on_img_spin(self, v: float):
         if not self._sync:

@@ -254,3 +254,19 @@ def test_uncertainty_layer(qtbot, panel):
     panel.gallery.sort_combo.setCurrentIndex(panel.gallery.sort_combo.findData("uncertainty"))
     u = panel.model.uncertainty[panel.model.order]
     assert np.all(np.diff(u) >= 0)
+
+
+def test_dragging_the_slider_coalesces_to_one_update_per_pass(qtbot, panel):
+    m = panel.model
+    events = []
+    m.events.thresholds.connect(lambda **_: events.append(m.seg_bin))
+    s = panel.thresholds.seg_slider
+    s.setSliderDown(True)
+    for v in (1000, 1100, 1200, 1300):
+        s.setValue(v)
+    assert events == []                                     # nothing yet: moves are collected
+    qtbot.waitUntil(lambda: bool(events), timeout=2000)
+    assert events == [1300] and m.seg_bin == 1300           # one update, with the latest value
+    s.setSliderDown(False)
+    s.setValue(900)                                         # not dragging: at once
+    assert m.seg_bin == 900
