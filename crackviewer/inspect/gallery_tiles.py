@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen, QPixmap
@@ -138,9 +139,7 @@ class _TileImages:
         self.thumb = thumb
         img = np.ascontiguousarray(thumb.image)
         h, w = img.shape[:2]
-        bgra = np.empty((h, w, 4), np.uint8)
-        bgra[..., :3] = img[..., ::-1]
-        bgra[..., 3] = 255
+        bgra = cv2.cvtColor(img, cv2.COLOR_RGB2BGRA)
         self.base = QImage(bgra.data, w, h, 4 * w, QImage.Format_RGB32).copy()      # opaque: drawn as a copy
         self.codes = None
         if thumb.prob8 is not None:
@@ -148,14 +147,15 @@ class _TileImages:
             if thumb.gt is not None:
                 c |= thumb.gt.astype(np.uint16) << 8
             self.codes = c
-            # classes 0 none, 1 FP, 2 TP, 3 FN: the thumbnail blended with each colour at alpha a
-            v = np.empty((4, h, w, 4), np.uint8)
-            v[0] = bgra
-            a = tints[0][1]
-            bgr = np.array([t[0] for t in tints], np.uint16)[:, None, None, :]
-            v[1:, ..., :3] = bgra[None, ..., :3] * np.uint16(255 - a) // np.uint16(255) + bgr
-            v[1:, ..., 3] = 255
-            self.variants = v.view(np.uint32).reshape(4, h * w)
+            # classes 0 none, 1 FP, 2 TP, 3 FN: the thumbnail with each colour over it (packed BGRA words: the
+            # thumbnail faded to 1/8 plus the colour premultiplied at 85 %; no byte overflows)
+            base32 = bgra.view(np.uint32).reshape(-1)
+            faded = (base32 >> np.uint32(3)) & np.uint32(0x001F1F1F)
+            v = np.empty((4, h * w), np.uint32)
+            v[0] = base32
+            for k, t32 in enumerate(tints, start=1):
+                np.add(faded, np.uint32(t32 | 0xFF000000), out=v[k])
+            self.variants = v
             self.composite = np.empty((h, w), np.uint32)
             self.composite_img = QImage(self.composite.data, w, h, 4 * w, QImage.Format_RGB32)
         self.key = None
@@ -206,10 +206,7 @@ class TileDelegate(QStyledItemDelegate):
 
         self._tp, self._fp, self._fn = u32(colors.TP), u32(colors.FP), u32(colors.FN)
 
-        def tint(c):                        # premultiplied BGR of a colour at alpha a, and a
-            return (c[2] * a // 255, c[1] * a // 255, c[0] * a // 255), a
-
-        self._tints = (tint(colors.FP), tint(colors.TP), tint(colors.FN))
+        self._tints = tuple(u32(c) & 0x00FFFFFF for c in (colors.FP, colors.TP, colors.FN))   # premultiplied BGR
 
     # -- cached pictures
     @staticmethod
