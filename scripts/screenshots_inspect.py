@@ -85,7 +85,7 @@ def shoot(app, run_dir: Path, out: Path, prefix: str, run_b: Path | None = None)
     shots = []
 
     # 1. overview: sorted by Dice (worst first), the worst crack image open with its error map
-    m.set_sort("dice", ascending=True)
+    m.set_sort("dice_empty_ok", ascending=True)
     m.set_current(_worst_positive(m))
     _settle(app, panel, 300)
     shots.append(_save(panel, out / f"{prefix}overview.png"))

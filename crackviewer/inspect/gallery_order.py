@@ -9,7 +9,7 @@ import numpy as np
 OUTCOMES = ("TP", "FP", "FN", "TN")
 """Image-level classification outcomes; ``model.outcome`` holds their index (0..3)."""
 
-METRIC_KEYS = ("dice", "dice_empty_ok", "iou", "iou_empty_ok", "f1_tol", "precision_tol", "recall_tol", "cldice",
+METRIC_KEYS = ("dice_empty_ok", "dice", "iou_empty_ok", "iou", "f1_tol", "precision_tol", "recall_tol", "cldice",
                "uncertainty")
 """Per-sample metrics the gallery sorts and filters by (``model.metric(key)``; NaN = not defined for the sample)."""
 SORT_KEYS = METRIC_KEYS + ("score", "name")
@@ -22,11 +22,11 @@ class GalleryOrder:
     provides ``n``, ``outcome``, ``positive``, ``metric(key)``, ``_name_rank``, ``_lower_names`` and ``events``."""
 
     def _init_order(self) -> None:
-        self.sort_key = "dice"
+        self.sort_key = "dice_empty_ok"
         self.ascending = True
         self.outcome_filter: set[str] = set(OUTCOMES)
         self.label_filter = "all"
-        self.range_key = "dice"
+        self.range_key = "dice_empty_ok"
         self.dice_range = (0.0, 1.0)
         self.text_filter = ""
         self.order = np.zeros(0, np.int64)
@@ -63,8 +63,8 @@ class GalleryOrder:
             self._view_changed()
 
     def set_dice_range(self, lo: float, hi: float) -> None:
-        """Keep samples whose ``range_key`` metric (default Dice) lies in [lo, hi]."""
-        self.set_metric_range(self.range_key, lo, hi)
+        """Keep samples whose Dice (the reference's formula) lies in [lo, hi]."""
+        self.set_metric_range("dice", lo, hi)
 
     def set_metric_range(self, key: str, lo: float, hi: float) -> None:
         if key not in METRIC_KEYS:

@@ -65,11 +65,11 @@ def test_worst_sample_in_two_clicks(qtbot, panel):
     map shows where it fails."""
     m = panel.model
     m.set_sort("name")
-    panel.gallery.sort_combo.setCurrentIndex(0)             # "Dice" (ascending)
-    assert m.sort_key == "dice" and m.ascending
+    panel.gallery.sort_combo.setCurrentIndex(0)             # "Dice" (empty GT handled, ascending)
+    assert m.sort_key == "dice_empty_ok" and m.ascending
     _click_tile(qtbot, panel, 0)
-    worst = int(np.nanargmin(m.dice))
-    assert m.current == worst
+    worst = m.current
+    assert m.dice_empty_ok[worst] == np.nanmin(m.dice_empty_ok)
     assert panel.sample.name == m.names[worst]
     err = panel.viewer.view.right.layer("errors").pixels
     assert err[..., 3].any(), "the error map of the worst sample shows its failures"
@@ -96,7 +96,7 @@ def test_segmentation_slider_updates_everything(qtbot, panel):
     assert panel.curves.m_dice.getData()[0][0] == pytest.approx(m.seg_threshold)
     assert f"{m.stats['dice_mean']:.3f}" in panel.curves.readout.text()
     np.testing.assert_array_equal(panel.gallery.list_model._order, m.order)    # gallery re-sorted by new Dice
-    dd = m.dice[m.order]
+    dd = m.dice_empty_ok[m.order]
     assert np.all(np.diff(dd[~np.isnan(dd)]) >= 0)
     assert panel.thresholds.seg_spin.value() == pytest.approx(m.seg_threshold, abs=1e-4)
     # the numeric field snaps up to a bin edge
@@ -132,7 +132,7 @@ def test_filters_and_sorting_in_the_gallery(qtbot, panel):
     g.dice_lo.setValue(0.5)
     g.dice_hi.setValue(0.9)
     rows = [g.list_model.sample_at(r) for r in range(g.list_model.rowCount())]
-    assert rows and all(0.5 <= m.dice[i] <= 0.9 for i in rows)
+    assert rows and all(0.5 <= m.dice_empty_ok[i] <= 0.9 for i in rows)
     assert f"{len(rows)} of {m.n}" in g.count_label.text()
     g.dice_lo.setValue(0.0)
     g.dice_hi.setValue(1.0)
