@@ -104,13 +104,12 @@ def test_every_tab_of_the_main_window_fits_1280x800(qtbot, tmp_path, monkeypatch
     from crackviewer.qt.settings import AppSettings
 
     monkeypatch.setenv("CRACKVIEWER_SETTINGS", str(tmp_path / "s.ini"))
-    win = MainWindow(AppSettings(tmp_path / "s.ini", workspace=tmp_path / "ws"), probe_devices=False,
-                     optional_panels=False)
+    win = MainWindow(AppSettings(tmp_path / "s.ini", workspace=tmp_path / "ws"), probe_devices=False)
     win.confirm_close = False
     qtbot.addWidget(win)
-    win._make_optional_panels()
     win.resize(1280, 800)
     win.show()
+    qtbot.waitUntil(lambda: win.inspect_panel is not None, timeout=30000)   # built at once or in the background
     ip = win.inspect_panel
     assert ip is not None and ip.open_run(run)
     for k in range(win.tabs.count()):
