@@ -1,6 +1,7 @@
 """Latency of one threshold-slider step in the inspection window, at 1,695 samples (offscreen).
 
-One step = the slider's new value -> every sample's Dice/IoU from the cumulative histograms, the dataset statistics,
+One step = the slider's new value -> every sample's Dice/IoU and crack metrics (tolerance precision/recall/F1, empty-aware
+Dice/IoU, clDice's Tsens; issue 13) from the cumulative histograms, the dataset statistics,
 the TP/FP/FN/TN counts, the gallery's order and filters, the overlay of the open sample (448x448 map), the
 operating points on the curves -> a synchronous repaint of the whole panel (every visible widget).
 
@@ -60,8 +61,22 @@ def synthetic_eval(out: Path, n: int, hw: int = 448, maps: int = 8, seed: int = 
         hist_neg[i] = rng.multinomial(px - g, neg_pmf[q])
     scores = np.where(labels > 0, rng.beta(5, 2, n), rng.beta(2, 5, n)).astype(np.float32)
     names = np.array([f"sample_{i:04d}" for i in range(n)])
+    # crack metrics' histograms (crack_record.SAMPLES_KEYS): GT pixels' max within the tolerance a little higher
+    # than their own probability; the tolerance band's pixels a mix of crack and near-background
+    tol_gt = np.zeros_like(hist_pos)
+    near = np.zeros_like(hist_pos)
+    skel = np.zeros_like(hist_pos)
+    up = pmf(1 + 8 * 0.9, 1.2)
+    for i in range(n):
+        g = int(hist_pos[i].sum())
+        if g:
+            tol_gt[i] = rng.multinomial(g, up)
+            skel[i] = rng.multinomial(max(1, g // 4), up)
+            near[i] = hist_pos[i] + rng.multinomial(2 * g, 0.5 * up + 0.5 * neg_pmf[0])
+    cl = np.stack([skel.sum(1), skel.sum(1) // 2, skel.sum(1), skel.sum(1) // 2], 1).astype(np.int64)
     np.savez(out / "samples.npz", names=names, labels=labels, scores=scores, segmented=labels > 0,
-             hist_pos=hist_pos, hist_neg=hist_neg)
+             hist_pos=hist_pos, hist_neg=hist_neg, tol_hist_gt=tol_gt, tol_hist_near=near, skel_hist_gt=skel,
+             cldice_counts=cl)
     im = MI.image_metrics(labels, scores)
     t, _ = MP.seg_threshold_pr(hist_pos.sum(0, dtype=np.int64), hist_neg.sum(0, dtype=np.int64))
     metrics = {"split": "test", "n": n, "auc": im["auc"], "ap": im["ap"], "best_threshold": im["best_threshold"],
@@ -88,7 +103,7 @@ def fill_thumbnails(panel, size: int = 112, seed: int = 1) -> None:
         cv2.line(prob, (0, y), (size - 1, int(rng.integers(10, size - 10))), int(rng.integers(80, 255)), 2)
         gt = np.zeros((size, size), np.uint8)
         cv2.line(gt, (0, y), (size - 1, y + 3), 1, 2)
-        with loader._cv:
+        with loader._lock:
             loader._cache[i] = Thumbnail(i, base, prob, gt.astype(bool))
 
 
@@ -198,12 +213,27 @@ def main(argv=None) -> int:
         print(summary("gallery scroll step (72 px, 1,695 tiles)", ms_scroll))
         print(f"a step = slider value -> model -> events -> gallery/stats/curves/overlay -> event loop drained "
               f"(repaints done; {tiles_per_step:.0f} gallery tiles repainted per step)")
+        print(f"CPU: {cpu_model()}")
         print(f"CPU: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (shared machine: wall times "
               "include waiting for the CPU; the CPU column is this thread's own work)")
         panel.gallery.loader.shutdown()
         panel.close()
         print(f"threshold step: {statistics.median(ms_seg[0]):.1f} ms")
     return 0
+
+
+def cpu_model() -> str:
+    """``lscpu``'s model name (the figure depends on the machine)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (no lscpu)"
+    for line in out.splitlines():
+        if line.lower().startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
 
 
 def _visible_tiles(panel) -> int:

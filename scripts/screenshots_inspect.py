@@ -4,6 +4,10 @@
     python scripts/screenshots_inspect.py --run runs/R    # a given run folder
     python scripts/screenshots_inspect.py --out DIR
 
+The crack views (``inspect_crack_metrics``, ``inspect_reliability``, ``inspect_measure``, ``inspect_uncertainty``,
+``inspect_1280x800``) need an evaluation with the crack metrics' arrays (``crack-train eval`` writes them; older
+evaluations: ``scripts/crack_record_arrays.py``). The demo's uncertainty maps are simulated.
+
 The demo runs are made by ``tests/fakes.py`` on the real crack photos of ``../shared/data/cracks`` (test split)
 with simulated probability maps, so the pictures show real images and masks; when that data is missing, on the
 fakes' own synthetic dataset. A real trained run (``--run``, or the newest finished run with an evaluation under
@@ -22,7 +26,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SIZE = (1400, 900)
+SIZE = (1600, 1000)
+SMALL = (1280, 800)
 SHARED = ROOT.parent / "shared" / "data" / "cracks"
 
 
@@ -80,7 +85,7 @@ def shoot(app, run_dir: Path, out: Path, prefix: str, run_b: Path | None = None)
     shots = []
 
     # 1. overview: sorted by Dice (worst first), the worst crack image open with its error map
-    m.set_sort("dice", ascending=True)
+    m.set_sort("dice_empty_ok", ascending=True)
     m.set_current(_worst_positive(m))
     _settle(app, panel, 300)
     shots.append(_save(panel, out / f"{prefix}overview.png"))
@@ -122,7 +127,10 @@ def shoot(app, run_dir: Path, out: Path, prefix: str, run_b: Path | None = None)
     m.reset_seg("validation")
     m.reset_image("validation")
 
-    # 4. comparison with a second run
+    # 4. crack metrics (issue 13): statistics, tolerance PR, reliability; sorted by tolerance F1
+    shots += crack_shots(app, panel, out, prefix)
+
+    # 5. comparison with a second run
     if run_b is not None:
         panel.tabs.setCurrentWidget(panel.compare)
         panel.compare.open_b_path(run_b)
@@ -131,6 +139,70 @@ def shoot(app, run_dir: Path, out: Path, prefix: str, run_b: Path | None = None)
     panel.gallery.loader.shutdown()
     panel.close()
     return shots
+
+
+def crack_shots(app, panel, out: Path, prefix: str) -> list[Path]:
+    """Statistics and curves with the crack metrics, the reliability diagram, the measurement layer with the crack
+    table, the uncertainty layer (when the evaluation has maps), and the window at 1280x800."""
+    m, shots = panel.model, []
+    if m.crack_view is None:
+        print("no crack metrics in this evaluation: run scripts/crack_record_arrays.py on it first")
+        return shots
+    m.set_sort("f1_tol", ascending=True)
+    mid = _middling_positive(m)
+    m.set_current(mid)
+    _settle(app, panel, 300)
+    shots.append(_save(panel, out / f"{prefix}crack_metrics.png"))
+    panel.curve_tabs.setCurrentWidget(panel.reliability)
+    _settle(app, panel)
+    shots.append(_save(panel, out / f"{prefix}reliability.png"))
+    # measurement layer: the widest predicted crack zoomed in, its row selected
+    panel.curve_tabs.setCurrentWidget(panel.measure)
+    panel.toggle_overlay("errors")
+    panel.toggle_overlay("measure")
+    res = panel.samples.remeasure(now=True)
+    if res is not None and res.rows:
+        panel.measure.table.selectRow(0)
+        panel.samples.zoom_to(res.rows[0]["bbox"])
+    _settle(app, panel)
+    shots.append(_save(panel, out / f"{prefix}measure.png"))
+    panel.toggle_overlay("measure")
+    panel.toggle_overlay("errors")
+    panel.viewer.view.fit()
+    if panel.viewer.overlay_buttons["uncertainty"].isEnabled():
+        m.set_sort("uncertainty", ascending=False)
+        m.set_current(next((int(i) for i in m.order if m.labels[i] > 0), int(m.order[0])))
+        panel.curve_tabs.setCurrentWidget(panel.curves)
+        panel.toggle_overlay("uncertainty")
+        _settle(app, panel, 300)
+        shots.append(_save(panel, out / f"{prefix}uncertainty.png"))
+        panel.toggle_overlay("uncertainty")
+    panel.curve_tabs.setCurrentWidget(panel.curves)
+    m.set_sort("dice_empty_ok", ascending=True)
+    m.set_current(mid)
+    panel.resize(*SMALL)
+    _settle(app, panel, 300)
+    shots.append(_save(panel, out / f"{prefix}1280x800.png"))
+    panel.resize(*SIZE)
+    _settle(app, panel)
+    return shots
+
+
+def demo_uncertainty(run: Path) -> None:
+    """Simulated uncertainty maps for a demo run (the spread is largest where the demo map is near 0.5, blurred),
+    written where ``crack-train eval --tta`` puts real ones."""
+    import cv2
+    import numpy as np
+
+    from scripts.crack_record_arrays import write_uncertainty_maps
+    from trainer.runs import paths
+
+    maps = {}
+    for p in sorted((run / paths.PROBS).glob("*.png")):
+        prob = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
+        u = cv2.GaussianBlur(2 * prob * (1 - prob), (0, 0), 2)           # std-like spread, at most 0.5
+        maps[p.stem] = np.clip(np.round(u / 0.5 * 255), 0, 255).astype(np.uint8)
+    write_uncertainty_maps(run, maps)
 
 
 def demo_runs(tmp: Path) -> tuple[Path, Path]:
@@ -142,6 +214,10 @@ def demo_runs(tmp: Path) -> tuple[Path, Path]:
     b = make_fake_run(tmp, name="demo-run-B", quality=0.55, seed=11,
                       **({"data": data} if data is not None else {"n_samples": 60, "size": 128,
                                                                   "data": tmp / "data"}))
+    from scripts.crack_record_arrays import add_crack_arrays
+
+    demo_uncertainty(a)
+    add_crack_arrays(a)
     return a, b
 
 

@@ -13,47 +13,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFrame, QGridLayout, QGroupBox, QHBoxLayout,
-                               QLabel, QListWidget, QListWidgetItem, QPushButton, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QListWidget, QListWidgetItem, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
-from figures import colors
+from crackviewer.inspect.compare_model import LOSS, TIE, TIE_EPS, WIN, Comparison, diff_map_bgra  # noqa: F401
+from crackviewer.inspect.compare_pair import PairViews, _f, _rgb, _signed
 from crackviewer.inspect.evaluation_folder import Evaluation, evaluations_of
 from crackviewer.inspect.sample_store import SampleStore
 from crackviewer.inspect.threshold_model import ThresholdModel
-from crackviewer.viewer.layers import ContourItem, error_map_bgra, mask_contours
-from crackviewer.viewer.view import SampleViewer, ViewLink
-from trainer.metrics import pixels as metrics_pixels
 from trainer.errors import CrackError
-
-TIE_EPS = 0.01          # |Dice B - Dice A| below this is a tie
-WIN = colors.WIN
-LOSS = colors.LOSS
-TIE = (150, 150, 150)
-BOTH_WRONG = (120, 120, 120)
-
-
-def _rgb(c) -> str:
-    return f"rgb({c[0]},{c[1]},{c[2]})"
-
-
-def diff_map_bgra(pred_a: np.ndarray, pred_b: np.ndarray, gt: np.ndarray, alpha: int = 255) -> np.ndarray:
-    """Premultiplied BGRA difference map: WIN where only B is right, LOSS where only A is right, grey where both are
-    wrong, transparent where both are right."""
-    a_ok = pred_a.astype(bool) == gt.astype(bool)
-    b_ok = pred_b.astype(bool) == gt.astype(bool)
-    code = np.zeros(gt.shape, np.uint8)
-    code[b_ok & ~a_ok] = 1
-    code[a_ok & ~b_ok] = 2
-    code[~a_ok & ~b_ok] = 3
-    table = np.zeros((4, 4), np.uint8)
-    for k, c in ((1, WIN), (2, LOSS), (3, BOTH_WRONG)):
-        a = alpha if k != 3 else alpha // 2
-        table[k] = [c[2] * a // 255, c[1] * a // 255, c[0] * a // 255, a]
-    return table[code]
+from trainer.runs import paths
 
 
 class _PassiveScatter(pg.ScatterPlotItem):
@@ -61,76 +33,6 @@ class _PassiveScatter(pg.ScatterPlotItem):
 
     def mouseClickEvent(self, ev):
         ev.ignore()
-
-
-class Comparison:
-    """Qt-free pairing of two models on their common samples."""
-
-    def __init__(self, a: ThresholdModel, b: ThresholdModel):
-        self.a, self.b = a, b
-        names_b = {n: i for i, n in enumerate(b.names)}
-        ia, ib = [], []
-        for i, n in enumerate(a.names):
-            j = names_b.get(n)
-            if j is not None:
-                ia.append(i)
-                ib.append(j)
-        self.ia = np.asarray(ia, np.int64)
-        self.ib = np.asarray(ib, np.int64)
-        self.only_a = a.n - len(ia)
-        self.only_b = b.n - len(ib)
-
-    @property
-    def n(self) -> int:
-        return int(self.ia.size)
-
-    def names(self) -> list[str]:
-        return [self.a.names[i] for i in self.ia]
-
-    def dice(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.a.dice[self.ia], self.b.dice[self.ib]
-
-    def delta(self) -> np.ndarray:
-        da, db = self.dice()
-        return db - da
-
-    def verdict(self) -> np.ndarray:
-        """Per pair: 1 B wins, -1 B loses, 0 tie, 2 no Dice (weak label)."""
-        d = self.delta()
-        out = np.zeros(d.shape, np.int8)
-        with np.errstate(invalid="ignore"):
-            out[d > TIE_EPS] = 1
-            out[d < -TIE_EPS] = -1
-        out[np.isnan(d)] = 2
-        return out
-
-    def summary(self) -> dict:
-        da, db = self.dice()
-        v = self.verdict()
-        pos = self.a.positive[self.ia]
-        ok = v != 2
-
-        def counts(sel):
-            return dict(wins=int(((v == 1) & sel).sum()), losses=int(((v == -1) & sel).sum()),
-                        ties=int(((v == 0) & sel).sum()))
-
-        oa = self.a.outcome[self.ia]
-        ob = self.b.outcome[self.ib]
-        correct_a = (oa == 0) | (oa == 3)
-        correct_b = (ob == 0) | (ob == 3)
-        d = db - da
-        order = np.argsort(np.where(ok, d, 0.0))
-        gains = [int(k) for k in order[::-1] if ok[k] and d[k] > TIE_EPS][:8]
-        losses = [int(k) for k in order if ok[k] and d[k] < -TIE_EPS][:8]
-        return dict(
-            n=self.n, only_a=self.only_a, only_b=self.only_b,
-            dice_a=float(np.nanmean(da[ok])) if ok.any() else None,
-            dice_b=float(np.nanmean(db[ok])) if ok.any() else None,
-            all=counts(ok), positives=counts(ok & pos), negatives=counts(ok & ~pos),
-            fixed=int((~correct_a & correct_b).sum()), broken=int((correct_a & ~correct_b).sum()),
-            correct_a=int(correct_a.sum()), correct_b=int(correct_b.sum()),
-            gains=gains, losses=losses,
-        )
 
 
 class ComparePanel(QWidget):
@@ -150,7 +52,7 @@ class ComparePanel(QWidget):
 
         # -- top bar
         self.a_label = QLabel("A: —")
-        self.a_label.setStyleSheet(f"font-weight:600;color:{_rgb(colors.CURVE_A)};")
+        self.a_label.setObjectName("runA")
         self.b_combo = QComboBox()
         self.b_combo.setMinimumWidth(240)
         self.b_combo.setToolTip("Evaluation B: another run or checkpoint evaluated on the same split")
@@ -175,7 +77,7 @@ class ComparePanel(QWidget):
         top.addWidget(self.a_label)
         top.addSpacing(12)
         lb = QLabel("B:")
-        lb.setStyleSheet(f"font-weight:600;color:{_rgb(colors.CURVE_B)};")
+        lb.setObjectName("runB")
         top.addWidget(lb)
         top.addWidget(self.b_combo)
         top.addWidget(self.open_b)
@@ -189,34 +91,8 @@ class ComparePanel(QWidget):
         top.addStretch(1)
 
         # -- scatter
-        self.plot = pg.PlotWidget(background="w")
-        pi = self.plot.getPlotItem()
-        pi.setTitle("<span style='font-size:9.5pt;font-weight:600;color:#222'>Per-sample Dice: A vs B</span>")
-        pi.setLabel("bottom", "Dice A", color="#444")
-        pi.setLabel("left", "Dice B", color="#444")
-        pi.showGrid(x=True, y=True, alpha=0.2)
-        pi.setXRange(-0.02, 1.02, padding=0)
-        pi.setYRange(-0.02, 1.02, padding=0)
-        pi.hideButtons()
-        pi.setMenuEnabled(False)
-        diag = pg.PlotCurveItem([0, 1], [0, 1], pen=pg.mkPen((160, 160, 160), width=1, style=Qt.DashLine))
-        pi.addItem(diag)
-        band_hi = pg.PlotCurveItem([0, 1 - TIE_EPS], [TIE_EPS, 1], pen=pg.mkPen((210, 210, 210), width=1))
-        band_lo = pg.PlotCurveItem([TIE_EPS, 1], [0, 1 - TIE_EPS], pen=pg.mkPen((210, 210, 210), width=1))
-        pi.addItem(band_hi)
-        pi.addItem(band_lo)
-        self.scatter = pg.ScatterPlotItem(size=8, pen=pg.mkPen(255, 255, 255, 180, width=0.8), hoverable=True,
-                                          hoverSize=12, tip=self._tip)
+        self.plot, self.scatter, self.sel_marker = scatter_plot(self._tip)
         self.scatter.sigClicked.connect(self._on_scatter_click)
-        pi.addItem(self.scatter)
-        self.sel_marker = _PassiveScatter(size=16, symbol="o", pen=pg.mkPen("#111", width=2), brush=None)
-        pi.addItem(self.sel_marker)
-        t1 = pg.TextItem("B better ↑", color=WIN, anchor=(0, 0))
-        t1.setPos(0.02, 0.98)
-        t2 = pg.TextItem("B worse ↓", color=LOSS, anchor=(1, 1))
-        t2.setPos(0.98, 0.02)
-        pi.addItem(t1)
-        pi.addItem(t2)
 
         # -- summary
         self.summary = QLabel("Open run B to compare.")
@@ -233,9 +109,9 @@ class ComparePanel(QWidget):
         sl.addWidget(self.summary)
         lists = QGridLayout()
         g1 = QLabel("Largest gains (B better)")
-        g1.setStyleSheet(f"color:{_rgb(WIN)};font-weight:600;")
+        g1.setObjectName("gainsTitle")
         g2 = QLabel("Largest losses (B worse)")
-        g2.setStyleSheet(f"color:{_rgb(LOSS)};font-weight:600;")
+        g2.setObjectName("lossesTitle")
         lists.addWidget(g1, 0, 0)
         lists.addWidget(g2, 0, 1)
         lists.addWidget(self.gains, 1, 0)
@@ -244,49 +120,15 @@ class ComparePanel(QWidget):
         sl.addStretch(1)
 
         # -- sample views
-        self.views = [SampleViewer(), SampleViewer(), SampleViewer()]
-        self.view_titles = [QLabel("A"), QLabel("B"), QLabel("Difference")]
-        for v in self.views:
-            v.add_layer("overlay", z=2, opacity=0.8)
-            v.add_item("gt", ContourItem(colors.GT_CONTOUR, 1.2), z=5)
-        self._link = ViewLink(self.views)
-        vrow = QHBoxLayout()
-        vrow.setSpacing(3)
-        for t, v in zip(self.view_titles, self.views):
-            col = QVBoxLayout()
-            col.setSpacing(0)
-            t.setAlignment(Qt.AlignCenter)
-            t.setStyleSheet("background:#26282c;color:#e0e0e0;padding:3px;font-weight:600;")
-            col.addWidget(t)
-            col.addWidget(v, 1)
-            vrow.addLayout(col, 1)
-        legend = QLabel(
-            f"<span style='color:{_rgb(colors.TP)}'>■</span> TP &nbsp; <span style='color:{_rgb(colors.FP)}'>■</span>"
-            f" FP &nbsp; <span style='color:{_rgb(colors.FN)}'>■</span> FN &nbsp;&nbsp;│&nbsp;&nbsp; difference: "
-            f"<span style='color:{_rgb(WIN)}'>■</span> B fixes A &nbsp; <span style='color:{_rgb(LOSS)}'>■</span> "
-            f"B breaks A &nbsp; <span style='color:{_rgb(BOTH_WRONG)}'>■</span> both wrong &nbsp; "
-            f"<span style='color:{_rgb(colors.GT_CONTOUR)}'>▬</span> GT contour")
-        legend.setStyleSheet("color:#444;")
-        self.pair_info = QLabel("Click a point of the scatter.")
-        self.pair_info.setTextFormat(Qt.RichText)
-        vbox = QWidget()
-        vl = QVBoxLayout(vbox)
-        vl.setContentsMargins(0, 0, 0, 0)
-        vl.setSpacing(3)
-        vl.addWidget(self.pair_info)
-        frame = QFrame()
-        frame.setStyleSheet("QFrame { background: #26282c; border-radius: 4px; }")
-        frame.setLayout(vrow)
-        vl.addWidget(frame, 1)
-        vl.addWidget(legend)
-
+        self.pair = PairViews()
+        self.views, self.view_titles, self.pair_info = self.pair.views, self.pair.view_titles, self.pair.pair_info
         upper = QSplitter(Qt.Horizontal)
         upper.addWidget(self.plot)
         upper.addWidget(sbox)
         upper.setSizes([520, 700])
         outer = QSplitter(Qt.Vertical)
         outer.addWidget(upper)
-        outer.addWidget(vbox)
+        outer.addWidget(self.pair)
         outer.setSizes([380, 460])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
@@ -318,7 +160,7 @@ class ComparePanel(QWidget):
         """Open B from a run folder (its evaluation of A's split) or an evaluation folder."""
         p = Path(path)
         try:
-            if (p / "samples.npz").is_file():
+            if (p / paths.SAMPLES).is_file():
                 target = p
                 self._b_dirs = [p]
             else:
@@ -435,33 +277,7 @@ class ComparePanel(QWidget):
             self.sel_marker.setData([da[self.current_pair]], [db[self.current_pair]])
 
     def _summary(self, s: dict) -> None:
-        a_name = self.a.evaluation.title if self.a.evaluation else "A"
-        b_name = self.b.evaluation.title if self.b.evaluation else "B"
-
-        def row(name, d):
-            return (f"<tr><td>{name}</td><td align=right style='color:{_rgb(WIN)}'><b>{d['wins']}</b></td>"
-                    f"<td align=right style='color:{_rgb(LOSS)}'><b>{d['losses']}</b></td>"
-                    f"<td align=right>{d['ties']}</td></tr>")
-
-        delta = (s["dice_b"] - s["dice_a"]) if s["dice_a"] is not None else None
-        better = ("B" if delta > 0 else "A") if delta is not None and abs(delta) > 1e-12 else "neither"
-        extra = ""
-        if s["only_a"] or s["only_b"]:
-            extra = (f"<br><span style='color:#8a5a00'>{s['only_a']} samples only in A and {s['only_b']} only in B "
-                     "are left out (not the same split?)</span>")
-        html = (
-            f"<b>{s['n']}</b> samples in both. &nbsp; A = {a_name} (seg {self.a.seg_threshold:.3f}), "
-            f"B = {b_name} (seg {self.b.seg_threshold:.3f}).<br>"
-            f"mean Dice: A <b>{_f(s['dice_a'])}</b> · B <b>{_f(s['dice_b'])}</b> · Δ <b>{_signed(delta)}</b> "
-            f"→ <b>{better}</b> is better on average.<br>"
-            f"<table cellspacing=0 cellpadding=3><tr><th align=left>Dice (|Δ| &gt; {TIE_EPS})&nbsp;&nbsp;</th>"
-            f"<th>&nbsp;B wins&nbsp;</th><th>&nbsp;B loses&nbsp;</th><th>&nbsp;ties&nbsp;</th></tr>"
-            + row("all samples", s["all"]) + row("crack images", s["positives"])
-            + row("crack-free images", s["negatives"]) + "</table>"
-            f"Image classification: B fixes <b style='color:{_rgb(WIN)}'>{s['fixed']}</b> and breaks "
-            f"<b style='color:{_rgb(LOSS)}'>{s['broken']}</b> decisions "
-            f"(correct: A {s['correct_a']}, B {s['correct_b']} of {s['n']})." + extra)
-        self.summary.setText(html)
+        self.summary.setText(summary_html(s, self.a, self.b))
         c = self.cmp
         names = c.names()
         da, db = c.dice()
@@ -495,53 +311,68 @@ class ComparePanel(QWidget):
         self.pairSelected.emit(self.cmp.names()[k])
 
     def _show_pair(self, k: int) -> None:
-        c = self.cmp
-        ia, ib = int(c.ia[k]), int(c.ib[k])
-        sa = self.store_a.load(ia) if self.store_a else None
-        sb = self.store_b.load(ib) if self.store_b else None
-        if sa is None or sb is None:
-            return
-        preds = []
-        for model, s, i in ((self.a, sa, ia), (self.b, sb, ib)):
-            if s.prob8 is None:
-                preds.append(None)
-                continue
-            pred = metrics_pixels.prob_to_bin(s.prob8.astype(np.float64) / 255.0) >= model.seg_bin
-            if model.mask_blanked(i):
-                pred[:] = False
-            preds.append(pred)
-        gt = sa.gt_eval
-        contours = mask_contours(sa.gt) if sa.gt is not None else []
-        # B's map at A's resolution (two models may have different input sizes)
-        if preds[1] is not None and preds[0] is not None and preds[1].shape != preds[0].shape:
-            h, w = preds[0].shape
-            preds[1] = cv2.resize(preds[1].astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-        g = gt if gt is not None else (np.zeros_like(preds[0]) if preds[0] is not None else None)
-        layers = [error_map_bgra(p, g) if p is not None and g is not None else None for p in preds[:2]]
-        diff = diff_map_bgra(preds[0], preds[1], g) if all(x is not None for x in (preds[0], preds[1], g)) else None
-        for v, lay in zip(self.views, layers + [diff]):
-            v.set_image(sa.image)
-            v.layer("gt").set_contours(contours)
-            if lay is None:
-                v.layer("overlay").clear()
-            else:
-                v.layer("overlay").set_bgra(lay)
-        ia_info, ib_info = self.a.sample_info(ia), self.b.sample_info(ib)
-        self.view_titles[0].setText(f"A · Dice {_f(ia_info['dice'])} · {ia_info['outcome']}")
-        self.view_titles[1].setText(f"B · Dice {_f(ib_info['dice'])} · {ib_info['outcome']}")
-        d = (ib_info["dice"] - ia_info["dice"]) if ia_info["dice"] is not None and ib_info["dice"] is not None \
-            else None
-        self.view_titles[2].setText(f"Difference · Δ Dice {_signed(d)}")
-        label = "crack" if ia_info["label"] else "crack-free"
-        self.pair_info.setText(f"<b>{ia_info['name']}</b> ({label}) &nbsp; score A {ia_info['score']:.3f} → "
-                               f"{ia_info['outcome']}, B {ib_info['score']:.3f} → {ib_info['outcome']} &nbsp; "
-                               f"crack px GT {ia_info['gt_pixels']}, A {ia_info['pred_pixels']}, "
-                               f"B {ib_info['pred_pixels']}")
+        if self.store_a is not None and self.store_b is not None:
+            self.pair.show_pair(self.a, self.b, self.store_a, self.store_b, self.cmp, k)
 
 
-def _f(v) -> str:
-    return "—" if v is None else f"{v:.3f}"
+def summary_html(s: dict, a: ThresholdModel, b: ThresholdModel) -> str:
+    """The comparison's summary as rich text (``s``: :meth:`Comparison.summary`)."""
+    a_name = a.evaluation.title if a.evaluation else "A"
+    b_name = b.evaluation.title if b.evaluation else "B"
+
+    def row(name, d):
+        return (f"<tr><td>{name}</td><td align=right style='color:{_rgb(WIN)}'><b>{d['wins']}</b></td>"
+                f"<td align=right style='color:{_rgb(LOSS)}'><b>{d['losses']}</b></td>"
+                f"<td align=right>{d['ties']}</td></tr>")
+
+    delta = (s["dice_b"] - s["dice_a"]) if s["dice_a"] is not None else None
+    better = ("B" if delta > 0 else "A") if delta is not None and abs(delta) > 1e-12 else "neither"
+    extra = ""
+    if s["only_a"] or s["only_b"]:
+        extra = (f"<br><span style='color:#8a5a00'>{s['only_a']} samples only in A and {s['only_b']} only in B "
+                 "are left out (not the same split?)</span>")
+    html = (
+        f"<b>{s['n']}</b> samples in both. &nbsp; A = {a_name} (seg {a.seg_threshold:.3f}), "
+        f"B = {b_name} (seg {b.seg_threshold:.3f}).<br>"
+        f"mean Dice: A <b>{_f(s['dice_a'])}</b> · B <b>{_f(s['dice_b'])}</b> · Δ <b>{_signed(delta)}</b> "
+        f"→ <b>{better}</b> is better on average.<br>"
+        f"<table cellspacing=0 cellpadding=3><tr><th align=left>Dice (|Δ| &gt; {TIE_EPS})&nbsp;&nbsp;</th>"
+        f"<th>&nbsp;B wins&nbsp;</th><th>&nbsp;B loses&nbsp;</th><th>&nbsp;ties&nbsp;</th></tr>"
+        + row("all samples", s["all"]) + row("crack images", s["positives"])
+        + row("crack-free images", s["negatives"]) + "</table>"
+        f"Image classification: B fixes <b style='color:{_rgb(WIN)}'>{s['fixed']}</b> and breaks "
+        f"<b style='color:{_rgb(LOSS)}'>{s['broken']}</b> decisions "
+        f"(correct: A {s['correct_a']}, B {s['correct_b']} of {s['n']})." + extra)
+    return html
 
 
-def _signed(v) -> str:
-    return "—" if v is None else f"{v:+.3f}"
+def scatter_plot(tip):
+    """The A-vs-B Dice scatter: (plot widget, scatter item, selection marker)."""
+    plot = pg.PlotWidget(background="w")
+    pi = plot.getPlotItem()
+    pi.setTitle("<span style='font-size:9.5pt;font-weight:600;color:#222'>Per-sample Dice: A vs B</span>")
+    pi.setLabel("bottom", "Dice A", color="#444")
+    pi.setLabel("left", "Dice B", color="#444")
+    pi.showGrid(x=True, y=True, alpha=0.2)
+    pi.setXRange(-0.02, 1.02, padding=0)
+    pi.setYRange(-0.02, 1.02, padding=0)
+    pi.hideButtons()
+    pi.setMenuEnabled(False)
+    diag = pg.PlotCurveItem([0, 1], [0, 1], pen=pg.mkPen((160, 160, 160), width=1, style=Qt.DashLine))
+    pi.addItem(diag)
+    band_hi = pg.PlotCurveItem([0, 1 - TIE_EPS], [TIE_EPS, 1], pen=pg.mkPen((210, 210, 210), width=1))
+    band_lo = pg.PlotCurveItem([TIE_EPS, 1], [0, 1 - TIE_EPS], pen=pg.mkPen((210, 210, 210), width=1))
+    pi.addItem(band_hi)
+    pi.addItem(band_lo)
+    scatter = pg.ScatterPlotItem(size=8, pen=pg.mkPen(255, 255, 255, 180, width=0.8), hoverable=True,
+                                      hoverSize=12, tip=tip)
+    pi.addItem(scatter)
+    sel_marker = _PassiveScatter(size=16, symbol="o", pen=pg.mkPen("#111", width=2), brush=None)
+    pi.addItem(sel_marker)
+    t1 = pg.TextItem("B better ↑", color=WIN, anchor=(0, 0))
+    t1.setPos(0.02, 0.98)
+    t2 = pg.TextItem("B worse ↓", color=LOSS, anchor=(1, 1))
+    t2.setPos(0.98, 0.02)
+    pi.addItem(t1)
+    pi.addItem(t2)
+    return plot, scatter, sel_marker

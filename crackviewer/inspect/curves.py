@@ -3,62 +3,22 @@
 Four small pyqtgraph plots bound to a :class:`~crackviewer.inspect.threshold_model.ThresholdModel`:
 
 * image-level ROC and PR (the classification threshold; a click picks the nearest curve point's threshold);
-* pixel-level PR of the split (the segmentation threshold; a click picks the nearest point's bin edge);
+* pixel-level PR of the split, strict (grey) and with the crack tolerance (blue, issue 13; the segmentation
+  threshold; a click picks the nearest point's bin edge);
 * mean Dice and IoU against the segmentation threshold (a click sets the threshold under the mouse).
 
-Moving a slider only moves the markers (the curves are drawn once per evaluation), so it costs well under 1 ms.
+A double-click opens the plot under the mouse in a larger window. Moving a slider only moves the markers (the curves are drawn once per evaluation), so it costs well under 1 ms.
 """
 from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QTextDocument, QTextOption
-from PySide6.QtWidgets import QGraphicsItem, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
-from figures import colors
+from crackviewer.inspect.live_text import LiveText
+from crackviewer.inspect.plot_style import CURVE, IOU_CURVE, POINT, _marker, _move, _pen, _style, _style_title
+from crackviewer.inspect.plot_window import enlarge_plot
 from crackviewer.inspect.threshold_model import ThresholdModel
-
-TEXT = "#222222"
-AXIS = "#666666"
-POINT = colors.FP           # operating point: orange (as in the report figures)
-CURVE = colors.CURVE_A      # blue
-IOU_CURVE = (150, 150, 150)
-
-
-def _pen(rgb, width=2.0, style=Qt.SolidLine, alpha=255):
-    p = pg.mkPen(QColor(*rgb[:3], alpha), width=width)
-    p.setStyle(style)
-    p.setCosmetic(True)
-    return p
-
-
-def _style(pi: pg.PlotItem, title: str, xlabel: str, ylabel: str) -> None:
-    pi.setTitle(f"<span style='font-size:9pt;font-weight:600;color:{TEXT}'>{title}</span>")
-    font = QFont()
-    font.setPointSizeF(8)
-    for side in ("left", "bottom"):
-        ax = pi.getAxis(side)
-        ax.setPen(pg.mkPen(AXIS))
-        ax.setTextPen(pg.mkPen("#444"))
-        ax.setTickFont(font)
-        ax.enableAutoSIPrefix(False)
-    pi.getAxis("left").setWidth(40)
-    pi.getAxis("bottom").setHeight(28)
-    style = {"color": "#444", "font-size": "8pt"}
-    pi.setLabel("bottom", xlabel, **style)
-    pi.setLabel("left", ylabel, **style)
-    # no grid: a grid is drawn by the axes across the whole plot, so every marker move would repaint them all
-    pi.setMenuEnabled(False)
-    pi.hideButtons()
-    pi.vb.setMouseEnabled(x=False, y=False)
-    pi.setXRange(0, 1, padding=0.03)
-    pi.setYRange(0, 1, padding=0.03)
-    pi.layout.setContentsMargins(2, 2, 6, 2)
-
-
-def _marker() -> pg.ScatterPlotItem:
-    return pg.ScatterPlotItem(size=11, symbol="o", pen=pg.mkPen(TEXT, width=1.4), brush=pg.mkBrush(*POINT))
-
 
 class CurvesPanel(QWidget):
     """ROC, PR, pixel PR and Dice-vs-threshold plots with operating points; clicks set thresholds."""
@@ -70,7 +30,7 @@ class CurvesPanel(QWidget):
         super().__init__(parent)
         self.model = model
         self.glw = pg.GraphicsLayoutWidget()
-        self.glw.setMinimumSize(300, 260)
+        self.glw.setMinimumSize(280, 160)
         self.glw.setBackground("w")
         self.glw.ci.layout.setContentsMargins(2, 2, 2, 2)
         self.glw.ci.layout.setSpacing(4)
@@ -90,15 +50,17 @@ class CurvesPanel(QWidget):
         self.p_roc.plot([0, 1], [0, 1], pen=_pen((170, 170, 170), 1, Qt.DashLine))
         self.c_roc = self.p_roc.plot([], [], pen=_pen(CURVE, 2))
         self.c_pr = self.p_pr.plot([], [], pen=_pen(CURVE, 2))
-        self.c_pix = self.p_pix.plot([], [], pen=_pen(CURVE, 2))
+        self.c_pix = self.p_pix.plot([], [], pen=_pen(IOU_CURVE, 1.5))
+        self.c_tol = self.p_pix.plot([], [], pen=_pen(CURVE, 2))
         self.c_iou = self.p_dice.plot([], [], pen=_pen(IOU_CURVE, 1.5, Qt.DashLine))
         self.c_dice = self.p_dice.plot([], [], pen=_pen(CURVE, 2))
         # the curves never move while a slider does: cache their pixels so that a moving marker only blits them
-        for c in (self.c_roc, self.c_pr, self.c_pix, self.c_iou, self.c_dice):
+        for c in (self.c_roc, self.c_pr, self.c_pix, self.c_tol, self.c_iou, self.c_dice):
             c.curve.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.m_roc, self.m_pr, self.m_pix, self.m_dice = _marker(), _marker(), _marker(), _marker()
+        self.m_tol = _marker()
         for p, m in ((self.p_roc, self.m_roc), (self.p_pr, self.m_pr), (self.p_pix, self.m_pix),
-                     (self.p_dice, self.m_dice)):
+                     (self.p_pix, self.m_tol), (self.p_dice, self.m_dice)):
             m.setZValue(10)
             p.addItem(m)
         # readouts under the plots (text items inside the plots would repaint the curves on every step)
@@ -115,9 +77,10 @@ class CurvesPanel(QWidget):
         self.p_roc.addItem(self.msg_roc)
         self.p_pr.addItem(self.msg_pr)
         for p in (self.p_roc, self.p_pr, self.p_pix, self.p_dice):
-            p.setToolTip("Click a point of the curve to use its threshold")
+            p.setToolTip("Click a point of the curve to use its threshold; double-click to enlarge")
         self.glw.scene().sigMouseClicked.connect(self._on_click)
         self._dice_key = None
+        self.enlarged = None
         model.events.evaluation.connect(self._on_evaluation)
         model.events.thresholds.connect(self._on_thresholds)
         if model.evaluation is not None:
@@ -146,6 +109,11 @@ class CurvesPanel(QWidget):
             _style_title(self.p_pr, "PR" + (f" · AP {ap:.3f}" if ap is not None else " (images)"))
         pc = m.pixel_curve()
         self.c_pix.setData(pc["recall"], pc["precision"])
+        tc = m.tolerance_curve()
+        self.c_tol.setData([], []) if tc is None else self.c_tol.setData(tc["recall"], tc["precision"])
+        tol = (m.split or {}).get("tolerance_px")
+        _style_title(self.p_pix, "PR (pixels)" if tc is None else
+                     f"PR pixels: strict, ±{tol if tol is not None else 2:g} px")
         self._dice_key = None
         self._on_thresholds()
 
@@ -166,6 +134,8 @@ class CurvesPanel(QWidget):
             image_line = f"{dot} <b>images</b>: ROC and PR undefined on a one-class split"
         px = m.pixel_operating_point()
         _move(self.m_pix, px["recall"], px["precision"])
+        to = m.tolerance_operating_point()
+        self.m_tol.setData([], []) if to is None else _move(self.m_tol, to["recall"], to["precision"])
         key = (m.gated, m.image_threshold if m.gated else None)
         if key != self._dice_key:
             dc = m.dice_curve()
@@ -177,8 +147,8 @@ class CurvesPanel(QWidget):
         _move(self.m_dice, m.seg_threshold, dm if dm is not None else 0.0)
         dice = f" · Dice {dm:.3f}" if dm is not None else ""
         self.readout.setText(f"{image_line}<br>{dot} <b>pixels</b> t {m.seg_threshold:.3f}"
-                             f"{' (gated)' if m.gated else ''}: P {px['precision']:.3f} · R {px['recall']:.3f}"
-                             f"{dice}")
+                             f"{' (gated)' if m.gated else ''}: P {px['precision']:.3f} R {px['recall']:.3f}"
+                             + (f" · tol F1 {to['f1']:.3f}" if to is not None else "") + dice)
 
     # ------------------------------------------------------------------ clicks -> model
     def _plot_under(self, scene_pos: QPointF):
@@ -197,7 +167,9 @@ class CurvesPanel(QWidget):
                 m.set_image_threshold(t)
                 self.imageThresholdPicked.emit(t)
             return t
-        t = m.nearest_seg_threshold(curve, x, y, aspect=self._aspect(curve))
+        if curve == "pixel" and m.tolerance_curve() is not None:
+            curve = "tolerance"
+        t = m.nearest_seg_threshold(curve, x, y, aspect=self._aspect("pixel" if curve == "tolerance" else curve))
         m.set_seg_threshold(t)
         self.segThresholdPicked.emit(m.seg_threshold)
         return m.seg_threshold
@@ -217,6 +189,10 @@ class CurvesPanel(QWidget):
         name, p = self._plot_under(ev.scenePos())
         if p is None:
             return
+        if ev.double():
+            self.enlarged = enlarge_plot(p, self)
+            ev.accept()
+            return
         pt = p.vb.mapSceneToView(ev.scenePos())
         self.click_at(name, pt.x(), pt.y())
         ev.accept()
@@ -225,56 +201,3 @@ class CurvesPanel(QWidget):
         """Scene position of plot coordinates (for tests that click)."""
         p = {"roc": self.p_roc, "pr": self.p_pr, "pixel": self.p_pix, "dice": self.p_dice}[curve]
         return p.vb.mapViewToScene(QPointF(x, y))
-
-
-def _move(marker: pg.ScatterPlotItem, x: float, y: float) -> None:
-    marker.setData([x], [y])
-
-
-class LiveText(QWidget):
-    """Rich text that changes on every slider step. Unlike a QLabel, setting the text only repaints this widget:
-    it never asks the window's layouts to recompute (its height is fixed to ``lines`` text lines)."""
-
-    def __init__(self, lines: int = 1, parent: QWidget | None = None, background: str = "white"):
-        super().__init__(parent)
-        self._bg = QColor(background)
-        # opaque: a text change repaints this widget only, not the styled panels behind it
-        self.setAttribute(Qt.WA_OpaquePaintEvent, True)
-        self._doc = QTextDocument(self)
-        self._doc.setDocumentMargin(0)
-        opt = QTextOption()
-        opt.setWrapMode(QTextOption.WrapAtWordBoundaryOrAnywhere)
-        self._doc.setDefaultTextOption(opt)
-        self._html = ""
-        self._lines = lines
-        self._fix_height()
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
-        self.setMinimumWidth(60)
-
-    def _fix_height(self) -> None:
-        self.setFixedHeight(int(self.fontMetrics().lineSpacing() * self._lines * 1.3) + 2)
-
-    def setFont(self, font) -> None:
-        super().setFont(font)
-        self._fix_height()
-
-    def setText(self, html: str) -> None:
-        if html != self._html:
-            self._html = html
-            self._doc.setHtml(html)
-            self.update()
-
-    def text(self) -> str:
-        return self._html
-
-    def paintEvent(self, event) -> None:
-        p = QPainter(self)
-        p.fillRect(self.rect(), self._bg)
-        self._doc.setDefaultFont(self.font())
-        self._doc.setTextWidth(self.width())
-        self._doc.drawContents(p)
-        p.end()
-
-
-def _style_title(pi: pg.PlotItem, title: str) -> None:
-    pi.setTitle(f"<span style='font-size:9pt;font-weight:600;color:{TEXT}'>{title}</span>")

@@ -1,5 +1,6 @@
-"""Finding and loading evaluation folders for the Inspect tab (Qt-free): which run an evaluation belongs to, the
-evaluations of a run, and an Evaluation (its samples.npz histograms, results and metrics)."""
+"""Loading evaluation folders for the Inspect tab (Qt-free): an Evaluation (its samples.npz histograms, the crack
+metrics' arrays, results and metrics), with its run and dataset found by
+:func:`trainer.runs.evaluation.find_eval_sources`."""
 from __future__ import annotations
 
 import json
@@ -9,42 +10,20 @@ from pathlib import Path
 
 import numpy as np
 
+from trainer.errors import CrackError, DataError
+from trainer.metrics import crack_record
 from trainer.metrics import pixels as metrics_pixels
-from trainer.errors import DataError
+from trainer.runs import paths
+from trainer.runs.evaluation import find_eval_sources, read_eval
 from trainer.runs.folder import RunFolder
-from trainer.runs.evaluation import read_eval
 
 _NUM = re.compile(r"(\d+)")
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"cannot read JSON ({exc})", path) from None
-    return data if isinstance(data, dict) else None
-
-
-def find_run_dir(eval_dir: Path) -> Path | None:
-    """The run folder an evaluation folder belongs to: itself (test evaluation written after training),
-    ``RUN/evals/<split>``'s RUN, or ``source.json``'s ``run`` (``crack-train eval --out DIR``)."""
-    eval_dir = Path(eval_dir)
-    if (eval_dir / "config.toml").is_file() or (eval_dir / "events.jsonl").is_file():
-        return eval_dir
-    if eval_dir.parent.name == "evals" and ((eval_dir.parent.parent / "config.toml").is_file()
-                                          or (eval_dir.parent.parent / "events.jsonl").is_file()):
-        return eval_dir.parent.parent
-    src = _read_json(eval_dir / "source.json") if (eval_dir / "source.json").is_file() else None
-    if src and src.get("run") and Path(src["run"]).is_dir():
-        return Path(src["run"])
-    return None
+CRACK_KEYS = crack_record.SAMPLES_KEYS + (crack_record.SAMPLES_KEY_UNCERTAINTY,)
 
 
 @dataclass
 class Evaluation:
-    """One evaluation folder in memory (everything except the probability maps)."""
+    """One evaluation folder in memory (everything except the probability and uncertainty maps)."""
 
     dir: Path
     names: list[str]
@@ -59,7 +38,8 @@ class Evaluation:
     run_dir: Path | None = None
     data_path: Path | None = None
     config: dict = field(default_factory=dict)
-    saved_thresholds: dict | None = None     # thresholds.json of the run, if any
+    crack: dict = field(default_factory=dict)     # samples.npz's crack arrays (crack_record.SAMPLES_KEYS, ...)
+    on_disk: bool = False                         # a real folder (thresholds and maps are read from it)
 
     @property
     def n(self) -> int:
@@ -70,48 +50,61 @@ class Evaluation:
         run = self.run_dir.name if self.run_dir is not None else self.dir.name
         return f"{run} · {self.split or 'split?'}"
 
+    def samples_dict(self) -> dict:
+        """The ``samples.npz``-like dict :class:`trainer.metrics.crack_record.CrackView` reads."""
+        return dict(hist_pos=self.hist_pos, hist_neg=self.hist_neg, labels=self.labels, scores=self.scores,
+                    **self.crack)
+
+    @property
+    def has_crack_metrics(self) -> bool:
+        return all(k in self.crack for k in crack_record.SAMPLES_KEYS[:2])
+
     @classmethod
     def load(cls, eval_dir: str | Path) -> "Evaluation":
         """Read an evaluation folder (``samples.npz`` + ``metrics.json`` + ``results.csv``) and find its run and
         dataset. :class:`DataError` naming the file when ``samples.npz`` is missing or inconsistent."""
-
         d = Path(eval_dir)
         ev = read_eval(d)
         if ev["bins"] != metrics_pixels.B:
-            raise DataError(f"histograms have {ev['bins']} bins, this version reads {metrics_pixels.B}", d / "samples.npz")
-        run_dir = find_run_dir(d)
-        config: dict = {}
-        data_path = None
-        saved = None
-        src = _read_json(d / "source.json") if (d / "source.json").is_file() else None
-        if src and src.get("data"):
-            data_path = Path(src["data"])
-        if run_dir is not None:
-            rf = RunFolder(run_dir)
-            config = rf.config_or_empty()
-            if data_path is None:
-                data_path = rf.data_path
-            try:
-                saved = rf.thresholds()
-            except DataError:
-                saved = None
+            raise DataError(f"histograms have {ev['bins']} bins, this version reads {metrics_pixels.B}",
+                            d / paths.SAMPLES)
+        crack = read_crack_arrays(d, len(ev["names"]))
+        try:
+            run, data_path, _ = find_eval_sources(d)
+        except CrackError:
+            run, data_path = None, None
+        config = run.config_or_empty() if run is not None else {}
         metrics = ev["metrics"] or {}
         if data_path is None and metrics.get("data"):
             data_path = Path(metrics["data"])
         return cls(dir=d, names=list(ev["names"]), labels=ev["labels"], scores=ev["scores"],
                    segmented=ev["segmented"], hist_pos=ev["hist_pos"], hist_neg=ev["hist_neg"], metrics=metrics,
-                   results=ev["results"], split=ev["split"] or metrics.get("split"), run_dir=run_dir,
-                   data_path=data_path, config=config, saved_thresholds=saved)
+                   results=ev["results"], split=ev["split"] or metrics.get("split"),
+                   run_dir=None if run is None else Path(run.path), data_path=data_path, config=config,
+                   crack=crack, on_disk=True)
 
     @classmethod
     def from_arrays(cls, names, labels, scores, hist_pos, hist_neg, segmented=None, metrics=None,
-                    directory: str | Path = ".") -> "Evaluation":
+                    directory: str | Path = ".", crack: dict | None = None) -> "Evaluation":
         """An in-memory evaluation (benchmarks, tests)."""
         labels = np.asarray(labels).astype(np.int8)
         seg = np.asarray(segmented).astype(bool) if segmented is not None else labels > 0
         return cls(dir=Path(directory), names=[str(n) for n in names], labels=labels,
                    scores=np.asarray(scores, np.float32), segmented=seg, hist_pos=np.asarray(hist_pos),
-                   hist_neg=np.asarray(hist_neg), metrics=dict(metrics or {}))
+                   hist_neg=np.asarray(hist_neg), metrics=dict(metrics or {}), crack=dict(crack or {}))
+
+
+def read_crack_arrays(eval_dir: Path, n: int) -> dict:
+    """The crack metrics' arrays of ``samples.npz`` (only those members are decompressed); {} for an evaluation made
+    before they existed. A present but malformed array raises DataError naming the file."""
+    p = Path(eval_dir) / paths.SAMPLES
+    with np.load(p, allow_pickle=False) as z:
+        out = {k: z[k] for k in CRACK_KEYS if k in z.files}
+        if not out:
+            return {}
+    # check_samples only needs hist_pos's shape: a zero-strided stand-in
+    crack_record.check_samples({**out, "hist_pos": np.broadcast_to(np.uint32(0), (n, metrics_pixels.B))}, p)
+    return out
 
 
 def evaluations_of(run_dir: str | Path) -> list[Path]:
@@ -121,3 +114,23 @@ def evaluations_of(run_dir: str | Path) -> list[Path]:
 
 def natural_key(s: str):
     return [int(t) if t.isdigit() else t.lower() for t in _NUM.split(s)]
+
+
+def split_of(d: Path) -> str | None:
+    try:
+        return json.loads((Path(d) / paths.METRICS).read_text(encoding="utf-8")).get("split")
+    except (OSError, ValueError):
+        return None
+
+
+def eval_title(d: Path) -> str:
+    sp = split_of(d) or Path(d).name
+    where = "run folder" if paths.is_run_dir(d) else f"{Path(d).parent.name}/{Path(d).name}"
+    return f"{sp}  ({where})"
+
+
+def same_dir(a: Path, b: Path) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return str(a) == str(b)

@@ -18,15 +18,15 @@ import numpy as np
 from crackviewer.inspect.sample_store import SampleStore
 from crackviewer.inspect.threshold_model import ThresholdModel
 from trainer.metrics import pixels as metrics_pixels
+from trainer.atomic import atomic_write_bytes
 from trainer.errors import DataError
+from trainer.runs import paths
 
 CSV_COLUMNS = ["name", "label", "score", "decision", "outcome", "dice", "iou", "gt_pixels", "pred_pixels",
                "tp_pixels", "fp_pixels", "segmented", "gated_out", "seg_threshold", "image_threshold", "gated"]
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    from trainer.atomic import atomic_write_bytes
-
     try:
         atomic_write_bytes(Path(path), data)
     except OSError as exc:
@@ -86,8 +86,6 @@ def export_masks(model: ThresholdModel, store: SampleStore, out_dir: str | Path,
     evaluation's map size). Samples blanked by gating get an all-zero mask. ``progress(done, total)`` may return
     False to cancel. Returns ``dict(written, skipped, out_dir, problems)``.
     """
-    from trainer.runs.paths import prob_png_name
-
     if resolution not in ("image", "model"):
         raise ValueError(f"resolution must be 'image' or 'model', got {resolution!r}")
     out = Path(out_dir)
@@ -117,8 +115,8 @@ def export_masks(model: ThresholdModel, store: SampleStore, out_dir: str | Path,
                 mask[:] = 0
             ok, buf = cv2.imencode(".png", mask)
             if not ok:
-                raise DataError("OpenCV could not encode the mask", out / prob_png_name(name))
-            _atomic_write(out / prob_png_name(name), buf.tobytes())
+                raise DataError("OpenCV could not encode the mask", out / paths.prob_png_name(name))
+            _atomic_write(out / paths.prob_png_name(name), buf.tobytes())
             written += 1
         if progress is not None and progress(j + 1, len(idx)) is False:
             break
@@ -149,8 +147,21 @@ def save_thresholds(model: ThresholdModel, run_dir: str | Path | None = None) ->
     if run_dir is None:
         raise DataError("this evaluation belongs to no run folder: choose where to save thresholds.json",
                         ev.dir if ev is not None else None)
-    path = Path(run_dir) / "thresholds.json"
+    path = Path(run_dir) / paths.THRESHOLDS
     _atomic_write(path, (json.dumps(thresholds_payload(model), indent=2) + "\n").encode("utf-8"))
-    if ev is not None and Path(run_dir) == ev.run_dir:
-        ev.saved_thresholds = thresholds_payload(model)
     return path
+
+
+VALIDATION_SPLITS = ("val", "valid", "validation")
+
+
+def leakage_warning(model: ThresholdModel) -> str | None:
+    """A warning when the thresholds about to be saved for ``predict`` were chosen on a split that is not the
+    validation split (e.g. the test split): reported test scores at those thresholds are then optimistic."""
+    ev = model.evaluation
+    split = (ev.split if ev is not None else None) or "unknown"
+    if split.lower() in VALIDATION_SPLITS:
+        return None
+    return (f"These thresholds were chosen while looking at the {split!r} split. Saving them for predict "
+            f"leaks that split into the model: its scores at these thresholds are no longer an honest estimate. "
+            f"Choose thresholds on the validation split (open evals/val) or use the Validation presets.")

@@ -11,6 +11,8 @@ INSPECT_SHORTCUTS = [
     Shortcut("overlay_pred", ("M",), "Predicted mask on / off", "Overlays"),
     Shortcut("overlay_heatmap", ("H",), "Probability heatmap on / off", "Overlays"),
     Shortcut("overlay_errors", ("E",), "Error map (TP/FP/FN) on / off", "Overlays"),
+    Shortcut("overlay_uncertainty", ("U",), "Uncertainty map on / off (evaluations with --tta)", "Overlays"),
+    Shortcut("overlay_measure", ("C",), "Measured cracks (skeletons coloured by width) on / off", "Overlays"),
     Shortcut("side_by_side", ("S",), "Side by side (GT | prediction)", "Overlays"),
     Shortcut("gate", ("Shift+G",), "Blank the masks of images classified crack-free", "Overlays"),
     Shortcut("fit", ("F",), "Fit the image", "View"),

@@ -13,26 +13,30 @@ mask, H heatmap, E error map, S side by side, F fit, 1 one-to-one, Shift+G gate 
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QHBoxLayout, QLabel, QMenu, QMessageBox,
-                               QProgressDialog, QPushButton, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QMenu, QPushButton, QSizePolicy, QSplitter,
+                               QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from crackviewer.inspect import export as X
+from crackviewer.inspect import export_actions
 from crackviewer.inspect.compare import ComparePanel
 from crackviewer.inspect.curves import CurvesPanel
-from crackviewer.inspect.evaluation_folder import Evaluation, evaluations_of, find_run_dir
+from crackviewer.inspect.reliability import ReliabilityPanel
+from crackviewer.inspect.evaluation_folder import Evaluation, eval_title, evaluations_of, same_dir, split_of
 from crackviewer.inspect.gallery import Gallery
 from crackviewer.inspect.keys import INSPECT_SHORTCUTS
+from crackviewer.inspect.measure_panel import MeasurePanel
+from crackviewer.inspect.sample_controller import SampleController
 from crackviewer.inspect.sample_store import SampleStore
 from crackviewer.inspect.stats import StatsPanel, ThresholdControls
 from crackviewer.inspect.threshold_model import ThresholdModel
 from crackviewer.inspect.viewer_pane import ViewerPane
 from crackviewer.qt.shortcuts import bind
 from trainer.errors import CrackError
+from trainer.runs import paths
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -48,7 +52,6 @@ class InspectPanel(QWidget):
         super().__init__(parent)
         self.model = ThresholdModel()
         self.store: SampleStore | None = None
-        self.sample = None
         self._eval_dirs: list[Path] = []
 
         # -- top bar
@@ -65,8 +68,7 @@ class InspectPanel(QWidget):
         self.export_btn = QToolButton()
         self.export_btn.setText("Export")
         self.export_btn.setPopupMode(QToolButton.InstantPopup)
-        self.export_btn.setStyleSheet("QToolButton { padding: 5px 14px; border: 1px solid #c4c9d0; "
-                                      "border-radius: 4px; background: white; }")
+        self.export_btn.setObjectName("exportButton")
         menu = QMenu(self.export_btn)
         self.act_thresholds = QAction("Save thresholds to the run (used by crack-train predict)", self)
         self.act_csv = QAction("Per-sample CSV at these thresholds…", self)
@@ -74,15 +76,17 @@ class InspectPanel(QWidget):
         for a in (self.act_thresholds, self.act_csv, self.act_masks):
             menu.addAction(a)
         self.export_btn.setMenu(menu)
-        self.act_thresholds.triggered.connect(self._on_save_thresholds)
-        self.act_csv.triggered.connect(self._on_export_csv)
-        self.act_masks.triggered.connect(self._on_export_masks)
+        self.act_thresholds.triggered.connect(lambda: export_actions.on_save_thresholds(self))
+        self.act_csv.triggered.connect(lambda: export_actions.on_export_csv(self))
+        self.act_masks.triggered.connect(lambda: export_actions.on_export_masks(self))
         self.banner = QLabel()
         self.banner.setObjectName("warningBox")
         self.banner.setWordWrap(True)
         self.banner.setVisible(False)
         self.subtitle = QLabel("Open a run to inspect its predictions.")
         self.subtitle.setObjectName("pageSubtitle")
+        self.subtitle.setMinimumWidth(0)
+        self.subtitle.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
 
         top = QHBoxLayout()
         top.setSpacing(6)
@@ -102,7 +106,14 @@ class InspectPanel(QWidget):
         self.thresholds = ThresholdControls(self.model)
         self.stats = StatsPanel(self.model)
         self.curves = CurvesPanel(self.model)
-        self.curves.setMinimumHeight(300)
+        self.reliability = ReliabilityPanel(self.model)
+        self.curve_tabs = QTabWidget()
+        self.curve_tabs.setObjectName("subTabs")
+        self.curve_tabs.addTab(self.curves, "Curves")
+        self.curve_tabs.addTab(self.reliability, "Calibration")
+        self.measure = MeasurePanel()
+        self.curve_tabs.addTab(self.measure, "Cracks")
+        self.samples = SampleController(self.model, self.viewer, self.measure, self)
         right = QWidget()
         right.setMinimumWidth(360)
         right.setMaximumWidth(520)
@@ -111,7 +122,7 @@ class InspectPanel(QWidget):
         rl.setSpacing(4)
         rl.addWidget(self.thresholds)
         rl.addWidget(self.stats)
-        rl.addWidget(self.curves, 1)
+        rl.addWidget(self.curve_tabs, 1)
         self.splitter = QSplitter(Qt.Horizontal)
         self.splitter.addWidget(self.gallery)
         self.splitter.addWidget(self.viewer)
@@ -144,12 +155,10 @@ class InspectPanel(QWidget):
         self.eval_combo.activated.connect(self._on_eval_chosen)
         self.open_btn.clicked.connect(self._on_open)
         self.data_btn.clicked.connect(self._on_locate_dataset)
-        self.model.events.current.connect(self._on_current)
-        self.model.events.thresholds.connect(self._on_thresholds)
         self.viewer.info.prev_btn.clicked.connect(lambda: self.step(-1))
         self.viewer.info.next_btn.clicked.connect(lambda: self.step(1))
-        self.viewer.view.right.hovered.connect(self._on_hover)
-        self.viewer.view.left.hovered.connect(self._on_hover)
+        self.samples.message.connect(self.message)
+        self.curve_tabs.currentChanged.connect(self._on_curve_tab)
         self._shortcuts()
         self._set_enabled(False)
 
@@ -173,12 +182,12 @@ class InspectPanel(QWidget):
         target = dirs[0]
         if split is not None:
             for d in dirs:
-                if _split_of(d) == split:
+                if split_of(d) == split:
                     target = d
                     break
             else:
                 self._show_problem(f"{run_dir}: no evaluation of split {split!r} "
-                                   f"(found: {', '.join(_split_of(d) or d.name for d in dirs)})")
+                                   f"(found: {', '.join(split_of(d) or d.name for d in dirs)})")
                 return False
         return self.open_eval(target, siblings=dirs)
 
@@ -191,25 +200,26 @@ class InspectPanel(QWidget):
             self._show_problem(str(exc))
             return False
         if siblings is None:
-            run = find_run_dir(eval_dir)
+            run = ev.run_dir
             try:
                 siblings = evaluations_of(run) if run is not None else [eval_dir]
             except CrackError:
                 siblings = [eval_dir]
-            if not any(_same(eval_dir, d) for d in siblings):
+            if not any(same_dir(eval_dir, d) for d in siblings):
                 siblings = [eval_dir] + list(siblings)
         self._eval_dirs = list(siblings)
         self.eval_combo.blockSignals(True)
         self.eval_combo.clear()
         for d in self._eval_dirs:
-            self.eval_combo.addItem(_eval_title(d), str(d))
+            self.eval_combo.addItem(eval_title(d), str(d))
         for k, d in enumerate(self._eval_dirs):
-            if _same(d, eval_dir):
+            if same_dir(d, eval_dir):
                 self.eval_combo.setCurrentIndex(k)
         self.eval_combo.blockSignals(False)
 
         self.store = SampleStore(ev)
         self.gallery.set_store(self.store)
+        self.samples.set_store(self.store)
         self.model.set_evaluation(ev)
         self._set_enabled(True)
         m = ev.metrics or {}
@@ -235,7 +245,7 @@ class InspectPanel(QWidget):
         if not d:
             return
         p = Path(d)
-        if (p / "samples.npz").is_file():
+        if paths.is_eval_dir(p) and not paths.is_run_dir(p):
             self.open_eval(p)
         else:
             self.open_run(p)
@@ -254,7 +264,8 @@ class InspectPanel(QWidget):
         self._show_problem(self.store.problem)
         self.data_btn.setVisible(self.store.problem is not None)
         self.gallery.set_store(self.store)
-        self._load_current()
+        self.samples.set_store(self.store)
+        self.samples.load_current()
 
     def _show_problem(self, text: str | None) -> None:
         self.banner.setVisible(bool(text))
@@ -270,46 +281,6 @@ class InspectPanel(QWidget):
     def step(self, delta: int) -> None:
         self.model.step_current(delta)
 
-    def _on_current(self, index=None, **_):
-        self._load_current()
-
-    def _load_current(self) -> None:
-        i = self.model.current
-        if i is None or self.store is None:
-            self.sample = None
-            self.viewer.info.show_info(None)
-            return
-        self.sample = self.store.load(i)
-        v = self.viewer.view
-        v.set_sample(self.sample.image, self.sample.gt, self.sample.prob8, self.sample.gt_eval,
-                     threshold=self.model.seg_bin, gated=self.model.mask_blanked(i))
-        self.viewer.info.show_info(self.model.sample_info(i), self.sample.problem)
-
-    def _on_thresholds(self, **_):
-        i = self.model.current
-        if i is None or self.sample is None:
-            return
-        v = self.viewer.view
-        v.set_threshold(self.model.seg_bin)
-        v.set_gated(self.model.mask_blanked(i))
-        self.viewer.info.show_info(self.model.sample_info(i), self.sample.problem)
-
-    def _on_hover(self, x: int, y: int) -> None:
-        s = self.sample
-        if s is None or x < 0:
-            self.viewer.readout.setText("")
-            return
-        text = f"x {x:4d} y {y:4d}"
-        if s.prob8 is not None:
-            h, w = s.image.shape[:2]
-            ph, pw = s.prob8.shape[:2]
-            px, py = min(int(x * pw / w), pw - 1), min(int(y * ph / h), ph - 1)
-            p = s.prob8[py, px] / 255.0
-            text += f" · p {p:.3f}"
-            if s.gt_eval is not None:
-                text += " · GT crack" if s.gt_eval[py, px] else " · GT bg"
-        self.viewer.readout.setText(text)
-
     # ------------------------------------------------------------------ keyboard
     def _shortcuts(self) -> None:
         """Bind every row of inspect.keys.INSPECT_SHORTCUTS on the samples page."""
@@ -321,6 +292,8 @@ class InspectPanel(QWidget):
             "overlay_pred": lambda: self.toggle_overlay("pred"),
             "overlay_heatmap": lambda: self.toggle_overlay("heatmap"),
             "overlay_errors": lambda: self.toggle_overlay("errors"),
+            "overlay_uncertainty": lambda: self.toggle_overlay("uncertainty"),
+            "overlay_measure": lambda: self.toggle_overlay("measure"),
             "side_by_side": lambda: self.viewer.sbs.toggle(),
             "gate": lambda: self.model.set_gated(not self.model.gated),
             "fit": v.fit,
@@ -329,15 +302,21 @@ class InspectPanel(QWidget):
         self._sc = bind(self.samples_page, INSPECT_SHORTCUTS, handlers)
 
     def toggle_overlay(self, name: str) -> None:
-        self.viewer.view.toggle_overlay(name)
-        self.viewer.sync_buttons()
+        b = self.viewer.overlay_buttons[name]
+        if b.isEnabled():
+            b.toggle()
+
+    def _on_curve_tab(self, k: int) -> None:
+        self.samples.measure_tab_visible = self.curve_tabs.widget(k) is self.measure
+        self.samples.remeasure()
+
+    @property
+    def sample(self):
+        return self.samples.sample
 
     # ------------------------------------------------------------------ export
     def save_thresholds(self, run_dir: str | Path | None = None) -> Path:
-        path = X.save_thresholds(self.model, run_dir)
-        self.message.emit(f"saved {path}: crack-train predict now uses seg {self.model.seg_threshold:.4f}, "
-                          f"image {self.model.image_threshold:.4f}{', gated' if self.model.gated else ''}")
-        return path
+        return export_actions.save_thresholds(self, run_dir)
 
     def export_csv(self, path: str | Path, visible_only: bool = False) -> Path:
         idx = self.model.order.tolist() if visible_only else None
@@ -347,72 +326,3 @@ class InspectPanel(QWidget):
         if self.store is None:
             raise RuntimeError("no evaluation open")
         return X.export_masks(self.model, self.store, out_dir, resolution=resolution, progress=progress)
-
-    def _on_save_thresholds(self) -> None:
-        try:
-            run = self.model.evaluation.run_dir
-            if run is None:
-                d = QFileDialog.getExistingDirectory(self, "Run folder to save thresholds.json into")
-                if not d:
-                    return
-                run = Path(d)
-            path = self.save_thresholds(run)
-            QMessageBox.information(self, "Thresholds saved", f"{path}\n\nseg threshold {self.model.seg_threshold:.4f}"
-                                    f"\nimage threshold {self.model.image_threshold:.4f}\n"
-                                    f"gated: {'yes' if self.model.gated else 'no'}\n\n`crack-train predict --run "
-                                    f"{run}` uses them.")
-        except CrackError as exc:
-            QMessageBox.warning(self, "Could not save thresholds", str(exc))
-
-    def _on_export_csv(self) -> None:
-        ev = self.model.evaluation
-        default = str((ev.run_dir or ev.dir) / f"results_{ev.split or 'split'}_seg{self.model.seg_threshold:.3f}.csv")
-        path, _ = QFileDialog.getSaveFileName(self, "Per-sample CSV", default, "CSV (*.csv)")
-        if path:
-            try:
-                self.export_csv(path)
-                self.message.emit(f"wrote {path}")
-            except CrackError as exc:
-                QMessageBox.warning(self, "Could not export", str(exc))
-
-    def _on_export_masks(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Folder for the binary masks")
-        if not d:
-            return
-        dlg = QProgressDialog("Writing masks…", "Cancel", 0, self.model.n, self)
-        dlg.setWindowModality(Qt.WindowModal)
-
-        def progress(done, total):
-            dlg.setValue(done)
-
-            QApplication.processEvents()
-            return not dlg.wasCanceled()
-
-        try:
-            res = self.export_masks(d, progress=progress)
-            self.message.emit(f"wrote {res['written']} masks to {d}")
-        except CrackError as exc:
-            QMessageBox.warning(self, "Could not export", str(exc))
-        finally:
-            dlg.close()
-
-
-def _split_of(d: Path) -> str | None:
-    try:
-        return json.loads((Path(d) / "metrics.json").read_text(encoding="utf-8")).get("split")
-    except (OSError, ValueError):
-        return None
-
-
-def _eval_title(d: Path) -> str:
-    sp = _split_of(d) or Path(d).name
-    where = "run folder" if (Path(d) / "config.toml").is_file() or (Path(d) / "events.jsonl").is_file() \
-        else f"{Path(d).parent.name}/{Path(d).name}"
-    return f"{sp}  ({where})"
-
-
-def _same(a: Path, b: Path) -> bool:
-    try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
-        return str(a) == str(b)

@@ -12,7 +12,9 @@ import cv2
 import numpy as np
 
 from crackviewer.inspect.evaluation_folder import Evaluation
+from trainer.datasets.images import read_image, read_mask
 from trainer.errors import DataError
+from trainer.runs import paths
 
 
 @dataclass
@@ -102,9 +104,16 @@ class SampleStore:
 
     # -- pixels
     def prob_path(self, i: int) -> Path:
-        from trainer.runs.paths import prob_png_name
+        return paths.prob_png_path(self.ev.dir, self.ev.names[i])
 
-        return self.ev.dir / "probs" / prob_png_name(self.ev.names[i])
+    def has_uncertainty(self) -> bool:
+        """True when the evaluation wrote uncertainty maps (``crack-train eval --tta``)."""
+        return (self.ev.dir / paths.UNCERTAINTY).is_dir()
+
+    def uncertainty8(self, i: int) -> np.ndarray | None:
+        """The sample's 8-bit uncertainty map (``crack-train eval --tta``), None when the evaluation has none."""
+        p = paths.uncertainty_png_path(self.ev.dir, self.ev.names[i])
+        return cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) if p.is_file() else None
 
     def prob8(self, i: int) -> np.ndarray | None:
         p = self.prob_path(i)
@@ -115,8 +124,6 @@ class SampleStore:
 
     def load(self, i: int) -> SampleData:
         """Everything the viewer needs for sample ``i`` (full resolution)."""
-        from trainer.datasets.images import read_image, read_mask
-
         i = int(i)
         name = self.ev.names[i]
         problems = []

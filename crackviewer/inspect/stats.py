@@ -3,13 +3,13 @@ Dice/IoU, image metrics) and the bar that describes the current sample."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import QRect, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                                QPushButton, QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget)
 
-from crackviewer.inspect.curves import LiveText
-from crackviewer.inspect.gallery import OUTCOME_COLORS
+from crackviewer.inspect.live_text import LiveText
+from crackviewer.inspect.gallery_tiles import OUTCOME_COLORS
 from crackviewer.inspect.threshold_model import ThresholdModel
 from trainer.metrics import pixels as metrics_pixels
 
@@ -31,7 +31,7 @@ class _Swatch(QLabel):
         shape = (f"<span style='color:{c};font-size:13pt'>▬</span>" if line
                  else f"<span style='color:{c};font-size:12pt'>■</span>")
         self.setText(f"{shape} {text}")
-        self.setStyleSheet("color:#444;")
+        self.setObjectName("legendText")
 
 
 class ThresholdControls(QGroupBox):
@@ -41,6 +41,10 @@ class ThresholdControls(QGroupBox):
         super().__init__("Thresholds", parent)
         self.model = model
         self._sync = False
+        self._pending: dict = {}
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._flush)
 
         self.seg_slider = QSlider(Qt.Horizontal)
         self.seg_slider.setRange(0, metrics_pixels.B)
@@ -55,7 +59,7 @@ class ThresholdControls(QGroupBox):
         self.seg_spin.setKeyboardTracking(False)
         self.seg_spin.setFixedWidth(78)
         self.seg_val = QPushButton("Validation")
-        self.seg_opt = QPushButton("Test-optimal")
+        self.seg_opt = QPushButton("Test-opt.")
 
         self.img_slider = QSlider(Qt.Horizontal)
         self.img_slider.setRange(0, IMAGE_STEPS)
@@ -69,31 +73,29 @@ class ThresholdControls(QGroupBox):
         self.img_spin.setKeyboardTracking(False)
         self.img_spin.setFixedWidth(78)
         self.img_val = QPushButton("Validation")
-        self.img_opt = QPushButton("Test-optimal")
+        self.img_opt = QPushButton("Test-opt.")
         for b in (self.seg_val, self.seg_opt, self.img_val, self.img_opt):
-            b.setStyleSheet("QPushButton { padding: 2px 8px; }")
+            b.setObjectName("presetButton")
 
         self.gate_check = QCheckBox("Gate masks of images classified crack-free")
         self.gate_check.setToolTip("Like SegDecNet at inference: no crack pixels on images whose score is below "
                                    "the classification threshold. Dice and the statistics follow. (Shift+G)")
 
         grid = QGridLayout(self)
-        grid.setContentsMargins(8, 8, 8, 6)
+        grid.setContentsMargins(8, 4, 8, 4)
         grid.setHorizontalSpacing(6)
         grid.setVerticalSpacing(3)
         t1 = QLabel("Segmentation (pixels)")
         t1.setObjectName("sliderTitle")
         t2 = QLabel("Classification (images)")
         t2.setObjectName("sliderTitle")
-        grid.addWidget(t1, 0, 0, 1, 2)
+        grid.addLayout(self._title_row(t1, self.seg_val, self.seg_opt), 0, 0, 1, 2)
         grid.addWidget(self.seg_slider, 1, 0)
         grid.addWidget(self.seg_spin, 1, 1)
-        grid.addLayout(self._reset_row(self.seg_val, self.seg_opt), 2, 0, 1, 2)
-        grid.addWidget(t2, 3, 0, 1, 2)
-        grid.addWidget(self.img_slider, 4, 0)
-        grid.addWidget(self.img_spin, 4, 1)
-        grid.addLayout(self._reset_row(self.img_val, self.img_opt), 5, 0, 1, 2)
-        grid.addWidget(self.gate_check, 6, 0, 1, 2)
+        grid.addLayout(self._title_row(t2, self.img_val, self.img_opt), 2, 0, 1, 2)
+        grid.addWidget(self.img_slider, 3, 0)
+        grid.addWidget(self.img_spin, 3, 1)
+        grid.addWidget(self.gate_check, 4, 0, 1, 2)
         grid.setColumnStretch(0, 1)
 
         self.seg_slider.valueChanged.connect(self._on_seg_slider)
@@ -112,13 +114,15 @@ class ThresholdControls(QGroupBox):
             self._on_evaluation()
 
     @staticmethod
-    def _reset_row(*buttons) -> QHBoxLayout:
+    def _title_row(title, *buttons) -> QHBoxLayout:
+        """The slider's title and its reset buttons on one line (saves two rows at 1280x800)."""
         row = QHBoxLayout()
         row.setSpacing(4)
-        row.addWidget(QLabel("Reset to"))
-        for b in buttons:
-            row.addWidget(b)
+        row.addWidget(title)
         row.addStretch(1)
+        for b in buttons:
+            b.setToolTip("Reset to this threshold")
+            row.addWidget(b)
         return row
 
     def _on_evaluation(self, **_):
@@ -144,7 +148,7 @@ class ThresholdControls(QGroupBox):
 
     def _on_seg_slider(self, v: int):
         if not self._sync:
-            self.model.set_seg_bin(v)
+            self._apply(self.seg_slider, lambda: self.model.set_seg_bin(self.seg_slider.value()))
 
     def _on_seg_spin(self, v: float):
         if not self._sync:
@@ -152,7 +156,23 @@ class ThresholdControls(QGroupBox):
 
     def _on_img_slider(self, v: int):
         if not self._sync:
-            self.model.set_image_threshold(v / IMAGE_STEPS)
+            self._apply(self.img_slider, lambda: self.model.set_image_threshold(self.img_slider.value() / IMAGE_STEPS))
+
+    def _apply(self, slider, update) -> None:
+        """While the user drags a slider, coalesce its moves: one model update per pass of the event loop (a
+        drag delivers several moves per frame on a slow machine), with the latest value. Other changes (keys,
+        clicks, setValue) apply at once."""
+        if not slider.isSliderDown():
+            update()
+            return
+        self._pending[slider] = update
+        if not self._timer.isActive():
+            self._timer.start(0)
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        for update in pending.values():
+            update()
 
     def _on_img_spin(self, v: float):
         if not self._sync:
@@ -160,72 +180,76 @@ class ThresholdControls(QGroupBox):
 
 
 class StatsView(QWidget):
-    """Mean ± std of Dice and IoU in large type and the 2x2 image-level confusion matrix, painted directly (one
+    """The split's numbers at the current thresholds in large type (tolerance F1, Dice and IoU with empty GT
+    handled, each beside the reference's formula) and the 2x2 image-level confusion matrix, painted directly (one
     cheap repaint per slider step, no text layout, no relayout of the window)."""
+
+    BIG = (("F1 tol", "f1_tol"), ("Dice", "dice_empty_ok_mean"), ("IoU", "iou_empty_ok_mean"))
+    KEYS = ("f1_tol", "precision_tol", "recall_tol", "dice_empty_ok_mean", "iou_empty_ok_mean", "dice_mean",
+            "dice_std", "iou_mean", "iou_std", "tp", "fp", "fn", "tn")
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-
         self.setAttribute(Qt.WA_OpaquePaintEvent, True)
-        self.setFixedHeight(118)
+        self.setFixedHeight(116)
         self.setMinimumWidth(250)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
         self._big = QFont(self.font())
-        self._big.setPointSizeF(15)
+        self._big.setPointSizeF(14)
         self._big.setBold(True)
         self._small = QFont(self.font())
-        self._small.setPointSizeF(8.5)
+        self._small.setPointSizeF(8)
         self._cell = QFont(self.font())
         self._cell.setBold(True)
         self.values: dict = {}
 
     def set_values(self, stats: dict) -> None:
-        keys = ("dice_mean", "dice_std", "iou_mean", "iou_std", "tp", "fp", "fn", "tn")
-        v = {k: stats.get(k) for k in keys}
+        v = {k: stats.get(k) for k in self.KEYS}
         if v != self.values:
             self.values = v
             self.update()
 
+    def subline(self, key: str) -> str:
+        v = self.values
+        if key == "f1_tol":
+            return f"P {_fmt(v.get('precision_tol'), 2)} · R {_fmt(v.get('recall_tol'), 2)}"
+        ref = "dice_mean" if key.startswith("dice") else "iou_mean"
+        return f"ref. formula {_fmt(v.get(ref))}"
+
     def text(self) -> str:
         v = self.values
-        return (f"mean Dice {_fmt(v.get('dice_mean'))} ± {_fmt(v.get('dice_std'))} | mean IoU "
-                f"{_fmt(v.get('iou_mean'))} ± {_fmt(v.get('iou_std'))} | TP {v.get('tp')} FP {v.get('fp')} "
-                f"FN {v.get('fn')} TN {v.get('tn')}")
+        return (f"F1 tol {_fmt(v.get('f1_tol'))} | Dice {_fmt(v.get('dice_empty_ok_mean'))} (ref. mean Dice "
+                f"{_fmt(v.get('dice_mean'))} ± {_fmt(v.get('dice_std'))}) | IoU {_fmt(v.get('iou_empty_ok_mean'))} "
+                f"(ref. mean IoU {_fmt(v.get('iou_mean'))} ± {_fmt(v.get('iou_std'))}) | TP {v.get('tp')} "
+                f"FP {v.get('fp')} FN {v.get('fn')} TN {v.get('tn')}")
 
     def paintEvent(self, event) -> None:
-
         v = self.values
         p = QPainter(self)
         p.fillRect(self.rect(), QColor("white"))
         w = self.width()
         grey, dark = QColor(107, 114, 123), QColor(29, 33, 39)
-        # big numbers
-        for k, (label, mean, std) in enumerate((("mean Dice", "dice_mean", "dice_std"),
-                                                ("mean IoU", "iou_mean", "iou_std"))):
-            x = 2 + k * w // 2
+        cw3 = w // 3
+        for k, (label, key) in enumerate(self.BIG):
+            x = 2 + k * cw3
             p.setFont(self._small)
             p.setPen(grey)
-            p.drawText(QRect(x, 0, w // 2, 16), Qt.AlignLeft | Qt.AlignVCenter, label)
+            p.drawText(QRect(x, 0, cw3, 14), Qt.AlignLeft | Qt.AlignVCenter, label)
+            p.drawText(QRect(x, 38, cw3, 13), Qt.AlignLeft | Qt.AlignVCenter, self.subline(key))
             p.setFont(self._big)
             p.setPen(dark)
-            num = _fmt(v.get(mean))
-            p.drawText(QRect(x, 15, w // 2, 28), Qt.AlignLeft | Qt.AlignVCenter, num)
-            nw = p.fontMetrics().horizontalAdvance(num)
-            p.setFont(self._small)
-            p.setPen(grey)
-            p.drawText(QRect(x + nw + 6, 19, w // 2, 24), Qt.AlignLeft | Qt.AlignVCenter, f"± {_fmt(v.get(std))}")
-        # confusion matrix
-        top, lw = 50, 104
+            p.drawText(QRect(x, 13, cw3, 27), Qt.AlignLeft | Qt.AlignVCenter, _fmt(v.get(key)))
+        top, lw = 56, 104
         cw = (w - lw - 8) // 2
         p.setFont(self._small)
         p.setPen(grey)
-        p.drawText(QRect(lw, top, cw, 16), Qt.AlignCenter, "GT crack")
-        p.drawText(QRect(lw + cw + 4, top, cw, 16), Qt.AlignCenter, "GT crack-free")
-        p.drawText(QRect(2, top + 18, lw - 4, 24), Qt.AlignLeft | Qt.AlignVCenter, "classified crack")
-        p.drawText(QRect(2, top + 44, lw - 4, 24), Qt.AlignLeft | Qt.AlignVCenter, "classified free")
+        p.drawText(QRect(lw, top, cw, 15), Qt.AlignCenter, "GT crack")
+        p.drawText(QRect(lw + cw + 4, top, cw, 15), Qt.AlignCenter, "GT crack-free")
+        p.drawText(QRect(2, top + 16, lw - 4, 21), Qt.AlignLeft | Qt.AlignVCenter, "classified crack")
+        p.drawText(QRect(2, top + 39, lw - 4, 21), Qt.AlignLeft | Qt.AlignVCenter, "classified free")
         for key, r, c in (("TP", 0, 0), ("FP", 0, 1), ("FN", 1, 0), ("TN", 1, 1)):
             col = QColor(*OUTCOME_COLORS[key])
-            rect = QRect(lw + c * (cw + 4), top + 18 + r * 26, cw, 23)
+            rect = QRect(lw + c * (cw + 4), top + 16 + r * 23, cw, 21)
             p.setPen(col)
             p.drawRect(rect.adjusted(0, 0, -1, -1))
             p.fillRect(QRect(rect.left(), rect.top(), 5, rect.height()), col)
@@ -237,7 +261,7 @@ class StatsView(QWidget):
 
 
 class StatsPanel(QGroupBox):
-    """Mean ± std of Dice and IoU, and the image-level confusion matrix, at the current thresholds."""
+    """The split's metrics at the current thresholds, its threshold-free crack metrics, and the confusion matrix."""
 
     def __init__(self, model: ThresholdModel, parent: QWidget | None = None):
         super().__init__("Statistics", parent)
@@ -245,11 +269,11 @@ class StatsPanel(QGroupBox):
         self.view = StatsView()
         self.note_label = LiveText(3)
         f = self.note_label.font()
-        f.setPointSizeF(8.5)
+        f.setPointSizeF(8)
         self.note_label.setFont(f)
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(8, 8, 8, 6)
-        lay.setSpacing(4)
+        lay.setContentsMargins(8, 6, 8, 4)
+        lay.setSpacing(2)
         lay.addWidget(self.view)
         lay.addWidget(self.note_label)
         model.events.thresholds.connect(self.refresh)
@@ -264,13 +288,25 @@ class StatsPanel(QGroupBox):
         self.view.set_values(s)
         m = self.model
         weak = int((m.positive & ~m.segmented).sum())
-        note = (f"Dice over {s['dice_n']} of {m.n} samples at seg threshold {m.seg_threshold:.4f}"
-                + (f" ({weak} weak positives without a mask left out)" if weak else "")
-                + (", masks gated" if m.gated else ""))
+        sp = m.split or {}
+        crack = ("no crack metrics in this evaluation (evaluate again for tolerance F1, ODS/OIS, clDice)"
+                 if m.split is None else
+                 f"F1 ODS <b>{_fmt(sp.get('ods_f1'))}</b> OIS <b>{_fmt(sp.get('ois_f1'))}</b> · AP "
+                 f"<b>{_fmt(sp.get('pixel_ap'))}</b> · clDice <b>{_fmt(sp.get('cldice_mean'))}</b>")
+        tol = sp.get("tolerance_px")
+        note = (f"Dice of {s['dice_n']}/{m.n}" + (f" ({weak} weak out)" if weak else "")
+                + (", gated" if m.gated else "") + " · empty GT+pred = 1"
+                + (f" · tol. {tol:g} px" if tol is not None else ""))
         self.note_label.setText(
-            f"<span style='color:#2b3038'>precision {_fmt(s['precision'])} · recall {_fmt(s['recall'])} · "
+            f"<span style='color:#2b3038'>{crack}</span><br>"
+            f"<span style='color:#2b3038'>images: P {_fmt(s['precision'])} · R {_fmt(s['recall'])} · "
             f"F {_fmt(s['f_measure'])} · acc. {_fmt(s['accuracy'])}</span><br>"
             f"<span style='color:#6b727b'>{note}</span>")
+
+
+def crack_free_ok(info: dict) -> bool:
+    """A crack-free image classified crack-free: shown as such, not as a Dice of its stray pixels."""
+    return info["label"] == 0 and info["outcome"] == "TN"
 
 
 class SampleInfoBar(QFrame):
@@ -279,7 +315,7 @@ class SampleInfoBar(QFrame):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("statusCard")
-        self.label = LiveText(2)
+        self.label = LiveText(3)
         self.label.setText("No sample selected")
         self.prev_btn = QToolButton()
         self.prev_btn.setText("◀")
@@ -301,13 +337,19 @@ class SampleInfoBar(QFrame):
         badge = (f"<span style='background:{col};color:white;font-weight:600;'>&nbsp;{info['outcome']}&nbsp;</span>")
         label = "crack" if info["label"] else "crack-free"
         decision = "crack" if info["decision"] else "crack-free"
-        dice = "—" if info["dice"] is None else f"{info['dice']:.3f}"
-        iou = "—" if info["iou"] is None else f"{info['iou']:.3f}"
+        unc = "" if info.get("uncertainty") is None else f" · unc. {_fmt(info['uncertainty'])}"
+        if crack_free_ok(info):
+            scores = "<b>no crack ✓</b>" + (f" ({info['fp_pixels']} stray px)" if info["fp_pixels"] else "") + unc
+        else:
+            ref = f" (ref. formula {_fmt(info['dice'])})" if info["dice"] != info.get("dice_empty_ok") else ""
+            scores = (f"Dice <b>{_fmt(info.get('dice_empty_ok'))}</b>{ref} · IoU <b>{_fmt(info.get('iou_empty_ok'))}"
+                      "</b>" + ("" if info.get("f1_tol") is None else f" · F1 tol <b>{_fmt(info['f1_tol'])}</b>")
+                      + ("" if info.get("cldice") is None else f" · clDice <b>{_fmt(info['cldice'])}</b>") + unc)
         extra = " · <i>mask gated</i>" if info["gated_out"] else ""
         if info["weak"]:
             extra += " · <i>no GT mask (weak label)</i>"
         html = (f"<b>{info['name']}</b> &nbsp; GT {label} · score <b>{info['score']:.3f}</b> → {decision} {badge}"
-                f" &nbsp; Dice <b>{dice}</b> · IoU <b>{iou}</b> · crack px GT <b>{info['gt_pixels']}</b>, "
+                f" &nbsp; {scores} · crack px GT <b>{info['gt_pixels']}</b>, "
                 f"predicted <b>{info['pred_pixels']}</b>{extra}")
         if problem:
             html += f"<br><span style='color:#8a5a00'>{problem}</span>"

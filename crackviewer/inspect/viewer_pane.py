@@ -2,17 +2,22 @@
 pixel read-out under the cursor."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget
 
 from figures import colors
 from crackviewer.inspect.stats import SampleInfoBar, _Swatch
-from crackviewer.viewer.overlay import OVERLAY_TITLES, CrackOverlayView
+from crackviewer.viewer.colorbar import ColorBar
+from crackviewer.viewer.overlay import (HEATMAP_COLORMAP, MASK_COLOR, OVERLAY_TITLES, UNCERTAINTY_COLORMAP,
+                                        CrackOverlayView)
 from trainer.metrics import pixels as metrics_pixels
+from trainer.metrics.uncertainty import UNCERTAINTY_MAX
 
 
 class ViewerPane(QWidget):
-    """Overlay toolbar + :class:`CrackOverlayView` + legend + the sample's numbers."""
+    """Overlay toolbar + :class:`CrackOverlayView` + colour bars + legend + the sample's numbers."""
+
+    overlayToggled = Signal(str, bool)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -20,37 +25,37 @@ class ViewerPane(QWidget):
         self.overlay_buttons: dict[str, QToolButton] = {}
         bar = QHBoxLayout()
         bar.setSpacing(4)
-        keys = {"gt": "G", "pred": "M", "heatmap": "H", "errors": "E"}
-        short = {"gt": "GT", "pred": "Mask", "heatmap": "Heatmap", "errors": "Errors"}
-        for name in ("gt", "pred", "heatmap", "errors"):
+        keys = {"gt": "G", "pred": "M", "heatmap": "H", "errors": "E", "uncertainty": "U", "measure": "C"}
+        short = {"gt": "GT", "pred": "Mask", "heatmap": "Heat", "errors": "Errors", "uncertainty": "Unc.",
+                 "measure": "Cracks"}
+        for name in ("gt", "pred", "heatmap", "errors", "uncertainty", "measure"):
             b = QToolButton()
             b.setText(short[name])
             b.setCheckable(True)
             b.setChecked(self.view.overlay_visible(name))
             b.setToolTip(f"{OVERLAY_TITLES[name]} ({keys[name]})")
-            b.setStyleSheet("QToolButton { padding: 3px 6px; border: 1px solid #c4c9d0; border-radius: 4px; "
-                            "background: white; } QToolButton:checked { background: #dcebf7; border-color: #0072B2;"
-                            " color: #003a5c; font-weight: 600; }")
-            b.toggled.connect(lambda on, n=name: self.view.set_overlay_visible(n, on))
+            b.setObjectName("viewerButton")
+            b.toggled.connect(lambda on, n=name: self._toggle(n, on))
             self.overlay_buttons[name] = b
             bar.addWidget(b)
-        bar.addSpacing(4)
         op_label = QLabel("◐")
         op_label.setToolTip("Overlay opacity")
-        bar.addWidget(op_label)
         self.opacity = QSlider(Qt.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(int(self.view.opacity() * 100))
-        self.opacity.setFixedWidth(70)
+        self.opacity.setFixedWidth(50)
         self.opacity.setToolTip("Opacity of the overlays")
         self.opacity.valueChanged.connect(lambda v: self.view.set_opacity(v / 100.0))
-        bar.addWidget(self.opacity)
         bar.addStretch(1)
+        bar2 = QHBoxLayout()
+        bar2.setSpacing(4)
+        bar2.addWidget(op_label)
+        bar2.addWidget(self.opacity)
         self.sbs = QToolButton()
-        self.sbs.setText("GT | Pred")
+        self.sbs.setText("GT|Pred")
         self.sbs.setCheckable(True)
         self.sbs.setToolTip("GT and prediction next to each other, panning and zooming together (S)")
-        self.sbs.setStyleSheet(self.overlay_buttons["gt"].styleSheet())
+        self.sbs.setObjectName("viewerButton")
         self.sbs.toggled.connect(self.view.set_side_by_side)
         self.fit_btn = QToolButton()
         self.fit_btn.setText("Fit")
@@ -61,11 +66,10 @@ class ViewerPane(QWidget):
         self.one_btn.setToolTip("One image pixel per screen pixel (1)")
         self.one_btn.clicked.connect(self.view.zoom_1to1)
         for b in (self.fit_btn, self.one_btn):
-            b.setStyleSheet("QToolButton { padding: 3px 6px; border: 1px solid #c4c9d0; border-radius: 4px; "
-                            "background: white; }")
-        bar.addWidget(self.sbs)
-        bar.addWidget(self.fit_btn)
-        bar.addWidget(self.one_btn)
+            b.setObjectName("viewerButton")
+        bar2.addWidget(self.sbs)
+        bar2.addWidget(self.fit_btn)
+        bar2.addWidget(self.one_btn)
 
         legend = QHBoxLayout()
         legend.setSpacing(10)
@@ -73,28 +77,54 @@ class ViewerPane(QWidget):
                                    (colors.FP, "FP", "false crack pixel", False),
                                    (colors.FN, "FN", "missed crack pixel", False),
                                    (colors.GT_CONTOUR, "GT", "ground-truth contour", True),
-                                   (colors.PRED, "mask", "predicted mask", False)):
+                                   (MASK_COLOR, "mask", "predicted mask", False)):
             sw = _Swatch(c, text, line=line)
             sw.setToolTip(tip)
             legend.addWidget(sw)
         legend.addStretch(1)
+        bar2.addSpacing(8)
         self.readout = QLabel("")
-        self.readout.setStyleSheet("color:#555;font-family:'DejaVu Sans Mono',monospace;font-size:8.5pt;")
-        legend.addWidget(self.readout)
+        self.readout.setObjectName("readout")
+        self.readout.setMinimumWidth(0)
+        self.readout.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        bar2.addWidget(self.readout, 1)
 
         self.info = SampleInfoBar()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.setSpacing(4)
         lay.addLayout(bar)
+        lay.addLayout(bar2)
         frame = QFrame()
-        frame.setStyleSheet("QFrame { background: #26282c; border-radius: 4px; }")
+        frame.setObjectName("darkFrame")
         fl = QVBoxLayout(frame)
         fl.setContentsMargins(0, 0, 0, 0)
         fl.addWidget(self.view)
         lay.addWidget(frame, 1)
+        self.heat_bar = ColorBar(HEATMAP_COLORMAP, "probability", 0.0, 1.0)
+        self.unc_bar = ColorBar(UNCERTAINTY_COLORMAP, "uncertainty (std)", 0.0, UNCERTAINTY_MAX["std"])
+        for b in (self.heat_bar, self.unc_bar):
+            b.setVisible(False)
+            lay.addWidget(b)
         lay.addLayout(legend)
         lay.addWidget(self.info)
+
+    def _toggle(self, name: str, on: bool) -> None:
+        self.view.set_overlay_visible(name, on)
+        self._sync_bars()
+        self.overlayToggled.emit(name, on)
+
+    def _sync_bars(self) -> None:
+        self.heat_bar.setVisible(self.view.overlay_visible("heatmap"))
+        self.unc_bar.setVisible(self.view.overlay_visible("uncertainty"))
+
+    def set_uncertainty_available(self, on: bool) -> None:
+        b = self.overlay_buttons["uncertainty"]
+        b.setEnabled(on)
+        b.setToolTip(OVERLAY_TITLES["uncertainty"] + (" (U)" if on else ": this evaluation has no uncertainty maps "
+                                                      "(evaluate with crack-train eval --tta)"))
+        if not on and b.isChecked():
+            b.setChecked(False)
 
     def sync_buttons(self) -> None:
         for name, b in self.overlay_buttons.items():
@@ -104,3 +134,4 @@ class ViewerPane(QWidget):
         self.sbs.blockSignals(True)
         self.sbs.setChecked(self.view.side_by_side())
         self.sbs.blockSignals(False)
+        self._sync_bars()

@@ -1,5 +1,5 @@
 """The Inspect tab's image view: a SampleViewer with the crack overlays (ground truth, prediction, error map,
-probability heatmap) at the current threshold."""
+probability heatmap, uncertainty map, measured skeletons coloured by width) at the current threshold."""
 from __future__ import annotations
 
 import cv2
@@ -9,11 +9,17 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from figures import colors
 from crackviewer.viewer.layers import ContourItem, color_lut, mask_contours, mask_to_bgra, premul_u32
+from crackviewer.viewer.measure_item import WidthSkeletonItem
 from crackviewer.viewer.view import SampleViewer, ViewLink
 
-OVERLAYS = ("gt", "pred", "heatmap", "errors")
+OVERLAYS = ("gt", "pred", "heatmap", "errors", "uncertainty", "measure")
 OVERLAY_TITLES = {"gt": "GT contour", "pred": "Predicted mask", "heatmap": "Probability heatmap",
-                  "errors": "Error map (TP/FP/FN)"}
+                  "errors": "Error map (TP/FP/FN)", "uncertainty": "Uncertainty (flip TTA spread)",
+                  "measure": "Measured cracks: skeletons coloured by width"}
+MASK_COLOR = (240, 228, 66)
+"""The predicted mask's colour: Okabe-Ito yellow, far from the TP blue of the error map (figures.colors.TP)."""
+HEATMAP_COLORMAP = "inferno"
+UNCERTAINTY_COLORMAP = "viridis"
 
 
 def prob_to_bin_lut(bins: int) -> np.ndarray:
@@ -34,19 +40,21 @@ class CrackOverlayView(QWidget):
         super().__init__(parent)
         self.bins = bins
         self._bin_lut = prob_to_bin_lut(bins)
-        self._heat_lut = color_lut("inferno")
+        self._heat_lut = color_lut(HEATMAP_COLORMAP)
+        self._unc_lut = color_lut(UNCERTAINTY_COLORMAP, max_alpha=235, gamma=1.0)
         self._image: np.ndarray | None = None
         self._gt: np.ndarray | None = None
         self._gt_eval: np.ndarray | None = None
         self._prob: np.ndarray | None = None
         self._k = bins // 2
         self._gated = False
-        self._visible = {"gt": True, "pred": False, "heatmap": False, "errors": True}
+        self._visible = {"gt": True, "pred": False, "heatmap": False, "errors": True, "uncertainty": False,
+                         "measure": False}
         self._opacity = 0.7
         self._side_by_side = False
         self._code16: np.ndarray | None = None
         self._stale: set[str] = set()
-        self._pred_u32 = premul_u32(colors.PRED)
+        self._pred_u32 = premul_u32(MASK_COLOR)
         self._tp_u32 = premul_u32(colors.TP)
         self._fp_u32 = premul_u32(colors.FP)
         self._fn_u32 = premul_u32(colors.FN)
@@ -59,7 +67,9 @@ class CrackOverlayView(QWidget):
             v.add_layer("heatmap", z=1)
             v.add_layer("pred", z=2)
             v.add_layer("errors", z=3)
+            v.add_layer("uncertainty", z=3.5)
             v.add_item("gt", ContourItem(colors.GT_CONTOUR), z=5)
+        self.measure_item = self.right.add_item("measure", WidthSkeletonItem(), z=6)
         self.left.add_layer("gt_fill", z=4)
         self._link = ViewLink([self.left, self.right])
         lay = QHBoxLayout(self)
@@ -81,7 +91,7 @@ class CrackOverlayView(QWidget):
     def _title_label(text: str) -> QLabel:
         lab = QLabel(text)
         lab.setAlignment(Qt.AlignCenter)
-        lab.setStyleSheet("background:#26282c;color:#d8d8d8;padding:2px;font-weight:600;")
+        lab.setObjectName("darkTitle")
         return lab
 
     # -- inputs
@@ -125,6 +135,15 @@ class CrackOverlayView(QWidget):
             self.left.layer("gt_fill").clear()
         self._render_heatmap()
         self._render_prediction()
+
+    def set_uncertainty(self, unc8: np.ndarray | None) -> None:
+        """The sample's 8-bit uncertainty map (any resolution, stretched over the image), None when there is none."""
+        layer = self.right.layer("uncertainty")
+        layer.clear() if unc8 is None else layer.set_bgra(self._unc_lut[unc8])
+
+    def set_measurement(self, m) -> None:
+        """The measured cracks (:class:`crackviewer.inspect.measurement.SampleMeasurement`) or None."""
+        self.measure_item.set_measurement(m)
 
     def set_threshold(self, k: int) -> None:
         k = int(k)
@@ -255,11 +274,15 @@ class CrackOverlayView(QWidget):
         r.set_layer_visible("errors", vis["errors"])
         r.set_layer_opacity("errors", op)
         r.set_layer_visible("gt", vis["gt"] and not sbs)
+        r.set_layer_visible("uncertainty", vis["uncertainty"])
+        r.set_layer_opacity("uncertainty", min(1.0, op + 0.15))
+        r.set_layer_visible("measure", vis["measure"])
         # left view in side-by-side: the GT only (filled + outline)
         lv = self.left
         lv.set_layer_visible("heatmap", False)
         lv.set_layer_visible("pred", False)
         lv.set_layer_visible("errors", False)
+        lv.set_layer_visible("uncertainty", False)
         lv.set_layer_visible("gt_fill", True)
         lv.set_layer_opacity("gt_fill", op)
         lv.set_layer_visible("gt", True)

@@ -65,11 +65,11 @@ def test_worst_sample_in_two_clicks(qtbot, panel):
     map shows where it fails."""
     m = panel.model
     m.set_sort("name")
-    panel.gallery.sort_combo.setCurrentIndex(0)             # "Dice" (ascending)
-    assert m.sort_key == "dice" and m.ascending
+    panel.gallery.sort_combo.setCurrentIndex(0)             # "Dice" (empty GT handled, ascending)
+    assert m.sort_key == "dice_empty_ok" and m.ascending
     _click_tile(qtbot, panel, 0)
-    worst = int(np.nanargmin(m.dice))
-    assert m.current == worst
+    worst = m.current
+    assert m.dice_empty_ok[worst] == np.nanmin(m.dice_empty_ok)
     assert panel.sample.name == m.names[worst]
     err = panel.viewer.view.right.layer("errors").pixels
     assert err[..., 3].any(), "the error map of the worst sample shows its failures"
@@ -96,7 +96,7 @@ def test_segmentation_slider_updates_everything(qtbot, panel):
     assert panel.curves.m_dice.getData()[0][0] == pytest.approx(m.seg_threshold)
     assert f"{m.stats['dice_mean']:.3f}" in panel.curves.readout.text()
     np.testing.assert_array_equal(panel.gallery.list_model._order, m.order)    # gallery re-sorted by new Dice
-    dd = m.dice[m.order]
+    dd = m.dice_empty_ok[m.order]
     assert np.all(np.diff(dd[~np.isnan(dd)]) >= 0)
     assert panel.thresholds.seg_spin.value() == pytest.approx(m.seg_threshold, abs=1e-4)
     # the numeric field snaps up to a bin edge
@@ -132,15 +132,15 @@ def test_filters_and_sorting_in_the_gallery(qtbot, panel):
     g.dice_lo.setValue(0.5)
     g.dice_hi.setValue(0.9)
     rows = [g.list_model.sample_at(r) for r in range(g.list_model.rowCount())]
-    assert rows and all(0.5 <= m.dice[i] <= 0.9 for i in rows)
+    assert rows and all(0.5 <= m.dice_empty_ok[i] <= 0.9 for i in rows)
     assert f"{len(rows)} of {m.n}" in g.count_label.text()
     g.dice_lo.setValue(0.0)
     g.dice_hi.setValue(1.0)
-    g.sort_combo.setCurrentIndex(2)                          # score
+    g.sort_combo.setCurrentIndex(g.sort_combo.findData("score"))
     g.order_button.setChecked(True)                          # descending
     s = [m.scores[g.list_model.sample_at(r)] for r in range(g.list_model.rowCount())]
     assert s == sorted(s, reverse=True)
-    g.sort_combo.setCurrentIndex(3)                          # name
+    g.sort_combo.setCurrentIndex(g.sort_combo.findData("name"))
     g.order_button.setChecked(False)
     names = [m.names[g.list_model.sample_at(r)] for r in range(g.list_model.rowCount())]
     assert names == sorted(names)
@@ -330,7 +330,7 @@ def test_overlay_colours_follow_the_rule(qtbot):
     """Pixel colours of the error map: TP/FP/FN from the 8-bit map at the bin-edge rule; no GT -> prediction only."""
     from figures import colors
     from crackviewer.viewer.layers import premul_u32
-    from crackviewer.viewer.overlay import CrackOverlayView
+    from crackviewer.viewer.overlay import MASK_COLOR, CrackOverlayView
 
     v = CrackOverlayView()
     qtbot.addWidget(v)
@@ -349,4 +349,4 @@ def test_overlay_colours_follow_the_rule(qtbot):
     assert not v.pred_mask.any()
     v.set_gated(False)
     v.set_sample(img, None, prob, None, threshold=MP.threshold_to_bin(0.3))   # weak label: no GT known
-    assert list(v.right.layer("errors").pixels32[0]) == [0] + [premul_u32(colors.PRED)] * 3
+    assert list(v.right.layer("errors").pixels32[0]) == [0] + [premul_u32(MASK_COLOR)] * 3

@@ -23,9 +23,10 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trainer.atomic import atomic_write_text
 from trainer.errors import DataError
 
-__all__ = ["Scale", "load_scale", "SCALE_FILE", "MANIFEST_COLUMN", "UNIT_MM", "UNIT_PX"]
+__all__ = ["Scale", "load_scale", "save_scale", "scale_from_line", "SCALE_FILE", "MANIFEST_COLUMN", "UNIT_MM", "UNIT_PX"]
 
 SCALE_FILE = "scale.json"
 MANIFEST_COLUMN = "mm_per_px"
@@ -141,3 +142,33 @@ def load_scale(dataset: str | Path | None = None, mm_per_px: float | None = None
             scale.default = d
         scale.sources.append(str(sfile))
     return scale
+
+
+def scale_from_line(length_px: float, length_mm: float) -> float:
+    """Millimetres per pixel from a line drawn over a feature of known length (the app's "calibrate" tool)."""
+    if not (math.isfinite(length_px) and length_px > 0):
+        raise DataError(f"the drawn line must be longer than 0 px (got {length_px!r})")
+    mm = _valid(length_mm, "known length", None)
+    return mm / float(length_px)
+
+
+def save_scale(dataset: str | Path, mm_per_px: float, image: str | None = None) -> Path:
+    """Write ``scale.json`` beside the dataset (in its root folder), atomically, keeping its other entries: the
+    dataset default ``mm_per_px``, or with ``image`` that sample's own entry in ``images``. Returns its path."""
+    v = _valid(mm_per_px, "mm_per_px", None)
+    path = Path(dataset) / SCALE_FILE
+    default, images = _read_scale_json(path) if path.is_file() else (None, {})
+    if image is None:
+        default = v
+    else:
+        images[str(image)] = v
+    data: dict = {}
+    if default is not None:
+        data["mm_per_px"] = default
+    if images:
+        data["images"] = images
+    try:
+        atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+    except OSError as exc:
+        raise DataError(f"cannot write ({exc.strerror or exc})", file=path) from None
+    return path

@@ -11,6 +11,7 @@ An evaluation folder::
 
     metrics.json  results.csv  samples.npz  source.json  figures.json  README.md
     probs/<name>.png        8-bit probability maps (:func:`prob_png_name`)
+    uncertainty/<name>.png  8-bit uncertainty maps of flip TTA (:func:`uncertainty_png_path`)
     dices/<dice>_dice_<name>.png   one picture per sample (:func:`dice_png_name`)
     ROC.png precision-recall.png loss*.png dice_iou.png architecture.png   report figures (:data:`PLOT_FILES`)
 
@@ -42,6 +43,7 @@ REPORT = "README.md"
 COMPARISON = "comparison.md"
 PROBS = "probs"
 DICES = "dices"
+UNCERTAINTY = "uncertainty"
 
 # report figures (written by the figures package, linked by the report)
 ROC_PNG = "ROC.png"
@@ -68,6 +70,12 @@ def prob_png_name(name: str) -> str:
 def prob_png_path(eval_dir: str | Path, name: str) -> Path:
     """``<eval_dir>/probs/<name>.png``."""
     return Path(eval_dir) / PROBS / prob_png_name(name)
+
+
+def uncertainty_png_path(eval_dir: str | Path, name: str) -> Path:
+    """``<eval_dir>/uncertainty/<name>.png``: 8-bit uncertainty map of ``crack-train eval --tta`` (same naming rule
+    as ``probs/``)."""
+    return Path(eval_dir) / UNCERTAINTY / prob_png_name(name)
 
 
 def dice_png_name(dice: float, name: str) -> str:
