@@ -11,6 +11,7 @@ An evaluation folder::
 
     metrics.json  results.csv  samples.npz  source.json  figures.json  README.md
     probs/<name>.png        8-bit probability maps (:func:`prob_png_name`)
+    uncertainty/<name>.png  8-bit flip-TTA uncertainty maps (:func:`uncertainty_png_path`, with ``eval --tta``)
     dices/<dice>_dice_<name>.png   one picture per sample (:func:`dice_png_name`)
     ROC.png precision-recall.png loss*.png dice_iou.png architecture.png   report figures (:data:`PLOT_FILES`)
 
@@ -41,6 +42,7 @@ FIGURES_INFO = "figures.json"
 REPORT = "README.md"
 COMPARISON = "comparison.md"
 PROBS = "probs"
+UNCERTAINTY = "uncertainty"
 DICES = "dices"
 
 # report figures (written by the figures package, linked by the report)
@@ -68,6 +70,11 @@ def prob_png_name(name: str) -> str:
 def prob_png_path(eval_dir: str | Path, name: str) -> Path:
     """``<eval_dir>/probs/<name>.png``."""
     return Path(eval_dir) / PROBS / prob_png_name(name)
+
+
+def uncertainty_png_path(eval_dir: str | Path, name: str) -> Path:
+    """``<eval_dir>/uncertainty/<name>.png``: a sample's flip-TTA uncertainty map (same file-name rule as probs/)."""
+    return Path(eval_dir) / UNCERTAINTY / prob_png_name(name)
 
 
 def dice_png_name(dice: float, name: str) -> str:
