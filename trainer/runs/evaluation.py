@@ -118,6 +118,19 @@ def write_prob_png(path: Path, prob_u8: np.ndarray) -> float:
 # ----------------------------------------------------------------------------------------------------------------
 # reading
 
+def read_prob_png(path: str | Path) -> np.ndarray:
+    """An 8-bit map of ``probs/`` or ``uncertainty/`` as H x W uint8 (p = v / 255); DataError naming the file."""
+    path = Path(path)
+    try:
+        buf = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as exc:
+        raise DataError(f"cannot read the probability map ({exc.strerror or exc})", path) from None
+    img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if buf.size else None
+    if img is None or img.size == 0:
+        raise DataError("corrupt probability map: OpenCV cannot decode it", path)
+    return img
+
+
 def load_samples(path: str | Path) -> dict:
     """Read ``samples.npz`` of an evaluation folder (or the file itself) into a dict of arrays."""
     p = Path(path)

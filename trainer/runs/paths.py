@@ -15,6 +15,10 @@ An evaluation folder::
     dices/<dice>_dice_<name>.png   one picture per sample (:func:`dice_png_name`)
     ROC.png precision-recall.png loss*.png dice_iou.png architecture.png   report figures (:data:`PLOT_FILES`)
 
+A measurement folder (``crack-train measure``)::
+
+    cracks.csv  images.csv  cracks.geojson   (+ accuracy.json  crack_pairs.csv against the ground truth)
+
 Only this module spells these names; everything else asks it.
 """
 from __future__ import annotations
@@ -45,6 +49,14 @@ PROBS = "probs"
 UNCERTAINTY = "uncertainty"
 DICES = "dices"
 
+# measurement folder
+MEASURE = "measure"                      # <eval>/measure: where the report's measurement accuracy comes from
+CRACKS_CSV = "cracks.csv"
+IMAGES_CSV = "images.csv"
+CRACKS_GEOJSON = "cracks.geojson"
+ACCURACY_JSON = "accuracy.json"
+PAIRS_CSV = "crack_pairs.csv"
+
 # report figures (written by the figures package, linked by the report)
 ROC_PNG = "ROC.png"
 PR_PNG = "precision-recall.png"
@@ -54,7 +66,10 @@ LOSS_DEC_PNG = "loss_dec.png"
 LOSS_VAL_PNG = "loss_val.png"
 DICE_IOU_PNG = "dice_iou.png"
 ARCHITECTURE_PNG = "architecture.png"
-PLOT_FILES = (ROC_PNG, PR_PNG, LOSS_PNG, LOSS_SEG_PNG, LOSS_DEC_PNG, LOSS_VAL_PNG, DICE_IOU_PNG, ARCHITECTURE_PNG)
+RELIABILITY_PNG = "reliability.png"
+MEASURE_ACCURACY_PNG = "measure_accuracy.png"
+PLOT_FILES = (ROC_PNG, PR_PNG, LOSS_PNG, LOSS_SEG_PNG, LOSS_DEC_PNG, LOSS_VAL_PNG, DICE_IOU_PNG, ARCHITECTURE_PNG,
+              RELIABILITY_PNG, MEASURE_ACCURACY_PNG)
 
 
 def safe_sample_name(name: str) -> str:
