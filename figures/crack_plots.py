@@ -84,9 +84,8 @@ def measure_scatter_plot(pairs: Sequence[dict], accuracy: dict | None = None, un
     w.setBackground("w")
     w.resize(*size)
     w.ci.layout.setContentsMargins(8, 8, 14, 8)
-    head = w.addLabel(f"<b>Measurement accuracy: {len(pairs)} matched crack groups "
-                      f"({a.get('n_pred_unmatched', '?')} predicted, {a.get('n_gt_unmatched', '?')} true unmatched)</b>",
-                      color=TEXT, size="13pt", colspan=2)
+    head = w.addLabel(f"<b>Measurement accuracy: {len(pairs)} matched crack groups</b>", color=TEXT, size="13pt",
+                      colspan=2)
     head.setMaximumHeight(34)
     w.nextRow()
     for key, rgb, what, mae_px, mae_mm in (
