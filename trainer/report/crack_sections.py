@@ -5,11 +5,13 @@ measurements (accuracy against the ground truth and the width alarm), from the f
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Callable
 
 from trainer.errors import CrackError
 from trainer.measure.export import read_csv_rows
+from trainer.metrics import calibration as K
 from trainer.report.format import fmt, table
 from trainer.runs import paths
 
@@ -39,6 +41,13 @@ def crack_metrics_md(m: dict) -> list[str]:
     return ["", "### Crack metrics", "", table(("Metric", "Value"), rows)]
 
 
+def at_search_bound(temperature: float) -> bool:
+    """A fitted temperature at an end of :data:`trainer.metrics.calibration.LOG_T_RANGE`."""
+    lo, hi = K.LOG_T_RANGE
+    lt = math.log(float(temperature))
+    return lt <= lo + 1e-3 or lt >= hi - 1e-3
+
+
 def calibration_md(m: dict, image: Callable[[str, str], str]) -> list[str]:
     """Lines of the "Calibration" section: ECE of image scores and pixels, the temperature, the figure."""
     t = m.get("temperature") or {}
@@ -50,6 +59,10 @@ def calibration_md(m: dict, image: Callable[[str, str], str]) -> list[str]:
             ece += (f", after temperature scaling fitted on {t.get('fitted_on', 'validation')} (image T = "
                     f"{fmt(t.get('image'), '.3f')}, pixel T = {fmt(t.get('pixel'), '.3f')}); before: image "
                     f"{fmt(m.get('ece_image_raw'), '.4f')}, pixels {fmt(m.get('ece_pixel_raw'), '.4f')}")
+        bound = [k for k in ("image", "pixel") if t.get(k) is not None and at_search_bound(t[k])]
+        if bound:
+            ece += (f" (the {' and '.join(bound)} temperature is at the end of the search range: those "
+                    "probabilities carry little information on validation, so scaling flattens them towards 0.5)")
         lines += [ece + ".", ""]
     lines.append(image(paths.RELIABILITY_PNG, "reliability diagram"))
     return lines
