@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from trainer.metrics import pixels as metrics_pixels
-from trainer.metrics import centreline as C, record as R, tolerance as T
+from trainer.metrics import centreline as C, crack_record as R, tolerance as T
 
 
 def synthetic(n: int, size: int, seed: int = 0):

@@ -1,5 +1,6 @@
 """Evaluation overhead: inference alone vs everything else evaluate_split does (metrics, thresholds, histograms,
-writing results.csv / samples.npz / probs/*.png / metrics.json).
+the crack metrics of issue 13 (tolerance histograms, skeletons for clDice, calibration), writing results.csv /
+samples.npz / probs/*.png / metrics.json).
 
 A split of N synthetic samples (in memory, so disk reads of the dataset are not measured) is run through the real
 SegDecNet (random weights) through ``trainer.training.evaluate.evaluate_split`` (``--repeat`` times, the fastest run is kept).
@@ -142,7 +143,9 @@ def main(argv=None) -> int:
     print(f"inference (forward passes inside evaluate_split): {fwd:.3f} s  ({fwd / args.n * 1e3:.1f} ms/sample)")
     print(f"everything else: {other:.3f} s  ({other / args.n * 1e3:.2f} ms/sample) = post-processing "
           f"{b['postprocess_s']:.3f} + metrics/thresholds/files {b['finish_s']:.3f} + data loader {b['load_s']:.3f} "
-          f"+ PNG thread {b['png_thread_s']:.3f} (overlapped)")
+          f"+ PNG thread {b['png_thread_s']:.3f} (overlapped); of which crack metrics (tolerance histograms, "
+          f"skeletons) {b.get('crack_metrics_s', 0.0):.3f} s ({b.get('crack_metrics_s', 0.0) / args.n * 1e3:.1f} "
+          f"ms/sample)")
     if inf_times:
         inf = min(inf_times)
         print(f"cross-check: pure inference run {inf:.3f} s vs evaluate_split wall {ev:.3f} s "

@@ -52,6 +52,10 @@ def _fmt_params(n: int) -> str:
     return f"{n / 1e6:.2f} M params"
 
 
+PER_LINE = 4
+"""Stages per line of the architecture figure."""
+
+
 def architecture_figure(summary_rows: list[dict], title: str | None = None, subtitle: str | None = None) -> QImage:
     """The model's stages, in execution order, as boxes: height ∝ √(spatial size), width ∝ log(channels), coloured
     by role (encoder, decoder, decision, input/output); under each its name, type, output shape and parameters.
@@ -64,10 +68,12 @@ def architecture_figure(summary_rows: list[dict], title: str | None = None, subt
     hs = [d[1] if len(d) >= 3 else 1 for d in dims]
     cs = [d[0] if len(d) >= 1 else 1 for d in dims]
     hmax, cmax = max(hs + [2]), max(cs + [2])
-    per_row = n if n <= 8 else math.ceil(n / 2)
-    n_lines = math.ceil(n / per_row)
-    col_w, box_area, text_h, gap = 158, 190, 86, 34
-    margin, head_h, legend_h = 26, 78 if subtitle else 56, 44
+    # at most PER_LINE stages a line, large text: the figure stays readable when shown scaled down (the in-app
+    # report fits it to the window width)
+    n_lines = math.ceil(n / PER_LINE)
+    per_row = math.ceil(n / n_lines)
+    col_w, box_area, text_h, gap = 200, 190, 104, 34
+    margin, head_h, legend_h = 26, 96 if subtitle else 60, 74
     width = margin * 2 + per_row * col_w + (14 if n_lines > 1 else 0)
     height = head_h + n_lines * (box_area + text_h) + (n_lines - 1) * gap + legend_h + margin
     img = QImage(width, height, QImage.Format_RGB32)
@@ -77,13 +83,14 @@ def architecture_figure(summary_rows: list[dict], title: str | None = None, subt
     p.setRenderHint(QPainter.TextAntialiasing, True)
     total = sum(int(r.get("params", 0) or 0) for r in rows)
     p.setPen(QColor(TEXT))
-    p.setFont(_font(16, True))
-    p.drawText(QRectF(margin, 10, width - 2 * margin, 32), Qt.AlignLeft | Qt.AlignVCenter,
+    p.setFont(_font(18, True))
+    p.drawText(QRectF(margin, 10, width - 2 * margin, 34), Qt.AlignLeft | Qt.AlignVCenter,
                title or f"Model architecture: {total:,} parameters")
     if subtitle:
-        p.setFont(_font(11))
+        p.setFont(_font(12))
         p.setPen(QColor(90, 90, 90))
-        p.drawText(QRectF(margin, 42, width - 2 * margin, 24), Qt.AlignLeft | Qt.AlignVCenter, subtitle)
+        p.drawText(QRectF(margin, 46, width - 2 * margin, 46), Qt.AlignLeft | Qt.AlignTop | Qt.TextWordWrap,
+                   subtitle)
     boxes: list[QRectF] = []
     for i, r in enumerate(rows):
         line, col = divmod(i, per_row)
@@ -99,19 +106,19 @@ def architecture_figure(summary_rows: list[dict], title: str | None = None, subt
         p.drawRoundedRect(rect, 5, 5)
         ty = y0 + box_area + 2
         p.setPen(QColor(TEXT))
-        p.setFont(_font(10.5, True))
+        p.setFont(_font(13, True))
         fm = QFontMetrics(p.font())
-        p.drawText(QRectF(x0, ty, col_w, 20), Qt.AlignHCenter | Qt.AlignTop,
+        p.drawText(QRectF(x0, ty, col_w, 24), Qt.AlignHCenter | Qt.AlignTop,
                    fm.elidedText(str(r.get("name", "")), Qt.ElideRight, col_w - 6))
-        p.setFont(_font(9.5))
+        p.setFont(_font(11.5))
         fm = QFontMetrics(p.font())
         p.setPen(QColor(90, 90, 90))
-        p.drawText(QRectF(x0, ty + 19, col_w, 18), Qt.AlignHCenter | Qt.AlignTop,
+        p.drawText(QRectF(x0, ty + 24, col_w, 22), Qt.AlignHCenter | Qt.AlignTop,
                    fm.elidedText(str(r.get("type", "")), Qt.ElideRight, col_w - 6))
         p.setPen(QColor(TEXT))
         shape = "×".join(str(v) for v in dims[i]) or "?"
-        p.drawText(QRectF(x0, ty + 36, col_w, 18), Qt.AlignHCenter | Qt.AlignTop, shape)
-        p.drawText(QRectF(x0, ty + 53, col_w, 18), Qt.AlignHCenter | Qt.AlignTop,
+        p.drawText(QRectF(x0, ty + 46, col_w, 22), Qt.AlignHCenter | Qt.AlignTop, shape)
+        p.drawText(QRectF(x0, ty + 68, col_w, 22), Qt.AlignHCenter | Qt.AlignTop,
                    _fmt_params(int(r.get("params", 0) or 0)))
     # arrows
     p.setPen(QPen(QColor(110, 110, 110), 1.6))
@@ -132,7 +139,7 @@ def architecture_figure(summary_rows: list[dict], title: str | None = None, subt
     # legend
     ly = height - legend_h - margin / 2 + 8
     x = margin
-    p.setFont(_font(10.5))
+    p.setFont(_font(12))
     fm = QFontMetrics(p.font())
     used = [k for k in ROLE_COLOURS if any(_role(r) == k for r in rows)]
     for role in used:
@@ -144,7 +151,7 @@ def architecture_figure(summary_rows: list[dict], title: str | None = None, subt
         p.drawText(QPointF(x + 24, ly + 16), role)
         x += 24 + fm.horizontalAdvance(role) + 22
     p.setPen(QColor(110, 110, 110))
-    p.drawText(QPointF(x + 10, ly + 16),
+    p.drawText(QPointF(margin, ly + 44),
                "execution order; box height ∝ √(spatial size), width ∝ log(channels); shapes C×H×W")
     p.end()
     return img

@@ -198,21 +198,37 @@ def _top_legend(pi: pg.PlotItem, ys: list[np.ndarray], unit_range: bool = False,
 def loss_plot(losses: list[dict], which: str = "loss", validation: list[dict] | None = None,
               size: tuple[int, int] = DEFAULT_SIZE, parent: QWidget | None = None) -> pg.PlotWidget:
     """One loss per epoch (losses.csv rows): which = loss | loss_seg | loss_dec. With validation rows that carry
-    val_<which>, the validation loss is drawn dashed."""
+    val_<which>, the validation loss is drawn dashed. The total training loss is λ-weighted ((1-λ)·seg + λ·δ·dec)
+    while the validation total is not, so for ``loss`` the validation curve gets its own, labelled right axis."""
     if which not in LOSS_TITLES:
         raise ValueError(f"which must be one of {', '.join(LOSS_TITLES)}")
     title, rgb, vkey = LOSS_TITLES[which]
-    w = new_plot(title, "Epoch", "Loss", size=size, parent=parent)
-    pi = w.getPlotItem()
     x = _col(losses, "epoch")
     y = _col(losses, which)
+    vy = _col(validation or [], vkey)
+    has_val = bool(validation) and bool(np.any(~np.isnan(vy)))
+    if which == "loss" and has_val:
+        w = _TwinAxisPlot(parent=parent, background="w")
+        style_plot(w, title, "Epoch", "Training loss (λ-weighted)", size)
+        pi = w.getPlotItem()
+        _curve(pi, x, y, rgb, "train (λ-weighted, left axis)")
+        vx = _col(validation, "epoch")
+        ok = ~np.isnan(vy)
+        lo, hi = float(vy[ok].min()), float(vy[ok].max())
+        span = (hi - lo) or max(abs(hi), 1e-3)
+        vb2 = w.setup_right("Validation loss (unweighted seg + dec)", (lo - 0.05 * span, hi + 0.22 * span))
+        _curve(pi, vx, vy, VAL, "validation (unweighted, right axis)", 2.5, Qt.DashLine, "s", vb=vb2)
+        _epoch_axis(pi, x)
+        _top_legend(pi, [y])
+        vb2.setYRange(lo - 0.05 * span, hi + 0.22 * span, padding=0)
+        return w
+    w = new_plot(title, "Epoch", "Loss", size=size, parent=parent)
+    pi = w.getPlotItem()
     _curve(pi, x, y, rgb, "train")
     ys = [y]
-    if validation:
-        vy = _col(validation, vkey)
-        if np.any(~np.isnan(vy)):
-            _curve(pi, _col(validation, "epoch"), vy, _lighter(rgb, 0.35), "validation", 2.5, Qt.DashLine, "s")
-            ys.append(vy)
+    if has_val:
+        _curve(pi, _col(validation, "epoch"), vy, _lighter(rgb, 0.35), "validation", 2.5, Qt.DashLine, "s")
+        ys.append(vy)
     _epoch_axis(pi, x)
     _top_legend(pi, ys)
     return w
@@ -259,7 +275,7 @@ def loss_val_plot(losses: list[dict], validation: list[dict], size: tuple[int, i
         _curve(pi, _col(validation, "epoch"), _col(validation, "ap"), VAL, "validation AP", 2.5, Qt.DashLine, "s",
                vb=vb2)
     _epoch_axis(pi, x if len(x) else _col(validation or [], "epoch"))
-    _top_legend(pi, ys, vb2=vb2)
+    _top_legend(pi, ys, headroom=0.22, vb2=vb2)
     return w
 
 
@@ -269,16 +285,27 @@ def dice_iou_plot(validation: list[dict], size: tuple[int, int] = DEFAULT_SIZE,
     w = new_plot("Validation Dice and IoU", "Epoch", "Score", size=size, parent=parent)
     pi = w.getPlotItem()
     x = _col(validation, "epoch")
-    for key, rgb, name in (("dice", SEG, "Dice"), ("iou", DEC, "IoU")):
+    # distinct band styles that do not mix where they overlap: Dice a light solid fill, IoU a light hatching with
+    # dotted edges (two translucent fills blend into brown)
+    for key, rgb, name, hatch in (("dice", SEG, "Dice", False), ("iou", DEC, "IoU", True)):
         m, s = _col(validation, f"{key}_mean"), _col(validation, f"{key}_std")
         ok = ~np.isnan(m)
         if ok.sum() >= 2 and np.any(~np.isnan(s[ok])):
             sd = np.nan_to_num(s[ok])
-            lo = pg.PlotDataItem(x[ok], np.clip(m[ok] - sd, 0, 1))
-            hi = pg.PlotDataItem(x[ok], np.clip(m[ok] + sd, 0, 1))
-            band = pg.FillBetweenItem(lo, hi, brush=pg.mkBrush(*rgb, 38))
+            edge = _pen(_lighter(rgb, 0.3), 1.2, Qt.DotLine) if hatch else pg.mkPen(None)
+            lo = pg.PlotDataItem(x[ok], np.clip(m[ok] - sd, 0, 1), pen=edge)
+            hi = pg.PlotDataItem(x[ok], np.clip(m[ok] + sd, 0, 1), pen=edge)
+            if hatch:
+                brush = pg.mkBrush(QColor(*_lighter(rgb, 0.25)))
+                brush.setStyle(Qt.BDiagPattern)
+            else:
+                brush = pg.mkBrush(*_lighter(rgb, 0.75), 110)
+            band = pg.FillBetweenItem(lo, hi, brush=brush)
+            band.setZValue(-10 if not hatch else -5)
+            pi.addItem(lo)
+            pi.addItem(hi)
             pi.addItem(band)
-        _curve(pi, x, m, rgb, f"{name} (mean ± std)")
+        _curve(pi, x, m, rgb, f"{name} (mean ± std band)")
     _epoch_axis(pi, x)
     _top_legend(pi, [], unit_range=True)
     return w

@@ -14,6 +14,7 @@ stdout); the exit status is 0 unless a figure that could be drawn failed (1) or 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import os
@@ -32,12 +33,14 @@ from sklearn.metrics import auc as trapz
 from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve
 
 from figures.architecture import architecture_figure
+from figures.crack_plots import measure_scatter_plot, reliability_plot
 from figures.dice_panel import dice_panel
 from figures.plots import dice_iou_plot, ensure_app, loss_plot, loss_val_plot, pr_plot, roc_plot, save_widget_png
 from figures.qimage import qimage_to_array
 from trainer.datasets.images import read_image, read_mask
 from trainer.datasets.layouts import open_dataset
 from trainer.errors import CrackError
+from trainer.metrics import calibration as K
 from trainer.metrics.pixels import dice_iou_from_counts, threshold_to_bin
 from trainer.report.figures import write_figures_json
 from trainer.runs import paths
@@ -76,6 +79,7 @@ class Renderer:
         else:
             self.skipped["ROC/PR/dices"] = "no evaluation in this folder (samples.npz missing)"
         for name, fn in (("curves", self.curves), ("losses", self.losses), ("architecture", self.architecture),
+                         ("reliability", self.reliability), ("measure_accuracy", self.measure_accuracy),
                          ("dices", self.dices)):
             t = time.perf_counter()
             try:
@@ -150,6 +154,35 @@ class Renderer:
             ap = float(trapz(rec, prec))
         self._save(roc_plot(fpr, tpr, auc, point=roc_pts or None), paths.ROC_PNG)
         self._save(pr_plot(rec, prec, ap, point=pr_pts or None), paths.PR_PNG)
+
+    def reliability(self) -> None:
+        """reliability.png: from metrics.json's ``reliability`` (temperature-scaled when the evaluation had one), else
+        computed from samples.npz."""
+        if self.ev is None:
+            return
+        m = self.ev["metrics"]
+        rel = m.get("reliability")
+        ece_i, ece_p = m.get("ece_image"), m.get("ece_pixel")
+        if not rel:
+            ri = K.reliability_scores(self.ev["labels"], self.ev["scores"])
+            rp = K.reliability_pixels(self.ev["hist_pos"], self.ev["hist_neg"])
+            rel, ece_i, ece_p = dict(image=ri, pixel=rp), ri["ece"], rp["ece"]
+        self._save(reliability_plot(rel, ece_i, ece_p, temperature=m.get("temperature")), paths.RELIABILITY_PNG)
+
+    def measure_accuracy(self) -> None:
+        """measure_accuracy.png from ``<folder>/measure/crack_pairs.csv`` (``crack-train measure`` with the dataset)."""
+        d = self.target / paths.MEASURE
+        if not (d / paths.PAIRS_CSV).is_file():
+            self.skipped["measure_accuracy"] = (f"no measurement against the ground truth (crack-train measure "
+                                                f"{self.target} --out {d})")
+            return
+        with open(d / paths.PAIRS_CSV, newline="", encoding="utf-8") as fh:
+            pairs = list(csv.DictReader(fh))
+        try:
+            acc = json.loads((d / paths.ACCURACY_JSON).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            acc = None
+        self._save(measure_scatter_plot(pairs, acc), paths.MEASURE_ACCURACY_PNG)
 
     def losses(self) -> None:
         if self.run is None:

@@ -134,6 +134,14 @@ _KEYS = (
     Key("val_fraction", 0.15, "Data", "Validation fraction (carved from train)", "Fraction of train carved out as "
         "val for layouts without a val split.", "(own split)", min=0.01, max=0.9, step=0.01),
     Key("save_images", True, "Report", "Save images", "Write one dices/ picture per evaluated sample.", "True"),
+    # evaluation (crack metrics, calibration, measurement)
+    Key("tolerance_px", 2.0, "Validation", "Tolerance (px)", "Pixel tolerance of the crack precision/recall/F1 "
+        "(ODS/OIS): a predicted pixel within this distance of a ground-truth crack pixel counts as a match.",
+        "(not reported)", min=0.0, max=20.0, step=0.5, unit="px"),
+    Key("calibrate_temperature", False, "Validation", "Calibrate temperature", "Fit a temperature on the validation "
+        "split and apply it to the test split's probabilities (calibration plot and ECE).", "(not reported)"),
+    Key("width_alarm_mm", 0.3, "Report", "Width alarm (mm)", "Cracks wider than this are flagged in the "
+        "measurements (cracks.csv) and the report.", "(not reported)", min=0.0, max=100.0, step=0.05, unit="mm"),
 )
 
 KEYS: dict[str, Key] = {k.name: k for k in _KEYS}

@@ -75,6 +75,20 @@ def test_predict_uses_thresholds_saved_in_the_run(run, synthetic_dataset, tmp_pa
         (run / "thresholds.json").unlink()
 
 
+def test_measure_a_runs_test_split_against_its_ground_truth(run, tmp_path, capsys):
+    out = tmp_path / "measure"
+    assert main(["measure", str(run), "--out", str(out), "--scale", "0.1", "--alarm-mm", "0.2"]) == 0
+    text = capsys.readouterr().out
+    assert "unit mm" in text and "against the ground truth" in text
+    for f in ("cracks.csv", "images.csv", "cracks.geojson", "accuracy.json", "crack_pairs.csv"):
+        assert (out / f).is_file(), f
+    images = list(csv.DictReader(open(out / "images.csv")))
+    assert len(images) == len(list((run / "probs").glob("*.png")))
+    cracks = list(csv.DictReader(open(out / "cracks.csv")))
+    assert all(c["wide"] == str(int(float(c["width_max"]) > 0.2)) for c in cracks)
+    assert not (ROOT / "trainer" / "measure" / "__main__.py").exists()     # one entry point: crack-train measure
+
+
 def test_report_and_comparison(run, tmp_path):
     other = tmp_path / "run_b"
     shutil.copytree(run, other)

@@ -1,4 +1,4 @@
-"""`crack-train` (= `python -m trainer`): train, eval, predict, demo, report and device from a terminal, with no Qt.
+"""`crack-train` (= `python -m trainer`): train, eval, predict, measure, demo, report and device from a terminal, with no Qt.
 
 This module only parses arguments; each subcommand lives in its own module (``trainer.cli.<command>``, a
 ``run(args)`` function) and is imported when it is chosen, so ``crack-train report`` or ``--help`` never load torch.
@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="auto")
     e.add_argument("--skip-bad", action="store_true", help="skip bad samples and list them")
     e.add_argument("--no-report", action="store_true", help="write data only, no README/figures")
+    e.add_argument("--tta", action="store_true",
+                   help="flip test-time augmentation: mean of 4 flips, uncertainty map per sample (uncertainty/)")
+    e.add_argument("--calibrate", action="store_true",
+                   help="fit a temperature on the validation split and apply it (default: config calibrate_temperature)")
 
     p = sub.add_parser("predict", help="binary masks and scores for new images")
     p.add_argument("--run", required=True)
@@ -62,6 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="(re)write a run's report, or compare runs side by side")
     r.add_argument("runs", nargs="+", metavar="RUN")
     r.add_argument("--out", help="output .md (comparison default: comparison.md)")
+
+    m = sub.add_parser("measure", help="length and width of every crack: cracks.csv, images.csv, cracks.geojson")
+    m.add_argument("path", metavar="RUN|EVAL_DIR|PREDICT_DIR|MASK_DIR",
+                   help="a run (its evals/SPLIT), an evaluation folder, predict output or a folder of masks")
+    m.add_argument("--out", required=True, help="folder for the measurement files")
+    m.add_argument("--threshold", type=float, help="seg threshold for probability maps (default: the evaluation's)")
+    m.add_argument("--scale", type=float, metavar="MM_PER_PX", help="millimetres per pixel (default: the dataset's "
+                   "scale.json / manifest mm_per_px, else pixels)")
+    m.add_argument("--alarm-mm", type=float, help="flag cracks wider than this (default: the run's width_alarm_mm)")
+    m.add_argument("--alarm-px", type=float, help="flag cracks wider than this many pixels where there is no scale")
+    m.add_argument("--data", help="the dataset (scale, image sizes, ground truth); default: the evaluation's")
+    m.add_argument("--split", default="test", help="which evaluation of a run (default test)")
 
     v = sub.add_parser("device", help="which devices and precision torch offers here")
     v.add_argument("--json", action="store_true", help="one JSON object: {torch, cuda, bf16_cpu, precision_auto}")

@@ -6,26 +6,56 @@ import time
 from pathlib import Path
 
 from trainer.datasets.layouts import open_dataset
+from trainer.metrics import calibration as K
 from trainer.datasets.validation import validate_records
 from trainer.report.lines import eval_summary
 from trainer.report.run import write_run_report
 from trainer.runs import paths
-from trainer.runs.evaluation import write_source
+from trainer.runs.evaluation import load_samples, write_source
 from trainer.runs.events import EventLog
 from trainer.runs.thresholds import honest_thresholds, reference_seg_threshold
+from trainer.schema import KEYS
 from trainer.training.dataset import CrackDataset
 from trainer.training.evaluate import evaluate_split
 from trainer.training.predict import load_run_model
+
+
+def _key(cfg: dict, name: str):
+    """A config value, the schema default for a run made before the key existed."""
+    return cfg.get(name, KEYS[name].default)
+
+
+def _dataset(index, split: str, cfg, hw, skip_bad: bool) -> CrackDataset:
+    records, bad = validate_records(index.split(split), skip_bad=skip_bad)
+    for f, r in bad:
+        print(f"skipped bad sample {f}: {r}", file=sys.stderr)
+    return CrackDataset(records, hw, dilate=cfg["dilate"], seed=cfg["seed"], train=False)
+
+
+def _fit_temperature(run_dir: Path, model, index, cfg, hw, args, device, precision) -> dict:
+    """Temperature of image scores and pixels fitted on the validation split (its evaluation folder, evaluated
+    here without maps when missing)."""
+    val_dir = paths.eval_dir(run_dir, "val")
+    if not (val_dir / paths.METRICS).is_file():
+        print("fitting the temperature: evaluating the validation split first", file=sys.stderr)
+        evaluate_split(model, _dataset(index, "val", cfg, hw, args.skip_bad), val_dir, seg_threshold=None,
+                       device=device, precision=precision, write_maps=False, cldice=False, split="val",
+                       tolerance_px=float(_key(cfg, "tolerance_px")))
+    s = load_samples(val_dir)
+    rec = K.temperature_record(K.fit_temperature_scores(s["labels"], s["scores"]),
+                               K.fit_temperature_pixels(s["hist_pos"], s["hist_neg"]), fitted_on="val")
+    print(f"temperature fitted on validation: image {rec['image']}, pixel {rec['pixel']}", file=sys.stderr)
+    return rec
 
 
 def run(args) -> int:
     run_dir = Path(args.run)
     model, cfg, hw, device, precision, ckpt = load_run_model(run_dir, args.checkpoint, args.device)
     index = open_dataset(args.data, val_fraction=cfg["val_fraction"], seed=cfg["seed"], skip_bad=args.skip_bad)
-    records, bad = validate_records(index.split(args.split), skip_bad=args.skip_bad)
-    for f, r in bad:
-        print(f"skipped bad sample {f}: {r}", file=sys.stderr)
-    ds = CrackDataset(records, hw, dilate=cfg["dilate"], seed=cfg["seed"], train=False)
+    ds = _dataset(index, args.split, cfg, hw, args.skip_bad)
+    temperature = None
+    if (args.calibrate or _key(cfg, "calibrate_temperature")) and args.split != "val":
+        temperature = _fit_temperature(run_dir, model, index, cfg, hw, args, device, precision)
     out = Path(args.out) if args.out else paths.eval_dir(run_dir, args.split)
     seg_thr = args.seg_threshold if args.seg_threshold is not None else reference_seg_threshold(run_dir)
     honest = honest_thresholds(run_dir)
@@ -39,8 +69,9 @@ def run(args) -> int:
     metrics = evaluate_split(model, ds, out, seg_threshold=float(seg_thr), device=device, precision=precision,
                              channels_last=precision == "bf16", write_maps=True, events=EventLog(None, enabled=False),
                              dice_threshold_factor=cfg["dice_threshold_factor"], honest=honest, split=args.split,
-                             checkpoint=str(ckpt))
-    write_source(out, run_dir, Path(args.data), args.split, ckpt)
+                             checkpoint=str(ckpt), tolerance_px=float(_key(cfg, "tolerance_px")), tta=args.tta,
+                             temperature=temperature)
+    write_source(out, run_dir, Path(args.data), args.split, ckpt, temperature=temperature, tta=args.tta)
     if not args.no_report:
         try:
             write_run_report(out, run_dir=run_dir)

@@ -97,8 +97,9 @@ def _parse_label(v: str) -> int | None:
     return None
 
 
-def _read_manifest(root: Path, bad: list, warnings: list) -> tuple[list[SampleRecord], bool]:
-    mpath = root / MANIFEST
+def manifest_rows(mpath: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """(lower-cased header, [(line number, cells)]) of a manifest.csv; blank lines skipped. DataError naming the
+    file when it is unreadable, not UTF-8 or not CSV; ``([], [])`` when empty."""
     try:
         text = mpath.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
@@ -112,12 +113,34 @@ def _read_manifest(root: Path, bad: list, warnings: list) -> tuple[list[SampleRe
         raise DataError(f"not valid CSV ({e})", file=mpath) from None
     rows = [(i + 1, r) for i, r in enumerate(rows) if any(c.strip() for c in r)]
     if not rows:
+        return [], []
+    return [h.strip().lower() for h in rows[0][1]], [(n, r + [""] * (len(rows[0][1]) - len(r))) for n, r in rows[1:]]
+
+
+def manifest_column(root: str | Path, column: str) -> dict[str, tuple[int, str]]:
+    """name -> (line number, stripped cell) of an extra ``column`` of a dataset's manifest.csv (e.g. ``mm_per_px``);
+    {} when the dataset has no manifest or the manifest no such column."""
+    mpath = Path(root) / MANIFEST
+    if not mpath.is_file():
+        return {}
+    header, rows = manifest_rows(mpath)
+    if column not in header:
+        return {}
+    if "name" not in header:
+        raise DataError(f"has a {column} column but no name column", file=mpath)
+    ni, ci = header.index("name"), header.index(column)
+    return {r[ni].strip(): (n, r[ci].strip()) for n, r in rows}
+
+
+def _read_manifest(root: Path, bad: list, warnings: list) -> tuple[list[SampleRecord], bool]:
+    mpath = root / MANIFEST
+    header, rows = manifest_rows(mpath)
+    if not header:
         raise DataError("empty manifest; expected a header line name,label[,split] and one line per sample",
                         file=mpath)
-    header = [h.strip().lower() for h in rows[0][1]]
     missing = [c for c in ("name", "label") if c not in header]
     if missing:
-        raise DataError(f"missing column(s) {', '.join(missing)}; the header is {','.join(rows[0][1])!r} but "
+        raise DataError(f"missing column(s) {', '.join(missing)}; the header is {','.join(header)!r} but "
                         "must hold name,label[,split]", file=mpath)
     ci = {c: header.index(c) for c in ("name", "label", "split") if c in header}
     has_split = "split" in ci
@@ -132,8 +155,7 @@ def _read_manifest(root: Path, bad: list, warnings: list) -> tuple[list[SampleRe
     mask_map = _stem_map(_list_images(masks_dir))
     samples: list[SampleRecord] = []
     seen: dict[str, int] = {}
-    for lineno, row in rows[1:]:
-        row = row + [""] * (len(header) - len(row))
+    for lineno, row in rows:
         name = row[ci["name"]].strip()
         where = f"line {lineno}"
         prob = _name_problem(name)

@@ -14,22 +14,22 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from trainer.atomic import atomic_write_text
 from trainer.errors import DataError
+from trainer.runs import paths
 from trainer.measure.geometry import Crack, ImageGeometry
 from trainer.measure.scale import UNIT_MM, UNIT_PX
 
 __all__ = ["WidthAlarm", "CRACKS_CSV", "IMAGES_CSV", "CRACKS_GEOJSON", "CRACK_COLUMNS", "IMAGE_COLUMNS", "crack_rows",
            "image_row", "write_measurements", "read_csv_rows", "read_geojson"]
 
-CRACKS_CSV = "cracks.csv"
-IMAGES_CSV = "images.csv"
-CRACKS_GEOJSON = "cracks.geojson"
+CRACKS_CSV = paths.CRACKS_CSV
+IMAGES_CSV = paths.IMAGES_CSV
+CRACKS_GEOJSON = paths.CRACKS_GEOJSON
 
 CRACK_COLUMNS = ["image", "crack", "unit", "length", "width_mean", "width_median", "width_max", "width_p95",
                  "orientation_deg", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "branches", "endpoints", "area",
@@ -39,24 +39,6 @@ IMAGE_COLUMNS = ["image", "unit", "n_cracks", "total_length", "max_width", "wide
 _INT = {"crack", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "branches", "endpoints", "area_px", "n_cracks",
         "widest_crack", "cracked_area_px", "n_wide", "height", "width", "wide"}
 _TEXT = {"image", "unit", "mask"}
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    """tmp + fsync + rename. To be replaced by ``trainer.atomic.atomic_write_text`` after the restructure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def _f(v: float, nd: int = 4) -> str:
@@ -144,9 +126,9 @@ def write_measurements(out_dir: str | Path, items: Iterable[tuple[str, ImageGeom
         irows.append(image_row(name, geom, mmpp, alarm, mask))
         feats.extend(_feature(name, c, r) for c, r in zip(geom.cracks, rows))
     paths = {"cracks": out / CRACKS_CSV, "images": out / IMAGES_CSV, "geojson": out / CRACKS_GEOJSON}
-    _atomic_write_text(paths["cracks"], _csv_text(CRACK_COLUMNS, crows))
-    _atomic_write_text(paths["images"], _csv_text(IMAGE_COLUMNS, irows))
-    _atomic_write_text(paths["geojson"], json.dumps({"type": "FeatureCollection", "features": feats},
+    atomic_write_text(paths["cracks"], _csv_text(CRACK_COLUMNS, crows))
+    atomic_write_text(paths["images"], _csv_text(IMAGE_COLUMNS, irows))
+    atomic_write_text(paths["geojson"], json.dumps({"type": "FeatureCollection", "features": feats},
                                                     separators=(",", ":")))
     return paths
 

@@ -1,7 +1,6 @@
 """Measure the cracks of a folder: binary masks, an evaluation folder's probability maps, or ``predict`` output.
 
-The command line this serves (wired into ``crack-train`` after the restructure; ``python -m trainer.measure`` until
-then)::
+The command line this serves (:mod:`trainer.cli.measure_cmd`)::
 
     crack-train measure RUN|EVAL_DIR|PREDICT_DIR|MASKS_DIR [--threshold T] [--scale MM_PER_PX] [--alarm-mm W]
                         [--alarm-px W] [--data DATASET] [--split test] --out DIR
@@ -10,7 +9,8 @@ then)::
 * ``MASKS_DIR``: every image file is a mask (pixel > 127 = crack), named by its file stem.
 * ``PREDICT_DIR``: ``predictions.csv`` + ``<stem>_mask.png`` from ``predict``; named by the input image's stem.
 * ``EVAL_DIR``: ``probs/<name>.png`` (8-bit, p = v / 255) at the threshold ``T`` (default: the ``seg_threshold``
-  of the folder's ``metrics.json``), applied with the bin-edge rule of ``trainer.metrics`` (``p >= ceil(T*B)/B``).
+  of the threshold rule, :mod:`trainer.runs.thresholds`), applied with the bin-edge rule of
+  ``trainer.metrics`` (``p >= ceil(T*B)/B``).
   When the samples' image and mask files are known (``samples=``), each map is first resized to its image's size
   (bilinear, as ``predict`` does) so that lengths are in image pixels, and the predicted cracks are matched with
   the ground-truth cracks: ``accuracy.json`` and ``crack_pairs.csv`` are written too.
@@ -32,8 +32,14 @@ from typing import Callable, Mapping
 import cv2
 import numpy as np
 
-from trainer.metrics import pixels as metrics_pixels
+from trainer.atomic import atomic_write_text
+from trainer.datasets.images import read_image, read_mask
 from trainer.errors import DataError
+from trainer.metrics import pixels as metrics_pixels
+from trainer.runs import paths
+from trainer.runs.evaluation import find_eval_sources, read_prob_png
+from trainer.runs.thresholds import run_thresholds
+from trainer.schema import KEYS
 from trainer.measure import export
 from trainer.measure.export import WidthAlarm
 from trainer.measure.geometry import ImageGeometry, MIN_AREA_PX, measure_mask
@@ -44,9 +50,9 @@ __all__ = ["measure_folder", "measure_masks_dir", "measure_predict_dir", "measur
            "read_mask_file", "MeasureSummary", "ACCURACY_JSON", "PAIRS_CSV", "DEFAULT_ALARM_MM"]
 
 MASK_EXTS = {".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp"}
-ACCURACY_JSON = "accuracy.json"
-PAIRS_CSV = "crack_pairs.csv"
-DEFAULT_ALARM_MM = 0.3          # repair limit of common inspection standards; to move into the config schema
+ACCURACY_JSON = paths.ACCURACY_JSON
+PAIRS_CSV = paths.PAIRS_CSV
+DEFAULT_ALARM_MM = KEYS["width_alarm_mm"].default      # repair limit of common inspection standards
 PAIR_COLUMNS = ["image", "pred_cracks", "gt_cracks", "score", "pred_length_px", "gt_length_px",
                 "pred_width_max_px", "gt_width_max_px", "mm_per_px"]
 
@@ -62,21 +68,13 @@ class MeasureSummary:
     notes: list[str] = field(default_factory=list)
 
 
-def _decode_gray(path: Path) -> np.ndarray:
-    """To be replaced by the torch-free mask reader of ``trainer.datasets`` after the restructure."""
-    try:
-        buf = np.fromfile(str(path), dtype=np.uint8)
-    except OSError as exc:
-        raise DataError(f"cannot read ({exc.strerror or exc})", file=path) from None
-    img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if buf.size else None
-    if img is None or img.size == 0:
-        raise DataError("corrupt or unsupported image: OpenCV cannot decode it", file=path)
-    return img
-
-
 def read_mask_file(path: str | Path) -> np.ndarray:
-    """A mask file as H x W bool: pixel > 127 is crack (the rule of the dataset masks)."""
-    return _decode_gray(Path(path)) > 127
+    """A mask file as H x W bool: pixel > 127 is crack (the dataset masks' rule, :func:`read_mask`)."""
+    return read_mask(path).astype(bool)
+
+
+def _gray_shape(path: Path) -> tuple[int, int]:
+    return read_image(path).shape[:2]
 
 
 def prob_mask(prob_u8: np.ndarray, threshold: float) -> np.ndarray:
@@ -86,11 +84,6 @@ def prob_mask(prob_u8: np.ndarray, threshold: float) -> np.ndarray:
     p = np.arange(256, dtype=np.float64) / 255.0
     lut = np.minimum((p * metrics_pixels.B).astype(np.int64), metrics_pixels.B - 1) >= k
     return lut[prob_u8]
-
-
-def _prob_png_name(name: str) -> str:
-    """To be replaced by the probs/<name>.png rule of ``trainer.runs.paths`` (today ``evaluate.prob_png_name``)."""
-    return str(name).replace("/", "__").replace("\\", "__") + ".png"
 
 
 def _as_scale(scale) -> Scale:
@@ -114,8 +107,8 @@ def _write(out_dir: Path, items: list, alarm: WidthAlarm | None, matches: list[I
                 w.writerow([p.image, *ids, f"{p.score:.4f}", f"{p.pred_length:.3f}",
                             f"{p.gt_length:.3f}", f"{p.pred_width_max:.3f}", f"{p.gt_width_max:.3f}",
                             "" if p.mm_per_px is None else repr(p.mm_per_px)])
-        export._atomic_write_text(out_dir / PAIRS_CSV, buf.getvalue())
-        export._atomic_write_text(out_dir / ACCURACY_JSON, json.dumps(acc, indent=2))
+        atomic_write_text(out_dir / PAIRS_CSV, buf.getvalue())
+        atomic_write_text(out_dir / ACCURACY_JSON, json.dumps(acc, indent=2))
         files.update(pairs=out_dir / PAIRS_CSV, accuracy=out_dir / ACCURACY_JSON)
     units = {export.UNIT_MM if mm is not None else export.UNIT_PX for _, _, mm, _ in items}
     unit = units.pop() if len(units) == 1 else ("mixed" if units else export.UNIT_PX)
@@ -158,25 +151,19 @@ def measure_predict_dir(pred_dir, out_dir, *, scale=None, alarm: WidthAlarm | No
 
 
 def _eval_names(eval_dir: Path) -> list[str]:
-    table = eval_dir / "results.csv"
+    table = eval_dir / paths.RESULTS
     if table.is_file():
         rows = list(csv.DictReader(io.StringIO(table.read_text(encoding="utf-8"))))
         if rows and "name" in rows[0]:
             return [r["name"] for r in rows]
-    return sorted(p.stem for p in (eval_dir / "probs").glob("*.png"))
+    return sorted(p.stem for p in (eval_dir / paths.PROBS).glob("*.png"))
 
 
 def _eval_threshold(eval_dir: Path) -> float:
-    """The seg threshold the evaluation applied (its metrics.json); to be replaced by ``trainer.runs.thresholds``."""
-    path = eval_dir / "metrics.json"
-    try:
-        t = json.loads(path.read_text(encoding="utf-8")).get("seg_threshold")
-    except (OSError, ValueError) as exc:
-        raise DataError(f"no threshold given and the evaluation's threshold cannot be read ({exc})", file=path) \
-            from None
-    if t is None:
-        raise DataError("no seg_threshold in it; pass --threshold", file=path)
-    return float(t)
+    """The seg threshold of an evaluation folder by THE threshold rule (:func:`trainer.runs.thresholds.run_thresholds`:
+    thresholds.json, else the validation's, else the evaluation's)."""
+    run, _, _ = find_eval_sources(eval_dir)
+    return float(run_thresholds(eval_dir, run.path if run is not None else None)["seg_threshold"])
 
 
 def measure_eval_dir(eval_dir, out_dir, *, threshold: float | None = None, scale=None,
@@ -186,22 +173,22 @@ def measure_eval_dir(eval_dir, out_dir, *, threshold: float | None = None, scale
     """Measure ``probs/<name>.png`` at ``threshold``. ``samples``: name -> (image file, ground-truth mask file or
     None): maps are resized to the image size, and predicted cracks are matched with the ground truth's."""
     d = Path(eval_dir)
-    if not (d / "probs").is_dir():
+    if not (d / paths.PROBS).is_dir():
         raise DataError("no probs/ folder: evaluate with probability maps first", file=d)
     t = float(threshold) if threshold is not None else _eval_threshold(d)
     scale = _as_scale(scale)
     items, matches, notes = [], ([] if samples else None), [f"threshold {t:g}"]
     for name in _eval_names(d):
-        path = d / "probs" / _prob_png_name(name)
+        path = paths.prob_png_path(d, name)
         if not path.is_file():
             continue
-        prob = _decode_gray(path)
+        prob = read_prob_png(path)
         rec = samples.get(name) if samples else None
         gt = None
         if rec is not None:
             img_path, mask_path = rec
             gt = read_mask_file(mask_path) if mask_path is not None and Path(mask_path).is_file() else None
-            hw = gt.shape if gt is not None else _decode_gray(Path(img_path)).shape[:2]
+            hw = gt.shape if gt is not None else _gray_shape(Path(img_path))
             if prob.shape != hw:
                 prob = cv2.resize(prob, (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR)
         elif scale.mm_per_px(name) is not None:
@@ -224,8 +211,8 @@ def measure_eval_dir(eval_dir, out_dir, *, threshold: float | None = None, scale
 
 
 def _find_eval(run: Path, split: str) -> Path:
-    d = run / "evals" / split
-    if not (d / "probs").is_dir():
+    d = paths.eval_dir(run, split)
+    if not (d / paths.PROBS).is_dir():
         raise DataError(f"no evaluation of split {split!r} with probability maps here; run crack-train eval first",
                         file=d)
     return d
@@ -239,9 +226,9 @@ def measure_folder(path, out_dir, *, threshold: float | None = None, scale=None,
     p = Path(path)
     if not p.is_dir():
         raise DataError("no such folder", file=p)
-    if (p / "evals").is_dir() and not (p / "probs").is_dir():
+    if (p / paths.EVALS).is_dir() and not (p / paths.PROBS).is_dir():
         p = _find_eval(p, split)
-    if (p / "probs").is_dir():
+    if (p / paths.PROBS).is_dir():
         return measure_eval_dir(p, out_dir, threshold=threshold, scale=scale, alarm=alarm, samples=samples,
                                 min_area=min_area)
     if (p / "predictions.csv").is_file():

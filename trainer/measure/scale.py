@@ -17,13 +17,14 @@ scale, measurements stay in pixels and every output says unit ``px``.
 """
 from __future__ import annotations
 
-import csv
 import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from trainer.atomic import atomic_write_text
+from trainer.datasets.layouts import manifest_column
+from trainer.datasets.records import MANIFEST
 from trainer.errors import DataError
 
 __all__ = ["Scale", "load_scale", "save_scale", "scale_from_line", "SCALE_FILE", "MANIFEST_COLUMN", "UNIT_MM", "UNIT_PX"]
@@ -92,34 +93,6 @@ def _read_scale_json(path: Path) -> tuple[float | None, dict[str, float]]:
     return default, {str(k): _valid(v, f"images[{k!r}]", path) for k, v in images.items()}
 
 
-def _read_manifest_column(path: Path) -> dict[str, float]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise DataError("not a UTF-8 text file", file=path) from None
-    except OSError as exc:
-        raise DataError(f"cannot read ({exc.strerror or exc})", file=path) from None
-    try:
-        rows = list(csv.reader(text.splitlines()))
-    except csv.Error as exc:
-        raise DataError(f"not valid CSV ({exc})", file=path) from None
-    rows = [(i + 1, r) for i, r in enumerate(rows) if any(c.strip() for c in r)]
-    if not rows:
-        return {}
-    header = [h.strip().lower() for h in rows[0][1]]
-    if MANIFEST_COLUMN not in header:
-        return {}
-    if "name" not in header:
-        raise DataError(f"has a {MANIFEST_COLUMN} column but no name column", file=path)
-    ni, si = header.index("name"), header.index(MANIFEST_COLUMN)
-    out: dict[str, float] = {}
-    for lineno, row in rows[1:]:
-        row = row + [""] * (len(header) - len(row))
-        if row[si].strip():
-            out[row[ni].strip()] = _valid(row[si].strip(), f"line {lineno}", path)
-    return out
-
-
 def load_scale(dataset: str | Path | None = None, mm_per_px: float | None = None) -> Scale:
     """The scale of a dataset folder (``scale.json``, then the manifest column), with ``mm_per_px`` as the default
     for samples that have none. ``dataset=None``: only ``mm_per_px`` (or pixels)."""
@@ -128,12 +101,12 @@ def load_scale(dataset: str | Path | None = None, mm_per_px: float | None = None
     if dataset is None:
         return scale
     root = Path(dataset)
-    manifest = root / "manifest.csv"
-    if manifest.is_file():
-        col = _read_manifest_column(manifest)
-        if col:
-            scale.images.update(col)
-            scale.sources.append(str(manifest))
+    manifest = root / MANIFEST
+    col = {name: _valid(v, f"line {line}", manifest)
+           for name, (line, v) in manifest_column(root, MANIFEST_COLUMN).items() if v}
+    if col:
+        scale.images.update(col)
+        scale.sources.append(str(manifest))
     sfile = root / SCALE_FILE
     if sfile.is_file():
         d, imgs = _read_scale_json(sfile)

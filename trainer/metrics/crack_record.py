@@ -131,7 +131,10 @@ def split_metrics(samples: dict, k: int, tolerance: float, cldice_threshold: flo
                   temperature: dict | None = None) -> dict:
     """The crack entries of ``metrics.json`` for a split: :data:`METRICS_KEYS` plus ``ods_bin, ods_precision,
     ods_recall, ois_f1_pooled, ois_n, precision_tol, recall_tol, f1_tol`` (pooled at edge ``k``),
-    ``dice_empty_ok_mean, iou_empty_ok_mean, cldice_threshold, reliability: {image, pixel}`` (lists, for the plot).
+    ``dice_empty_ok_mean, iou_empty_ok_mean, cldice_threshold, reliability: {image, pixel}`` (lists, for the plot),
+    ``ece_image_raw, ece_pixel_raw``. With ``temperature`` (its ``image``/``pixel`` values, fitted on validation) the
+    reliability diagrams and ``ece_image``/``ece_pixel`` are those of the temperature-scaled probabilities; the
+    ``_raw`` ECEs are always those before scaling.
     ``valid`` (bool ``[N]``): samples whose pixels count (e.g. :func:`trainer.metrics.dice_valid`).
     ``cldice_threshold``: the threshold ``cldice_counts`` were made at, ``None`` when they were not (no clDice)."""
     if "cldice_counts" not in samples:
@@ -145,6 +148,12 @@ def split_metrics(samples: dict, k: int, tolerance: float, cldice_threshold: flo
     cols = columns(samples, k)
     rel_img = K.reliability_scores(samples["labels"], samples["scores"])
     rel_px = K.reliability_pixels(hp[v], hneg[v])
+    raw = dict(ece_image_raw=rel_img["ece"], ece_pixel_raw=rel_px["ece"])
+    t_img, t_px = (temperature or {}).get("image"), (temperature or {}).get("pixel")
+    if t_img is not None:
+        rel_img = K.reliability_scores(samples["labels"], K.apply_temperature_scores(samples["scores"], t_img))
+    if t_px is not None:
+        rel_px = K.reliability_pixels(K.apply_temperature_hist(hp[v], t_px), K.apply_temperature_hist(hneg[v], t_px))
 
     def mean(a):
         a = np.asarray(a, dtype=np.float64)[v]
@@ -163,7 +172,7 @@ def split_metrics(samples: dict, k: int, tolerance: float, cldice_threshold: flo
         dice_empty_ok_mean=mean(cols["dice_empty_ok"]), iou_empty_ok_mean=mean(cols["iou_empty_ok"]),
         ece_image=rel_img["ece"], ece_pixel=rel_px["ece"],
         reliability=dict(image=listed(rel_img), pixel=listed(rel_px)),
-        temperature=temperature,
+        temperature=temperature, **raw,
     )
 
 

@@ -9,6 +9,7 @@ from trainer.atomic import atomic_write_text
 from trainer.errors import CrackError
 from trainer.runs import paths
 from trainer.schema import KEYS
+from trainer.report.crack_sections import calibration_md, crack_metrics_md, measurement_md
 from trainer.report.figures import figures_enabled, write_figures_json, render_figures
 from trainer.report.format import fmt, fmt_param, link, num, table
 from trainer.report.lines import eval_line, honest_line
@@ -23,7 +24,8 @@ def image_md(src: ReportSource, rel: str, alt: str, base: Path) -> str:
         return f"![{alt}]({link(src.folder / rel, base)})"
     reason = src.figures.get("reason") or (src.figures.get("skipped") or {}).get(
         {paths.LOSS_PNG: "losses", paths.LOSS_SEG_PNG: "losses", paths.LOSS_DEC_PNG: "losses", paths.LOSS_VAL_PNG: "losses",
-         paths.DICE_IOU_PNG: "dice_iou", paths.ARCHITECTURE_PNG: "architecture"}.get(rel, ""), "")
+         paths.DICE_IOU_PNG: "dice_iou", paths.ARCHITECTURE_PNG: "architecture",
+         paths.RELIABILITY_PNG: "reliability", paths.MEASURE_ACCURACY_PNG: "measure_accuracy"}.get(rel, ""), "")
     return f"_{rel}: not rendered{': ' + reason if reason else ''}_"
 
 
@@ -165,10 +167,13 @@ def _weights(src: ReportSource) -> str | None:
 def _run_markdown(src: ReportSource, base: Path) -> str:
     m = src.metrics
     cfg = src.config
-    dataset = src.data.name if src.data else "an unknown dataset"
+    dataset = "an unknown dataset"
+    if src.data:
+        generic = src.data.name.lower() in ("dataset", "data", "") and src.data.parent.name
+        dataset = f"{src.data.parent.name}/{src.data.name}" if generic else src.data.name
     L: list[str] = []
     if src.is_run_folder or (src.run and not src.metrics):
-        L.append(f"# Results of training on {dataset}")
+        L.append(f"# Run {src.name}: training on {dataset}")
     else:
         L.append(f"# Evaluation of {src.name} on {dataset} ({m.get('split') or src.source.get('split') or '?'})")
     facts = []
@@ -226,6 +231,7 @@ def _run_markdown(src: ReportSource, base: Path) -> str:
         L += ["", _op_table(m)]
         if not m.get("honest"):
             L += ["", "No honest operating point: the run has no validation thresholds."]
+        L += crack_metrics_md(m)
     else:
         L.append("No evaluation yet (metrics.json is missing: the run has not finished).")
 
@@ -240,6 +246,12 @@ def _run_markdown(src: ReportSource, base: Path) -> str:
         L += ["", _validation_table(src.validation), "", "★ = best validation AP (the weights used for test when "
               "`use_best_model` is on)."]
     L += ["", "### Dice and IoU", "", image_md(src, paths.DICE_IOU_PNG, "dice_iou", base)]
+
+    if m:
+        def img(rel: str, alt: str) -> str:
+            return image_md(src, rel, alt, base)
+        L += calibration_md(m, img)
+        L += measurement_md(src.folder, img, cfg.get("width_alarm_mm", KEYS["width_alarm_mm"].default))
 
     L += ["", "## Dices", ""]
     if m:

@@ -7,7 +7,10 @@ Written by ``crack-train eval`` / training (:mod:`trainer.training.evaluate`)::
     samples.npz   names, labels (int8), scores (float32), segmented (bool), hist_pos/hist_neg (uint32 [N, 4096]),
                   max_prob (float32)
     probs/<name>.png   8-bit probability map round(p*255) at model input resolution (:func:`paths.prob_png_name`)
-    source.json   {run, data, split, checkpoint} of an evaluation outside its run folder
+    results.csv   + the crack metrics' columns (trainer.metrics.crack_record.RESULTS_COLUMNS, + uncertainty with TTA)
+    samples.npz   + the crack metrics' arrays (trainer.metrics.crack_record.SAMPLES_KEYS, + uncertainty with TTA)
+    uncertainty/<name>.png   8-bit flip-TTA uncertainty map (with --tta; :func:`paths.uncertainty_png_path`)
+    source.json   {run, data, split, checkpoint, temperature, tta} of an evaluation
     metrics.json  written last (its presence means the folder is complete)
 """
 from __future__ import annotations
@@ -68,11 +71,12 @@ def results_cell(v) -> str:
     return str(v)
 
 
-def write_results(eval_dir: Path, rows: Iterable[Sequence[Any]]) -> None:
-    """results.csv from rows in :data:`RESULTS_COLUMNS` order (cells through :func:`results_cell`)."""
+def write_results(eval_dir: Path, rows: Iterable[Sequence[Any]], extra_columns: Sequence[str] = ()) -> None:
+    """results.csv from rows in :data:`RESULTS_COLUMNS` order, then ``extra_columns`` (the crack metrics'
+    :data:`trainer.metrics.crack_record.RESULTS_COLUMNS`); cells through :func:`results_cell`."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(RESULTS_COLUMNS)
+    w.writerow(RESULTS_COLUMNS + list(extra_columns))
     for row in rows:
         w.writerow([results_cell(c) for c in row])
     atomic_write_text(Path(eval_dir) / paths.RESULTS, buf.getvalue())
@@ -92,10 +96,12 @@ def write_metrics(eval_dir: Path, metrics: dict) -> dict:
     return metrics
 
 
-def write_source(eval_dir: Path, run_dir: Path, data: Path, split: str, checkpoint: str | Path) -> None:
-    """source.json: where an evaluation came from (its run, dataset, split and checkpoint)."""
+def write_source(eval_dir: Path, run_dir: Path, data: Path, split: str, checkpoint: str | Path,
+                 temperature: dict | None = None, tta: bool = False) -> None:
+    """source.json: where an evaluation came from (its run, dataset, split and checkpoint), the temperature applied
+    (fitted on validation, :func:`trainer.metrics.calibration.temperature_record`) and whether flip TTA ran."""
     info = {"run": str(Path(run_dir).resolve()), "data": str(Path(data).resolve()), "split": split,
-            "checkpoint": str(checkpoint)}
+            "checkpoint": str(checkpoint), "temperature": json_clean(temperature), "tta": bool(tta)}
     atomic_write_text(Path(eval_dir) / paths.SOURCE, json.dumps(info, indent=2))
 
 
@@ -111,6 +117,19 @@ def write_prob_png(path: Path, prob_u8: np.ndarray) -> float:
 
 # ----------------------------------------------------------------------------------------------------------------
 # reading
+
+def read_prob_png(path: str | Path) -> np.ndarray:
+    """An 8-bit map of ``probs/`` or ``uncertainty/`` as H x W uint8 (p = v / 255); DataError naming the file."""
+    path = Path(path)
+    try:
+        buf = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as exc:
+        raise DataError(f"cannot read the probability map ({exc.strerror or exc})", path) from None
+    img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if buf.size else None
+    if img is None or img.size == 0:
+        raise DataError("corrupt probability map: OpenCV cannot decode it", path)
+    return img
+
 
 def load_samples(path: str | Path) -> dict:
     """Read ``samples.npz`` of an evaluation folder (or the file itself) into a dict of arrays."""

@@ -11,9 +11,13 @@ An evaluation folder::
 
     metrics.json  results.csv  samples.npz  source.json  figures.json  README.md
     probs/<name>.png        8-bit probability maps (:func:`prob_png_name`)
-    uncertainty/<name>.png  8-bit uncertainty maps of flip TTA (:func:`uncertainty_png_path`)
+    uncertainty/<name>.png  8-bit flip-TTA uncertainty maps (:func:`uncertainty_png_path`, with ``eval --tta``)
     dices/<dice>_dice_<name>.png   one picture per sample (:func:`dice_png_name`)
     ROC.png precision-recall.png loss*.png dice_iou.png architecture.png   report figures (:data:`PLOT_FILES`)
+
+A measurement folder (``crack-train measure``)::
+
+    cracks.csv  images.csv  cracks.geojson   (+ accuracy.json  crack_pairs.csv against the ground truth)
 
 Only this module spells these names; everything else asks it.
 """
@@ -42,8 +46,16 @@ FIGURES_INFO = "figures.json"
 REPORT = "README.md"
 COMPARISON = "comparison.md"
 PROBS = "probs"
-DICES = "dices"
 UNCERTAINTY = "uncertainty"
+DICES = "dices"
+
+# measurement folder
+MEASURE = "measure"                      # <eval>/measure: where the report's measurement accuracy comes from
+CRACKS_CSV = "cracks.csv"
+IMAGES_CSV = "images.csv"
+CRACKS_GEOJSON = "cracks.geojson"
+ACCURACY_JSON = "accuracy.json"
+PAIRS_CSV = "crack_pairs.csv"
 
 # report figures (written by the figures package, linked by the report)
 ROC_PNG = "ROC.png"
@@ -54,7 +66,10 @@ LOSS_DEC_PNG = "loss_dec.png"
 LOSS_VAL_PNG = "loss_val.png"
 DICE_IOU_PNG = "dice_iou.png"
 ARCHITECTURE_PNG = "architecture.png"
-PLOT_FILES = (ROC_PNG, PR_PNG, LOSS_PNG, LOSS_SEG_PNG, LOSS_DEC_PNG, LOSS_VAL_PNG, DICE_IOU_PNG, ARCHITECTURE_PNG)
+RELIABILITY_PNG = "reliability.png"
+MEASURE_ACCURACY_PNG = "measure_accuracy.png"
+PLOT_FILES = (ROC_PNG, PR_PNG, LOSS_PNG, LOSS_SEG_PNG, LOSS_DEC_PNG, LOSS_VAL_PNG, DICE_IOU_PNG, ARCHITECTURE_PNG,
+              RELIABILITY_PNG, MEASURE_ACCURACY_PNG)
 
 
 def safe_sample_name(name: str) -> str:
@@ -73,8 +88,7 @@ def prob_png_path(eval_dir: str | Path, name: str) -> Path:
 
 
 def uncertainty_png_path(eval_dir: str | Path, name: str) -> Path:
-    """``<eval_dir>/uncertainty/<name>.png``: 8-bit uncertainty map of ``crack-train eval --tta`` (same naming rule
-    as ``probs/``)."""
+    """``<eval_dir>/uncertainty/<name>.png``: a sample's flip-TTA uncertainty map (same file-name rule as probs/)."""
     return Path(eval_dir) / UNCERTAINTY / prob_png_name(name)
 
 

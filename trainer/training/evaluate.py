@@ -21,7 +21,10 @@ import numpy as np
 from trainer.errors import DataError
 from trainer.metrics import image as MI
 from trainer.metrics import pixels as MP
+from trainer.metrics import crack_record as CR
+from trainer.metrics import uncertainty as U
 from trainer.metrics.collector import EvalCollector, choose_seg_threshold, dice_block
+from trainer.metrics.tolerance import TOLERANCE_PX
 from trainer.runs import paths
 from trainer.runs.evaluation import json_clean, write_metrics, write_prob_png, write_results, write_samples
 from trainer.metrics.image import DEFAULT_THRESHOLD
@@ -125,7 +128,8 @@ def evaluate_split(model, dataset, out_dir, *, seg_threshold: float | None, imag
                    device="cpu", precision: str = "fp32", channels_last: bool = False, write_maps: bool = True,
                    events=None, dice_threshold_factor: int = 1, honest: dict | None = None,
                    split: str | None = None, checkpoint: str | None = None, batch_size: int = 1,
-                   num_workers: int = 0, png_threads: int = 1,
+                   num_workers: int = 0, png_threads: int = 1, tolerance_px: float = TOLERANCE_PX,
+                   cldice: bool = True, tta: bool = False, temperature: dict | None = None,
                    progress: Callable[[int, int], None] | None = None) -> dict:
     """Evaluate ``model`` on ``dataset`` and write an evaluation folder into ``out_dir``; returns the metrics dict.
 
@@ -148,6 +152,13 @@ def evaluate_split(model, dataset, out_dir, *, seg_threshold: float | None, imag
     Segmentation thresholds are applied snapped up to their bin edge (``seg_threshold_bin`` / ``_applied``).
     Dice/IoU statistics count every sample except weakly labelled positives (no mask), whose ``dice``/``iou`` cells
     in ``results.csv`` are left empty.
+
+    Crack metrics (:mod:`trainer.metrics.crack_record`): tolerance precision/recall/F1 (``tolerance_px``), ODS/OIS,
+    pixel AP, clDice at ``seg_threshold`` (none when it is chosen after the pass; ``cldice=False`` skips the
+    skeletons), Dice/IoU with empty GT = 1 and the
+    reliability diagrams / ECE. ``temperature`` (:func:`trainer.metrics.calibration.temperature_record`, fitted on
+    validation) is applied to the calibration part and recorded. ``tta``: flip TTA; writes ``uncertainty/<name>.png``
+    and the per-sample ``uncertainty``.
     """
     t_start = time.perf_counter()
     out = Path(out_dir)
@@ -156,6 +167,8 @@ def evaluate_split(model, dataset, out_dir, *, seg_threshold: float | None, imag
         probs_dir = out / paths.PROBS
         if write_maps:
             probs_dir.mkdir(exist_ok=True)
+        if tta:
+            (out / paths.UNCERTAINTY).mkdir(exist_ok=True)
         # metrics.json is written last and marks a complete folder: drop a previous one while this pass runs
         (out / paths.METRICS).unlink(missing_ok=True)
     except OSError as exc:
@@ -167,21 +180,32 @@ def evaluate_split(model, dataset, out_dir, *, seg_threshold: float | None, imag
         events.emit("log", level="info", message=f"evaluating split '{split_name}': {n} samples -> {out}")
 
     p = InferencePass(model, dataset, device=device, precision=precision, channels_last=channels_last,
-              batch_size=batch_size, num_workers=num_workers, losses=False)
+              batch_size=batch_size, num_workers=num_workers, losses=False, tta=tta)
     col = EvalCollector(n, stride=dice_threshold_factor)
+    crack = CR.CrackCollector(n, tolerance_px, cldice_threshold=seg_threshold, cldice=cldice)
     preload_sklearn()
     pool = cf.ThreadPoolExecutor(max_workers=max(int(png_threads), 1), thread_name_prefix="probs-png") \
-        if write_maps else None
+        if (write_maps or tta) else None
     pending: list[cf.Future] = []
     input_hw = None
     done = 0
     png_s = 0.0
+    crack_s = 0.0
     try:
         for batch_out in p:
             col.add(batch_out)
             prob = batch_out["prob"]
+            tc = time.perf_counter()
+            crack.add(batch_out["index"], prob, batch_out["gt"])
+            crack_s += time.perf_counter() - tc
             input_hw = [int(prob.shape[-2]), int(prob.shape[-1])]
-            if pool is not None:
+            if tta:
+                for j, i in enumerate(batch_out["index"]):
+                    unc = batch_out["uncertainty"][j]
+                    crack.set_uncertainty(i, U.uncertainty_score(unc))
+                    pending.append(pool.submit(write_prob_png, paths.uncertainty_png_path(out, names[i]),
+                                               U.uncertainty_to_u8(unc)))
+            if write_maps:
                 u8 = np.rint(prob * np.float32(255.0)).astype(np.uint8)   # round(p * 255)
                 for j, i in enumerate(batch_out["index"]):
                     pending.append(pool.submit(write_prob_png, probs_dir / paths.prob_png_name(names[i]), u8[j]))
@@ -219,6 +243,15 @@ def evaluate_split(model, dataset, out_dir, *, seg_threshold: float | None, imag
         tp_px = col.hist_pos[:, k:].sum(axis=1, dtype=np.int64)
         pred_px = tp_px + col.hist_neg[:, k:].sum(axis=1, dtype=np.int64)
         gt_px = col.hist_pos.sum(axis=1, dtype=np.int64)
+        # the reference formula's float sums leave ~1e-17 where nothing overlaps: no TP pixel = exactly 0
+        dice, iou = np.where(tp_px == 0, 0.0, dice), np.where(tp_px == 0, 0.0, iou)
+
+        crack_arrays = crack.arrays()
+        crack_samples = dict(hist_pos=col.hist_pos, hist_neg=col.hist_neg, labels=col.labels, scores=col.scores,
+                             **crack_arrays)
+        crack_metrics = CR.split_metrics(crack_samples, k, tolerance_px, crack.cldice_threshold, valid=valid,
+                                         temperature=temperature)
+        crack_cols = CR.columns(crack_samples, k)
 
         honest_block = None
         h = dict(honest) if honest else ({"image_threshold": image_threshold} if image_threshold is not None else None)
@@ -253,16 +286,19 @@ def evaluate_split(model, dataset, out_dir, *, seg_threshold: float | None, imag
                             dice_threshold_factor=int(dice_threshold_factor)),
             bins=MP.B, input_hw=input_hw, checkpoint=str(checkpoint) if checkpoint is not None else None,
             device=str(p.dev), precision=p.precision, channels_last=bool(channels_last),
-            undefined=undefined, undefined_reason=im["undefined_reason"],
+            undefined=undefined, undefined_reason=im["undefined_reason"], tta=bool(tta),
+            **crack_metrics,
         )
 
         # ---- files ----
         write_samples(out, names=np.asarray(names, dtype=str), labels=col.labels, scores=col.scores,
-                      segmented=col.segmented, hist_pos=col.hist_pos, hist_neg=col.hist_neg, max_prob=col.max_prob)
+                      segmented=col.segmented, hist_pos=col.hist_pos, hist_neg=col.hist_neg, max_prob=col.max_prob,
+                      **crack_arrays)
+        extra = list(crack_cols)
         write_results(out, ([names[i], int(col.labels[i]), col.scores[i], int(decisions[i]),
                              dice[i] if valid[i] else None, iou[i] if valid[i] else None,
                              col.max_prob[i], int(gt_px[i]), int(pred_px[i]), int(col.segmented[i])]
-                            for i in range(n)))
+                            + [crack_cols[c][i] for c in extra] for i in range(n)), extra_columns=extra)
         for f in pending:
             png_s += f.result()
         pending.clear()
@@ -272,6 +308,7 @@ def evaluate_split(model, dataset, out_dir, *, seg_threshold: float | None, imag
     t_end = time.perf_counter()
     metrics["timing"] = dict(total_s=t_end - t_start, load_s=p.t_load, forward_s=p.t_forward,
                              postprocess_s=p.t_post, finish_s=t_end - t_inf_end, png_thread_s=png_s,
+                             crack_metrics_s=crack_s,
                              n_batches=p.n_forward)
     metrics = write_metrics(out, metrics)
     if events is not None:

@@ -9,10 +9,10 @@ import pytest
 
 import measure_synth as synth
 from trainer.errors import DataError
-from trainer.measure.__main__ import main as measure_main
+from trainer.cli import main as crack_train
 from trainer.measure.export import WidthAlarm, read_csv_rows
 from trainer.measure.run import measure_folder, prob_mask
-from trainer.metrics import B, threshold_to_bin
+from trainer.metrics.pixels import B, threshold_to_bin
 
 SHAPE = (120, 160)
 
@@ -115,7 +115,7 @@ def test_real_masks_give_plausible_numbers(shared_cracks, tmp_path, capsys):
     picked = names[:: max(len(names) // 8, 1)][:8]
     for n in picked:
         shutil.copy(shared_cracks / "masks" / f"{n}.png", tmp_path / f"{n}.png")
-    assert measure_main([str(tmp_path), "--out", str(tmp_path / "out"), "--alarm-px", "5"]) == 0
+    assert crack_train(["measure", str(tmp_path), "--out", str(tmp_path / "out"), "--alarm-px", "5"]) == 0
     assert "unit px" in capsys.readouterr().out
     images = read_csv_rows(tmp_path / "out" / "images.csv")
     assert len(images) == len(picked)
@@ -137,7 +137,7 @@ def test_measurement_never_imports_torch_or_qt():
     import subprocess
     import sys
 
-    code = ("import sys, trainer.measure.run, trainer.measure.__main__; "
+    code = ("import sys, trainer.measure.run, trainer.cli.measure_cmd; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'PySide6')]; print(bad); "
             "raise SystemExit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -16,7 +16,8 @@ from trainer.metrics import image as MI
 from trainer.metrics import pixels as MP
 from trainer.training.evaluate import compute_validation, evaluate_split
 from trainer.runs.evaluation import load_samples
-from trainer.runs.paths import prob_png_name
+from trainer.runs.paths import prob_png_name, uncertainty_png_path
+from trainer.metrics import centreline as C, crack_record as CR, tolerance as T, uncertainty as U
 
 torch.set_num_threads(1)
 
@@ -136,7 +137,7 @@ def test_evaluate_split_writes_a_consistent_folder(tmp_path):
 
     rows = _read_csv(out / "results.csv")
     assert list(rows[0].keys()) == ["name", "label", "score", "decision", "dice", "iou", "max_prob", "gt_pixels",
-                                    "pred_pixels", "segmented"]
+                                    "pred_pixels", "segmented", *CR.RESULTS_COLUMNS]
     k = MP.threshold_to_bin(0.3)
     dice, iou = MP.dice_iou_from_hist(s["hist_pos"], s["hist_neg"], k)
     for i, r in enumerate(rows):
@@ -319,3 +320,71 @@ def test_prob_png_name_and_load_samples_errors(tmp_path):
     (tmp_path / "samples.npz").write_bytes(b"not a zip")
     with pytest.raises(DataError, match="samples.npz"):
         load_samples(tmp_path)
+
+
+def _brute_tolerance_prf(p, gt, t, tol):
+    """Tolerance precision/recall by explicit distances (independent of the histogram route)."""
+    pred = MP.prob_to_bin(p) >= MP.threshold_to_bin(t)
+    gy, gx = np.nonzero(gt)
+    py, px = np.nonzero(pred)
+    if len(gy) == 0 or len(py) == 0:
+        return None
+    d = np.sqrt((py[:, None] - gy[None]) ** 2 + (px[:, None] - gx[None]) ** 2)
+    precision = float((d.min(axis=1) <= tol).mean())
+    recall = float((d.min(axis=0) <= tol).mean())
+    return precision, recall
+
+
+def test_crack_metrics_in_the_evaluation_folder(tmp_path):
+    labels = [1, 0, 1, 1, 0, 1]
+    ds = FakeDataset(labels, seed=3)
+    model = TinyNet(seed=2)
+    out = tmp_path / "ev"
+    m = evaluate_split(model, ds, out, seg_threshold=0.4, device="cpu", precision="fp32", tolerance_px=2,
+                       temperature=dict(image=2.0, pixel=0.5, fitted_on="val"))
+    s = load_samples(out)
+    CR.check_samples(s)                         # crack arrays present and shaped like hist_pos
+    for key in CR.METRICS_KEYS:
+        assert key in m, key
+    assert m["tolerance_px"] == 2 and m["cldice_threshold"] == MP.snap_threshold(0.4)
+    assert 0 <= m["ods_f1"] <= 1 and 0 <= m["ois_f1"] <= 1 and m["ois_f1"] >= m["ods_f1"] - 1e-9
+    assert m["temperature"]["image"] == 2.0 and m["ece_image"] != m["ece_image_raw"]
+    assert set(m["reliability"]) == {"image", "pixel"}
+    rows = _read_csv(out / "results.csv")
+    direct = _direct_probs(model, ds)
+    for i, (row, (_, p)) in enumerate(zip(rows, direct)):
+        gt = ds.masks[i][0] > 0.5
+        bf = _brute_tolerance_prf(p, gt, 0.4, 2)
+        if bf is not None:
+            assert float(row["precision_tol"]) == pytest.approx(bf[0], abs=1e-9)
+            assert float(row["recall_tol"]) == pytest.approx(bf[1], abs=1e-9)
+        if gt.any():
+            assert float(row["cldice"]) == pytest.approx(C.cldice(p, gt, 0.4), abs=1e-9)
+        if not gt.any() and int(row["pred_pixels"]) == 0:
+            assert float(row["dice_empty_ok"]) == 1.0
+        if int(row["pred_pixels"]) and not (MP.prob_to_bin(p)[gt] >= MP.threshold_to_bin(0.4)).any():
+            assert row["dice"] in ("0.0", "")          # no TP: exactly 0, never 4.76e-17
+
+
+def test_flip_tta_writes_uncertainty_maps(tmp_path):
+    ds = FakeDataset([1, 0, 1], seed=4)
+    model = TinyNet(seed=5)
+    out = tmp_path / "ev"
+    m = evaluate_split(model, ds, out, seg_threshold=0.5, device="cpu", precision="fp32", tta=True, cldice=False)
+    assert m["tta"] is True
+    s = load_samples(out)
+    assert s["uncertainty"].shape == (3,) and s["uncertainty"].dtype == np.float32
+    model.eval()
+    for i in range(3):
+        img = ds[i]["image"].numpy()
+        with torch.no_grad():
+            r = U.flip_tta(img, predict_batch=lambda v: torch.sigmoid(model(torch.from_numpy(v))[1])[:, 0].numpy(),
+                           hw_axes=(-2, -1))
+        png = uncertainty_png_path(out, ds.records[i].name)
+        assert png.parent.name == "uncertainty" and png.is_file()
+        u8 = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
+        assert u8.dtype == np.uint8 and np.abs(u8.astype(int) - U.uncertainty_to_u8(r.uncertainty).astype(int)).max() <= 1
+        assert s["uncertainty"][i] == pytest.approx(U.uncertainty_score(r.uncertainty), abs=1e-5)
+        prob = cv2.imread(str(out / "probs" / prob_png_name(ds.records[i].name)), cv2.IMREAD_UNCHANGED)
+        assert np.abs(prob.astype(int) - np.rint(r.mean * 255).astype(int)).max() <= 1
+    assert "uncertainty" in _read_csv(out / "results.csv")[0]

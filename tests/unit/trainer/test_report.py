@@ -241,8 +241,11 @@ def test_render_subprocess_writes_every_png(tmp_path, monkeypatch):
     monkeypatch.chdir(run.parent)
     assert RFig.render_figures(Path(run.name)) is True, (run / "figures.json").read_text()
     info = json.loads((run / "figures.json").read_text())
-    assert info["rendered"] and not info["errors"] and not info["skipped"]
+    assert info["rendered"] and not info["errors"] and list(info["skipped"]) == ["measure_accuracy"]
+    assert "crack-train measure" in info["skipped"]["measure_accuracy"]     # says how to get it
     for name in paths.PLOT_FILES:
+        if name == paths.MEASURE_ACCURACY_PNG:
+            continue
         img = cv2.imread(str(run / name))
         assert img is not None, name
         if name != "architecture.png":
@@ -276,3 +279,49 @@ def test_panel_mask_agrees_with_the_histogram_dice(tmp_path):
         pred = predicted_mask(prob, thr)
         tp, fp, g = (pred & gt).sum(), (pred & ~gt).sum(), gt.sum()
         assert (2 * tp + 1e-15) / (g + tp + fp + 1e-15) == pytest.approx(ev["results"][i]["dice"], abs=1e-6)
+
+
+# ------------------------------------------------------------------------------------------------- crack sections
+def test_crack_sections_quote_metrics_calibration_and_measurements(tmp_path):
+    from trainer.report.crack_sections import calibration_md, crack_metrics_md, measurement_md
+
+    m = dict(tolerance_px=2.0, ods_f1=0.71, ods_threshold=0.42, ois_f1=0.75, pixel_ap=0.66, precision_tol=0.8,
+             recall_tol=0.6, f1_tol=0.686, cldice_mean=0.58, cldice_threshold=0.5, dice_empty_ok_mean=0.81,
+             iou_empty_ok_mean=0.7, dice_mean=0.5, iou_mean=0.4, seg_threshold=0.5, ece_image=0.03, ece_pixel=0.01,
+             ece_image_raw=0.09, ece_pixel_raw=0.02, temperature=dict(image=1.7, pixel=1.2, fitted_on="val"))
+    text = "\n".join(crack_metrics_md(m))
+    for s in ("ODS F1", "0.7100", "OIS F1", "0.7500", "clDice", "0.5800", "empty ground truth", "0.8100",
+              "reference formula", "0.5000"):
+        assert s in text, s
+    assert crack_metrics_md({"dice_mean": 0.5}) == []            # an evaluation from before the crack metrics
+    cal = "\n".join(calibration_md(m, lambda rel, alt: f"![{alt}]({rel})"))
+    assert "0.0300" in cal and "T = 1.700" in cal and "0.0900" in cal and "![reliability diagram](reliability.png)" in cal
+    # measurements: a hint without a measure/ folder, then the alarm and the accuracy
+    assert "crack-train measure" in "\n".join(measurement_md(tmp_path, lambda r, a: r, 0.3))
+    d = tmp_path / paths.MEASURE
+    d.mkdir()
+    (d / paths.CRACKS_CSV).write_text("image,crack,unit,length,width_max,wide\na,1,mm,12.5,0.45,1\na,2,mm,3,0.1,0\n")
+    (d / paths.ACCURACY_JSON).write_text(json.dumps(dict(n_groups=2, n_pred_unmatched=1, n_gt_unmatched=0,
+                                                         length_mae_px=3.25, width_max_mae_px=0.5, length_mae_mm=0.3,
+                                                         width_max_mae_mm=0.05, n_groups_mm=2)))
+    text = "\n".join(measurement_md(tmp_path, lambda r, a: f"![{a}]({r})", 0.3))
+    assert "1 crack(s) wider than 0.3 mm" in text and "| a | 1 | 0.450 mm |" in text
+    assert "length MAE 3.25 px" in text and "0.300 mm" in text and "measure_accuracy.png" in text
+
+
+def test_reliability_and_measurement_figures_build(qapp):
+    from figures.crack_plots import measure_scatter_plot, reliability_plot
+    from figures.plots import render_widget
+    from figures.qimage import qimage_to_array
+    from trainer.metrics import calibration as K
+
+    rng = np.random.default_rng(0)
+    s = rng.random(50)
+    rel = dict(image=K.reliability_scores(s > 0.5, s), pixel=K.reliability_pixels(np.ones(4096), np.ones(4096)))
+    pairs = [dict(gt_length_px=10 * i, pred_length_px=10 * i + 2, gt_width_max_px=i, pred_width_max_px=i + 0.5)
+             for i in range(1, 6)]
+    for w in (reliability_plot(rel, 0.01, 0.2, temperature=dict(image=1.5, pixel=None)),
+              measure_scatter_plot(pairs, dict(length_mae_px=2.0, width_max_mae_px=0.5))):
+        px = qimage_to_array(render_widget(w, (400, 300)))[..., :3]
+        assert (px == 255).all(axis=-1).mean() > 0.4 and (px < 120).any()     # white, with dark text/points
+        w.deleteLater()
