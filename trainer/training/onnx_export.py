@@ -9,7 +9,7 @@ segmentation logits (seen once on torch 2.13, not isolated further); the test be
 
 Export copy. The network's training-only pieces are custom autograd functions (the fused FeatureNorm, the gradient
 multiply); the export runs on a deep copy where FeatureNorm uses its plain definition
-(:func:`trainer.model.feature_norm_reference`, the same forward maths) and gradient multiply is the identity it is in
+(:func:`trainer.training.layers.feature_norm_reference`, the same forward maths) and gradient multiply is the identity it is in
 the forward pass. Inputs: ``image`` float32 [B, 3, H, W] RGB in [0, 1], H and W multiples of 8 and >= 64.
 Outputs: ``cls_logit`` [B] and ``seg_logits`` [B, 1, h, w], as :meth:`SegDecNet.forward`.
 
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from trainer.errors import ConfigError
-from trainer.model import FeatureNorm, GradientMultiplyLayer, feature_norm_reference
+from trainer.training.layers import FeatureNorm, GradientMultiplyLayer, feature_norm_reference
 
 __all__ = ["OPSET", "INPUT_NAME", "OUTPUT_NAMES", "export_onnx", "OnnxPredictor", "onnx_session"]
 

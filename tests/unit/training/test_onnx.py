@@ -9,8 +9,8 @@ import torch
 pytest.importorskip("onnxruntime", reason="onnxruntime is the optional extra 'onnx' (pip install crackviewer[onnx])")
 pytest.importorskip("onnxscript", reason="the torch.export ONNX exporter needs onnxscript")
 
-from trainer.data import read_image  # noqa: E402
-from trainer.model import SegDecNet  # noqa: E402
+from trainer.datasets.images import read_image  # noqa: E402
+from trainer.training.model import SegDecNet  # noqa: E402
 from trainer.training.onnx_export import OnnxPredictor, export_onnx  # noqa: E402
 from trainer.training.sliding import ArraySource, ArrayWriter, TorchPredictor, sliding_predict  # noqa: E402
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.data import SampleRecord
+from trainer.datasets.records import SampleRecord
 from trainer.training.tiles import TileDataset, TilePlanner, TileSampler, tile_plan_summary
 
 
