@@ -90,8 +90,8 @@ def run_case(args) -> None:
     import torch
     from torch import nn
 
-    from trainer.device import set_cpu_threads
-    from trainer.model import SegDecNet
+    from trainer.training.device import set_cpu_threads
+    from trainer.training.model import SegDecNet
     from trainer.training.sliding import PngStripWriter, TorchPredictor, open_image_source, sliding_predict
 
     class CheapNet(nn.Module):

@@ -80,7 +80,8 @@ def compute_validation(model, dataset, *, dice_threshold: int = 2, dice_threshol
     """
     t_start = time.perf_counter()
     n = len(dataset)
-    p = InferencePass(model, dataset, device=device, precision=precision, channels_last=channels_last,
+    make_pass = getattr(dataset, "inference_pass", InferencePass)  # tiles runs: sliding windows, full size
+    p = make_pass(model, dataset, device=device, precision=precision, channels_last=channels_last,
               batch_size=batch_size, num_workers=num_workers, losses=True)
     col = EvalCollector(n, stride=dice_threshold_factor)
     preload_sklearn()
@@ -166,7 +167,8 @@ def evaluate_split(model, dataset, out_dir, *, seg_threshold: float | None, imag
     if events is not None:
         events.emit("log", level="info", message=f"evaluating split '{split_name}': {n} samples -> {out}")
 
-    p = InferencePass(model, dataset, device=device, precision=precision, channels_last=channels_last,
+    make_pass = getattr(dataset, "inference_pass", InferencePass)  # tiles runs: sliding windows, full size
+    p = make_pass(model, dataset, device=device, precision=precision, channels_last=channels_last,
               batch_size=batch_size, num_workers=num_workers, losses=False)
     col = EvalCollector(n, stride=dice_threshold_factor)
     preload_sklearn()
@@ -254,6 +256,7 @@ def evaluate_split(model, dataset, out_dir, *, seg_threshold: float | None, imag
             bins=MP.B, input_hw=input_hw, checkpoint=str(checkpoint) if checkpoint is not None else None,
             device=str(p.dev), precision=p.precision, channels_last=bool(channels_last),
             undefined=undefined, undefined_reason=im["undefined_reason"],
+            image_score_rule=getattr(dataset, "image_score_rule", "whole_image"),  # tiles: max of the windows
         )
 
         # ---- files ----

@@ -39,12 +39,13 @@ from torch.utils.data import Dataset, Sampler
 from trainer.datasets.images import _decode, _read_mask_gray, distance_weight
 from trainer.datasets.records import CHANNEL_ORDER, SampleRecord
 from trainer.errors import DataError
+from trainer.schema import KEYS
 from trainer.training.sampler import FrequencySampler
 
 __all__ = ["INPUT_MODES", "CELL", "TileGeometry", "TilePlanner", "TileDataset", "TileSampler", "tile_plan_summary",
            "scaled_size", "scale_image", "crop_padded"]
 
-INPUT_MODES = ("resize", "tiles")
+INPUT_MODES = KEYS["input_mode"].choices  # the config schema is their home
 CELL = 8  # tile origins and canvas sizes are multiples of this (the encoder downsamples by 8)
 _OFFSET_SALT = 0x711E
 
@@ -222,11 +223,8 @@ class TileSampler(Sampler):
         self._tiles, self._inner, self.epoch, self._planned_epoch = tiles, inner, epoch, epoch
 
     def _check_planned(self) -> None:
-        if self._inner is None:
-            if self._planned_epoch >= 0:
-                raise RuntimeError(f"TileSampler: resumed after epoch {self._planned_epoch}; call "
-                                   f"set_epoch({self._planned_epoch + 1}) before iterating")
-            self.set_epoch(self.epoch)
+        if self._inner is None:  # fresh: epoch 0; resumed after epoch e: epoch e + 1 (as set_epoch would)
+            self.set_epoch(self._planned_epoch + 1 if self._planned_epoch >= 0 else self.epoch)
 
     def __iter__(self):
         self._check_planned()
