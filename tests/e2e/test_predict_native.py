@@ -140,7 +140,9 @@ def test_torchrun_two_ranks_share_the_files_and_rank0_merges(resize_run, tmp_pat
         pytest.skip("no shell tools")
     imgs = _images(tmp_path / "in", ["a/x.png", "b/x.png", "c.png", "d.png"], shape=(70, 90))
     out = tmp_path / "pred"
-    cmd = _torchrun() + ["--standalone", "--nproc_per_node=2", "-m", "trainer", "--", "predict", "--run", str(resize_run),
+    # "--" ends torchrun's options (it would take --run for its own --run-path)
+    cmd = _torchrun() + ["--standalone", "--nproc_per_node=2", "-m", "trainer", "--", "predict", "--run",
+                         str(resize_run),
                          "--device", "cpu", "--native", *map(str, imgs), "--out", str(out)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)

@@ -7,14 +7,14 @@ the segmentation logits. The example input has batch 1 and named ``Dim`` objects
 export with ``Dim.AUTO`` for height/width and a batch-2 example ran but disagreed with torch by about 2 on the
 segmentation logits (seen once on torch 2.13, not isolated further); the test below guards against it.
 
-Speed. ``optimize=False`` skips onnxscript's graph optimiser: the export of SegDecNet took 115 s instead of 267 s
-(2 contended CPU cores, torch 2.13) and still agrees with torch within 1e-4 (``CRACKVIEWER_SLOW=1`` test). Most of the
-remaining time is torch.export tracing, which grows with the number of layers, not with the weights.
+Speed. ``optimize=False`` skips onnxscript's graph optimiser: the export of SegDecNet (128x128 example) took 115 s
+instead of 267 s (2 heavily shared CPU cores, torch 2.13). :func:`check_onnx` (run by ``crack-train export``) compares
+every export with torch; the real-image comparison test runs with ``CRACKVIEWER_SLOW=1``.
 
 Export copy. The network's training-only pieces are custom autograd functions (the fused FeatureNorm, the gradient
 multiply); the export runs on a deep copy where FeatureNorm uses its plain definition
-(:func:`trainer.training.layers.feature_norm_reference`, the same forward maths) and gradient multiply is the identity it is in
-the forward pass. Inputs: ``image`` float32 [B, 3, H, W] RGB in [0, 1], H and W multiples of 8 and >= 64.
+(:func:`trainer.training.layers.feature_norm_reference`, the same forward maths) and gradient multiply is the
+identity it is in the forward pass. Inputs: ``image`` float32 [B, 3, H, W] RGB in [0, 1], H and W multiples of 8 and >= 64.
 Outputs: ``cls_logit`` [B] and ``seg_logits`` [B, 1, h, w], as :meth:`SegDecNet.forward`.
 
 onnxruntime is an optional extra (``pip install crackviewer[onnx]``); importing this module does not need it.
@@ -33,7 +33,8 @@ from trainer import diskfull
 from trainer.errors import ConfigError
 from trainer.training.layers import FeatureNorm, GradientMultiplyLayer, feature_norm_reference
 
-__all__ = ["OPSET", "INPUT_NAME", "OUTPUT_NAMES", "AGREEMENT", "export_onnx", "check_onnx", "OnnxPredictor", "onnx_session"]
+__all__ = ["OPSET", "INPUT_NAME", "OUTPUT_NAMES", "AGREEMENT", "export_onnx", "check_onnx", "OnnxPredictor",
+           "onnx_session"]
 
 OPSET = 18
 INPUT_NAME = "image"
@@ -77,7 +78,7 @@ def export_onnx(model: torch.nn.Module, path, input_hw=(448, 448)) -> Path:
     try:
         torch.onnx.export(m, (x,), str(tmp), dynamo=True, opset_version=OPSET, input_names=[INPUT_NAME],
                           output_names=list(OUTPUT_NAMES), dynamic_shapes={"x": dims}, verbose=False,
-                          external_data=False, optimize=False)  # one self-contained file (the weights are far below protobuf's 2 GB)
+                          external_data=False, optimize=False)  # one file: the weights are far below protobuf's 2 GB
         os.replace(tmp, path)
     except OSError as e:
         raise diskfull.write_error(e, path) from None

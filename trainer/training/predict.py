@@ -150,11 +150,12 @@ def _blank_png(path: Path, height: int, width: int) -> None:
 
 
 def predict_file(predictor, image: Path, mask_path: Path, prob_path: Path | None, s: PredictSettings,
-                 progress: Callable[[int, int], None] | None = None) -> dict:
+                 progress: Callable[[int, int], None] | None = None, source=None) -> dict:
     """Predict ``image`` and write its mask (and probability map) checked and atomically; returns the row of
-    ``predictions.csv`` (without the file names). Bad images raise :class:`DataError` naming the file."""
+    ``predictions.csv`` (without the file names). Bad images raise :class:`DataError` naming the file. ``source``
+    (tiles mode): a strip source to read instead of opening ``image`` (benchmarks)."""
     image = Path(image)
-    if s.mode == "resize" or image.suffix.lower() not in STRIP_SOURCES:
+    if source is None and (s.mode == "resize" or image.suffix.lower() not in STRIP_SOURCES):
         check_image_megapixels(image, s.max_megapixels)  # from the header, before decoding
     if s.mode == "resize":
         from trainer.datasets.images import read_image
@@ -170,7 +171,7 @@ def predict_file(predictor, image: Path, mask_path: Path, prob_path: Path | None
             progress(1, 1)
         return dict(score=f"{score:.6f}", decision=decision, crack_pixels=int((mask > 0).sum()), height=mask.shape[0],
                     width=mask.shape[1], mode="resize", windows=1, score_rule="single")
-    source = open_image_source(image)
+    source = source if source is not None else open_image_source(image)
     mask_writer = PngStripWriter(mask_path, binary_threshold=s.seg_threshold)
     writer = TeeWriter(mask_writer, PngStripWriter(prob_path) if prob_path is not None else None)
     try:

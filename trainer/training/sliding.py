@@ -43,7 +43,8 @@ from trainer.errors import DataError
 from trainer.training.map_writers import ArrayWriter, PngStripWriter, TeeWriter, to_uint8  # noqa: F401
 
 __all__ = ["IMAGE_SCORE_RULE", "BLEND_FLOOR", "window_starts", "blend_weights", "ArraySource", "TiffSource",
-           "ScaledSource", "open_image_source", "to_uint8", "ArrayWriter", "TorchPredictor", "PngStripWriter", "TeeWriter",
+           "ScaledSource", "open_image_source", "to_uint8", "ArrayWriter", "TorchPredictor", "PngStripWriter",
+           "TeeWriter",
            "sliding_predict"]
 
 IMAGE_SCORE_RULE = "max_window_score"  # the image score is the maximum of the windows' decision scores

@@ -4,7 +4,8 @@ The rules, in one place:
 
 * **Canvas.** An image is first scaled by ``tile_scale`` (1.0 = native resolution; INTER_AREA when shrinking,
   INTER_LINEAR when enlarging; the mask is dilated at native resolution first, resized with INTER_AREA and binarised
-  (> 127) as :class:`trainer.training.dataset.CrackDataset` does). Its *canvas* is the scaled image padded at the bottom and right
+  (> 127) as :class:`trainer.training.dataset.CrackDataset` does). Its *canvas* is the scaled image padded at the
+  bottom and right
   to a multiple of 8 and to at least one tile. Padding pixels have ``valid = 0`` and ``seg_weight = 0``, so they
   add nothing to the segmentation loss; the training loop must also average over valid pixels only
   (``sum(bce * seg_weight) / sum(valid)`` instead of a mean over all pixels), or padded tiles weigh less.
