@@ -4,6 +4,7 @@ Runs trained on tiles predict at native resolution in sliding windows (``--nativ
 see :mod:`trainer.training.predict`. Under ``torchrun`` each rank predicts every ``world_size``-th file and rank 0
 merges ``predictions.csv`` (:mod:`trainer.runs.predictions`). One bad image stops the command with its name unless
 ``--skip-bad`` is given, which skips and lists it. ``--measure`` measures the cracks of the masks afterwards.
+Under torchrun on several machines ``--out`` must be a shared folder (rank 0 reads the other ranks' parts).
 """
 from __future__ import annotations
 
@@ -22,12 +23,12 @@ EXTS = set(IMAGE_EXTS) | {".tif", ".tiff", ".npy"}
 
 
 def find_inputs(items: list[str]) -> list[Path]:
-    """The image files named by ``items`` (files, or folders searched recursively; ``*_GT`` masks left out)."""
+    """The image files named by ``items`` (files, or the images directly in a folder; ``*_GT`` masks left out)."""
     found: list[Path] = []
     for item in items:
         p = Path(item)
         if p.is_dir():
-            found.extend(sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in EXTS
+            found.extend(sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in EXTS
                                 and not q.stem.endswith("_GT")))
         elif p.is_file():
             found.append(p)
@@ -125,6 +126,13 @@ def run(args) -> int:
     from trainer.training.distributed import Distributed
 
     dist = Distributed()
+    try:
+        return _run(args, dist)
+    finally:
+        dist.close()
+
+
+def _run(args, dist) -> int:
     images = find_inputs(args.inputs)
     names = mask_names(images)   # of ALL inputs, on every rank: distinct across shards
     out = Path(args.out)

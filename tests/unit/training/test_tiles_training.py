@@ -20,26 +20,34 @@ SETS = ["input_mode=tiles", "input_height=64", "input_width=64", "epochs=2", "ba
 
 @pytest.fixture(scope="module")
 def wide_dataset(tmp_path_factory):
-    """Images of 80x120: several tiles of 64x64 each, the last ones padded."""
-    return make_synthetic_dataset(tmp_path_factory.mktemp("wide") / "cracks", n_train_pos=3, n_train_neg=2,
-                                  n_val_pos=1, n_val_neg=1, n_test_pos=1, n_test_neg=1, size=(80, 120), seed=5)
+    """Images of 64x100: two 64x64 tiles each (the second offset or padded); few images, the network is heavy."""
+    return make_synthetic_dataset(tmp_path_factory.mktemp("wide") / "cracks", n_train_pos=2, n_train_neg=1,
+                                  n_val_pos=1, n_val_neg=0, n_test_pos=1, n_test_neg=1, size=(64, 100), seed=5)
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory, wide_dataset):
+    run = tmp_path_factory.mktemp("tiles") / "full"
+    train(wide_dataset, run, load_config(None, SETS))
+    return run
 
 
 def _events(run):
     return ev.EventReader(run / "events.jsonl").events()
 
 
-def test_tiles_run_plans_tiles_validates_full_images_and_resumes_exactly(tmp_path, wide_dataset):
-    full = tmp_path / "full"
-    train(wide_dataset, full, load_config(None, SETS))
-    started = [e for e in _events(full) if e["event"] == ev.RUN_STARTED][0]
+def test_tiles_run_records_its_plan_and_evaluates_full_images(full_run):
+    started = [e for e in _events(full_run) if e["event"] == ev.RUN_STARTED][0]
     plan = started["tile_plan"]["train"]
-    assert plan["images"] == 5 and plan["tiles"] == plan["crack_tiles"] + plan["crack_free_tiles"] >= 5
+    assert plan["images"] == 3 and plan["tiles"] == plan["crack_tiles"] + plan["crack_free_tiles"] >= 3
     assert (plan["tile_height"], plan["tile_width"], plan["tile_scale"]) == (64, 64, 1.0)
-    metrics = json.loads((full / "metrics.json").read_text())
-    assert metrics["image_score_rule"] == "max_window_score" and metrics["input_hw"] == [80, 120]
-    assert "Image score rule: `max_window_score`" in (full / "README.md").read_text()
+    metrics = json.loads((full_run / "metrics.json").read_text())
+    assert metrics["image_score_rule"] == "max_window_score" and metrics["input_hw"] == [64, 100]
+    assert "Image score rule: `max_window_score`" in (full_run / "README.md").read_text()
+    assert len((full_run / "validation.csv").read_text().splitlines()) == 3  # header + 2 validations
 
+
+def test_tiles_run_resumes_bit_exactly(tmp_path, wide_dataset, full_run):
     part = tmp_path / "part"
 
     def stop_after_epoch_1(rec):
@@ -48,7 +56,7 @@ def test_tiles_run_plans_tiles_validates_full_images_and_resumes_exactly(tmp_pat
 
     assert train(wide_dataset, part, load_config(None, SETS), listeners=[stop_after_epoch_1])["status"] == "stopped"
     assert train(wide_dataset, part, None, resume=True)["status"] == "finished"
-    a, b = (load_checkpoint(r / "checkpoints" / "final.pth") for r in (full, part))
+    a, b = (load_checkpoint(r / "checkpoints" / "final.pth") for r in (full_run, part))
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
     assert torch.equal(a["sampler"]["region_counts"], b["sampler"]["region_counts"])
