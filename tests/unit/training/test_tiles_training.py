@@ -36,6 +36,7 @@ def _events(run):
     return ev.EventReader(run / "events.jsonl").events()
 
 
+@pytest.mark.slow
 def test_tiles_run_records_its_plan_and_evaluates_full_images(full_run):
     started = [e for e in _events(full_run) if e["event"] == ev.RUN_STARTED][0]
     plan = started["tile_plan"]["train"]
@@ -47,6 +48,7 @@ def test_tiles_run_records_its_plan_and_evaluates_full_images(full_run):
     assert len((full_run / "validation.csv").read_text().splitlines()) == 3  # header + 2 validations
 
 
+@pytest.mark.slow
 def test_tiles_run_resumes_bit_exactly(tmp_path, wide_dataset, full_run):
     part = tmp_path / "part"
 
