@@ -104,3 +104,28 @@ def test_onnxruntime_backend_runs_the_sliding_predictor(real_images, exported):
     b = sliding_predict(ArraySource(img), ort_pred, (128, 128), writer=ArrayWriter(np.float32))
     np.testing.assert_allclose(b["writer"].array, a["writer"].array, atol=1e-4, rtol=0)
     assert b["score"] == pytest.approx(a["score"], abs=1e-4)
+
+
+def test_export_command_wants_an_onnx_file_name(tmp_path, capsys):
+    from trainer.cli import main
+
+    assert main(["export", str(tmp_path), "--onnx", str(tmp_path / "model.txt")]) == 1
+    assert "must end in .onnx" in capsys.readouterr().err
+
+
+@slow
+def test_export_command_writes_a_checked_onnx_file(tmp_path, capsys):
+    from trainer.cli import main
+    from trainer.config import DEFAULTS, save_config
+    from trainer.training.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    run = tmp_path / "run"
+    cfg = dict(DEFAULTS, input_height=128, input_width=128, device="cpu", precision="fp32")
+    model = SegDecNet(input_height=128, input_width=128)
+    save_checkpoint(run / "checkpoints" / "final.pth", {"model": model.state_dict(), "config": cfg,
+                                                         "meta": {"input_height": 128, "input_width": 128}})
+    save_config(cfg, run / "config.toml")
+    assert main(["export", str(run), "--onnx", str(tmp_path / "m.onnx")]) == 0
+    assert "onnxruntime agrees with torch within" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "run"]
