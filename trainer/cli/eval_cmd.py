@@ -13,9 +13,9 @@ from trainer.runs import paths
 from trainer.runs.evaluation import write_source
 from trainer.runs.events import EventLog
 from trainer.runs.thresholds import honest_thresholds, reference_seg_threshold
-from trainer.training.dataset import CrackDataset
 from trainer.training.evaluate import evaluate_split
 from trainer.training.predict import load_run_model
+from trainer.training.run_data import eval_dataset
 
 
 def run(args) -> int:
@@ -25,7 +25,7 @@ def run(args) -> int:
     records, bad = validate_records(index.split(args.split), skip_bad=args.skip_bad)
     for f, r in bad:
         print(f"skipped bad sample {f}: {r}", file=sys.stderr)
-    ds = CrackDataset(records, hw, dilate=cfg["dilate"], seed=cfg["seed"], train=False)
+    ds = eval_dataset(records, cfg, hw)  # tiles runs: whole images in sliding windows
     out = Path(args.out) if args.out else paths.eval_dir(run_dir, args.split)
     seg_thr = args.seg_threshold if args.seg_threshold is not None else reference_seg_threshold(run_dir)
     honest = honest_thresholds(run_dir)

@@ -111,3 +111,13 @@ def _tiles(cfg, hw, crack_ds, val_records, test_records, weighted, events):
         return FullImageDataset(records, hw, overlap=cfg["tile_overlap"], scale=cfg["tile_scale"],
                                 dilate=cfg["dilate"]) if records else None
     return train_ds, full(val_records), full(test_records), tile_plan_summary({"train": planner})
+
+
+def eval_dataset(records, cfg: dict, hw):
+    """The dataset ``crack-train eval`` runs a run's model on: whole images in sliding windows for tiles runs, else
+    images resized to the run's input size."""
+    if cfg.get("input_mode", "resize") == "tiles":
+        from trainer.training.sliding_eval import FullImageDataset
+        return FullImageDataset(records, hw, overlap=cfg.get("tile_overlap", 0.25), scale=cfg.get("tile_scale", 1.0),
+                                dilate=cfg["dilate"])
+    return CrackDataset(records, hw, dilate=cfg["dilate"], seed=cfg["seed"], train=False)

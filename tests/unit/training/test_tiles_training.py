@@ -49,6 +49,17 @@ def test_tiles_run_records_its_plan_and_evaluates_full_images(full_run):
 
 
 @pytest.mark.slow
+def test_eval_of_a_tiles_run_is_per_image_at_full_resolution(tmp_path, wide_dataset, full_run):
+    from trainer.cli import main
+
+    out = tmp_path / "eval"
+    assert main(["eval", "--run", str(full_run), "--data", str(wide_dataset), "--split", "test", "--out", str(out),
+                 "--device", "cpu", "--no-report"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["image_score_rule"] == "max_window_score" and metrics["input_hw"] == [64, 100]
+
+
+@pytest.mark.slow
 def test_tiles_run_resumes_bit_exactly(tmp_path, wide_dataset, full_run):
     part = tmp_path / "part"
 
