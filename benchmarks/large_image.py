@@ -3,8 +3,9 @@ mosaic.
 
 Each case runs in its own subprocess, which reports its own peak resident memory (``ru_maxrss``: everything, torch
 and the model included) and its resident memory just before predict starts (``before``: Python, torch, the model),
-so ``peak - before`` is what predict itself added. Windows 448x448, overlap 0.25, batch 4, fp32, the probability map
-streamed to an 8-bit PNG.
+so ``peak - before`` is what predict itself added. It runs predict's own path for one image
+(``trainer.training.predict.predict_file`` in tiles mode): windows 448x448, overlap 0.25, batch 4, fp32, the mask and
+the probability map streamed to 8-bit PNGs through the checked atomic writer.
 
 Cases:
   4000x3000 real     a JPEG photo (decoded once as uint8: OpenCV cannot read JPEG in strips), the real SegDecNet
@@ -90,9 +91,10 @@ def run_case(args) -> None:
     import torch
     from torch import nn
 
-    from trainer.device import set_cpu_threads
-    from trainer.model import SegDecNet
-    from trainer.training.sliding import PngStripWriter, TorchPredictor, open_image_source, sliding_predict
+    from trainer.training.device import set_cpu_threads
+    from trainer.training.model import SegDecNet
+    from trainer.training.predict import PredictSettings, predict_file
+    from trainer.training.sliding import TorchPredictor, open_image_source
 
     class CheapNet(nn.Module):
         def __init__(self):
@@ -122,8 +124,11 @@ def run_case(args) -> None:
             eta = (now - t0) / done * (total - done)
             print(f"  {done}/{total} windows, ETA {eta:.0f} s", file=sys.stderr, flush=True)
 
-    res = sliding_predict(source, TorchPredictor(model.eval()), WINDOW, overlap=OVERLAP, batch_size=BATCH,
-                          writer=PngStripWriter(args.out), progress=progress)
+    settings = PredictSettings(mode="tiles", hw=WINDOW, seg_threshold=0.5, image_threshold=0.5, overlap=OVERLAP,
+                               batch_size=BATCH)
+    mask = args.out.with_name(args.out.stem + "_mask.png")
+    res = predict_file(TorchPredictor(model.eval()), args.image, mask, args.out, settings, progress=progress,
+                       source=source)
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "windows": res["windows"], "peak_mb": peak, "before_mb": before,

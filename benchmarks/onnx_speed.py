@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from trainer.model import SegDecNet  # noqa: E402
+from trainer.training.model import SegDecNet  # noqa: E402
 from trainer.training.onnx_export import OnnxPredictor, export_onnx  # noqa: E402
 
 

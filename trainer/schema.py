@@ -118,6 +118,14 @@ _KEYS = (
         max=4096, step=8, multiple_of=8, unit="px"),
     Key("input_width", 448, "Data", "Input width", "Input width in pixels (multiple of 8).", "448", min=64, max=4096,
         step=8, multiple_of=8, unit="px"),
+    Key("input_mode", "resize", "Data", "Input mode", "How an image becomes input: resize = resized to input_height "
+        "x input_width (the published behaviour); tiles = crops of that size at the image's own resolution (times "
+        "tile_scale), planned per epoch, with sliding-window validation, evaluation and predict at full size.",
+        "resize", choices=("resize", "tiles")),
+    Key("tile_scale", 1.0, "Data", "Tile scale", "tiles mode: the image is scaled by this factor before tiling (1 = "
+        "native resolution).", "(unused)", min=0.01, max=4.0, step=0.05),
+    Key("tile_overlap", 0.25, "Data", "Tile overlap", "tiles mode: overlap of the sliding windows at validation, "
+        "evaluation and predict (fraction of a window).", "(unused)", min=0.0, max=0.9, step=0.05),
     Key("grad_accumulation", 1, "Optimisation", "Gradient accumulation (batches per step)", "Take an optimiser step "
         "every N batches.", "1", min=1, max=1024, step=1),
     Key("seed", 1337, "Run", "Seed", "Random seed for initialisation, sampling and the val carve-out.", "(not fixed)",

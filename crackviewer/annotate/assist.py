@@ -1,6 +1,6 @@
 """The model-assisted side of the Annotate tab: the tracer's and accept tool's host (`tracer()`, `predicted()`,
 the component highlight) and "Predict this sample", which runs ``python -m trainer predict --run RUN IMAGE --out
-TMP --probs`` in a subprocess (the GUI never imports torch) and uses the probability map it writes as the sample's
+TMP`` (it writes ``<stem>_prob.png`` beside each mask) in a subprocess (the GUI never imports torch) and uses the probability map it writes as the sample's
 prediction.
 
 `AssistMixin` is the part of `AnnotatePanel` that owns this."""
@@ -17,7 +17,7 @@ from PySide6.QtCore import QProcess
 from crackviewer.annotate.accept import PredictedCracks
 from crackviewer.annotate.tracer import Tracer
 from crackviewer.viewer.layers import mask_contours
-from trainer.predict_names import PROB_SUFFIX
+from trainer.runs.predictions import PROB_SUFFIX
 from trainer.runs.evaluation import find_eval_sources
 
 TRAINER = [sys.executable, "-m", "trainer"]        # how the GUI runs the engine (tests put a stand-in here)
@@ -95,7 +95,7 @@ class AssistMixin:
         proc.setProcessChannelMode(QProcess.MergedChannels)
         proc.finished.connect(lambda code, _status, n=s.name, o=out, p=proc: self._predict_done(n, o, p, code))
         self._predict_proc = proc
-        proc.start(TRAINER[0], [*TRAINER[1:], "predict", "--run", str(run), str(image), "--out", str(out), "--probs"])
+        proc.start(TRAINER[0], [*TRAINER[1:], "predict", "--run", str(run), str(image), "--out", str(out)])
         self.flash(f"Predicting {s.name} with {run.name}…")
         self._update_enabled()
         return True

@@ -238,7 +238,7 @@ FAKE_TRAINER = """
     from pathlib import Path
     import cv2, numpy as np
     args = sys.argv[1:]
-    assert args[0] == "predict" and "--probs" in args
+    assert args[0] == "predict" and "--run" in args
     out = Path(args[args.index("--out") + 1])
     image = Path(args[args.index("--run") + 2])
     h, w = cv2.imread(str(image)).shape[:2]

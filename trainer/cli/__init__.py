@@ -54,8 +54,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seg-threshold", type=float)
     p.add_argument("--image-threshold", type=float)
     p.add_argument("--gate", action="store_true", help="blank the mask of images classified crack-free")
-    p.add_argument("--probs", action="store_true", help="also write each probability map (8-bit, <stem>_prob.png)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--skip-bad", action="store_true", help="skip unreadable or too large images and list them")
+    p.add_argument("--native", action="store_true",
+                   help="sliding windows at native resolution also for runs trained on resized images")
+    p.add_argument("--overlap", type=float, help="window overlap in [0, 0.9] (default: the run's tile_overlap)")
+    p.add_argument("--batch-size", type=int, default=4, help="windows per forward pass (default 4)")
+    p.add_argument("--no-probs", action="store_true", help="write only masks, no probability maps")
+    p.add_argument("--max-megapixels", type=float, help="largest PNG/JPEG to decode (TIFF/.npy are read in strips)")
+    p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch")
+    p.add_argument("--onnx", help="the .onnx file for --backend onnxruntime (crack-train export RUN --onnx FILE)")
+    p.add_argument("--measure", action="store_true", help="then measure every crack: cracks.csv, images.csv, "
+                                                           "cracks.geojson in --out")
+    p.add_argument("--scale", type=float, help="with --measure: millimetres per pixel (default: pixels)")
+    p.add_argument("--alarm-mm", type=float, help="with --measure: flag cracks wider (mm; default: measure's)")
+    p.add_argument("--alarm-px", type=float, help="with --measure: flag cracks wider (px, images without a scale)")
+
+    x = sub.add_parser("export", help="write a run's model as ONNX (dynamic height and width)")
+    x.add_argument("run", metavar="RUN")
+    x.add_argument("--onnx", required=True, metavar="FILE", help="the .onnx file to write")
+    x.add_argument("--checkpoint", help="best, final, last or a .pth path (default: best, else final, else last)")
 
     d = sub.add_parser("demo", help="generate a synthetic dataset and train the quick preset on it (no download)")
     d.add_argument("--out", default="demo_out")

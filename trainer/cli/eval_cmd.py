@@ -15,9 +15,9 @@ from trainer.runs.evaluation import load_samples, write_source
 from trainer.runs.events import EventLog
 from trainer.runs.thresholds import honest_thresholds, reference_seg_threshold
 from trainer.schema import KEYS
-from trainer.training.dataset import CrackDataset
 from trainer.training.evaluate import evaluate_split
 from trainer.training.predict import load_run_model
+from trainer.training.run_data import eval_dataset
 
 
 def _key(cfg: dict, name: str):
@@ -25,11 +25,11 @@ def _key(cfg: dict, name: str):
     return cfg.get(name, KEYS[name].default)
 
 
-def _dataset(index, split: str, cfg, hw, skip_bad: bool) -> CrackDataset:
+def _dataset(index, split: str, cfg, hw, skip_bad: bool):
     records, bad = validate_records(index.split(split), skip_bad=skip_bad)
     for f, r in bad:
         print(f"skipped bad sample {f}: {r}", file=sys.stderr)
-    return CrackDataset(records, hw, dilate=cfg["dilate"], seed=cfg["seed"], train=False)
+    return eval_dataset(records, cfg, hw)  # tiles runs: whole images in sliding windows
 
 
 def _fit_temperature(run_dir: Path, model, index, cfg, hw, args, device, precision) -> dict:

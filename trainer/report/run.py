@@ -225,6 +225,9 @@ def _run_markdown(src: ReportSource, base: Path) -> str:
                   f"(trapezoid area under the PR curve, as the reference) and "
                   f"{fmt(m.get('ap_sklearn'), '.6f', 'undefined')} (sklearn average_precision_score); "
                   f"{m.get('n', len(src.results))} samples."]
+        if m.get("image_score_rule") not in (None, "whole_image"):  # tiles runs: full resolution, sliding windows
+            L += ["", f"Image score rule: `{m['image_score_rule']}` (each image predicted at full resolution in "
+                      "sliding windows; see trainer/training/sliding.py)."]
         if m.get("undefined"):
             L += ["", f"Undefined on this split: {', '.join(map(str, m['undefined']))}"
                       f"{' (' + str(m['undefined_reason']) + ')' if m.get('undefined_reason') else ''}."]

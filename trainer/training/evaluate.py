@@ -83,7 +83,8 @@ def compute_validation(model, dataset, *, dice_threshold: int = 2, dice_threshol
     """
     t_start = time.perf_counter()
     n = len(dataset)
-    p = InferencePass(model, dataset, device=device, precision=precision, channels_last=channels_last,
+    make_pass = getattr(dataset, "inference_pass", InferencePass)  # tiles runs: sliding windows, full size
+    p = make_pass(model, dataset, device=device, precision=precision, channels_last=channels_last,
               batch_size=batch_size, num_workers=num_workers, losses=True)
     col = EvalCollector(n, stride=dice_threshold_factor)
     preload_sklearn()
@@ -179,8 +180,9 @@ def evaluate_split(model, dataset, out_dir, *, seg_threshold: float | None, imag
     if events is not None:
         events.emit("log", level="info", message=f"evaluating split '{split_name}': {n} samples -> {out}")
 
-    p = InferencePass(model, dataset, device=device, precision=precision, channels_last=channels_last,
-              batch_size=batch_size, num_workers=num_workers, losses=False, tta=tta)
+    make_pass = getattr(dataset, "inference_pass", InferencePass)  # tiles runs: sliding windows, full size
+    p = make_pass(model, dataset, device=device, precision=precision, channels_last=channels_last,
+                  batch_size=batch_size, num_workers=num_workers, losses=False, **({"tta": True} if tta else {}))
     col = EvalCollector(n, stride=dice_threshold_factor)
     crack = CR.CrackCollector(n, tolerance_px, cldice_threshold=seg_threshold, cldice=cldice)
     preload_sklearn()
@@ -287,6 +289,7 @@ def evaluate_split(model, dataset, out_dir, *, seg_threshold: float | None, imag
             bins=MP.B, input_hw=input_hw, checkpoint=str(checkpoint) if checkpoint is not None else None,
             device=str(p.dev), precision=p.precision, channels_last=bool(channels_last),
             undefined=undefined, undefined_reason=im["undefined_reason"], tta=bool(tta),
+            image_score_rule=getattr(dataset, "image_score_rule", "whole_image"),  # tiles: max of the windows
             **crack_metrics,
         )
 

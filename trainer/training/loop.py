@@ -34,7 +34,6 @@ from trainer.training.evaluate import compute_validation, evaluate_split
 from trainer.training.losses import combine_losses, loss_weights, sample_losses
 from trainer.training.model import SegDecNet
 from trainer.training.run_data import prepare_run_data
-from trainer.training.sampler import FrequencySampler
 from trainer.training.stop import StopRequested, install_stop_handlers, restore_stop_handlers, stop_requested
 from trainer.training.summary import count_parameters
 
@@ -158,8 +157,7 @@ def _train(data_path: Path, out_dir: Path, config: dict | None, resume: bool, ev
     if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg["learning_rate"])
-    sampler = FrequencySampler(train_ds.labels, cfg["frequency_sampling"], seed=cfg["seed"], rank=dist_ctx.rank,
-                               world_size=world)
+    sampler = data.make_sampler(dist_ctx.rank, world)  # frequency-of-use over samples, or over tiles
     start_epoch = 0
     best_ap, best_epoch = -1.0, 0
     if state is not None:
@@ -193,7 +191,7 @@ def _train(data_path: Path, out_dir: Path, config: dict | None, resume: bool, ev
     events.emit(ev.RUN_STARTED, config=cfg, data=str(Path(data_path).resolve()), device=str(device),
                 precision=precision, channels_last=channels_last, counts=data.counts, layout=data.layout,
                 resumed_from_epoch=start_epoch, world_size=world, pid=os.getpid(), parameters=params,
-                bad_samples=[{"file": f, "reason": r} for f, r in data.bad])
+                bad_samples=[{"file": f, "reason": r} for f, r in data.bad], tile_plan=data.tile_plan)
     events.log(f"{'resuming' if start_epoch else 'starting'} run {out_dir.name}: {cfg['architecture']} "
                f"({params:,} parameters) on {device} with {precision}"
                f"{' + channels_last' if channels_last else ''}, {world} process(es); "
@@ -212,6 +210,7 @@ def _train(data_path: Path, out_dir: Path, config: dict | None, resume: bool, ev
     epoch = start_epoch
     for epoch in range(start_epoch, epochs):
         sampler.set_epoch(epoch)
+        steps_per_epoch = len(loader)  # tiles runs: the number of crack tiles varies per epoch
         w_seg, w_dec = loss_weights(epoch, epochs, cfg["dyn_balanced_loss"], cfg["delta_cls_loss"])
         train_model.train()
         sums = np.zeros(6)  # seg_sum, n_seg, dec_sum, total_sum, correct, n

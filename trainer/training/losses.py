@@ -27,13 +27,19 @@ def downsize_to_eighth(x: torch.Tensor) -> torch.Tensor:
 
 
 def sample_losses(cls_logit: torch.Tensor, seg_logits: torch.Tensor, batch: dict, original: bool):
-    """Per-sample (seg loss [B], dec loss [B]) in fp32: BCE means over pixels and the image label."""
+    """Per-sample (seg loss [B], dec loss [B]) in fp32: BCE means over pixels (over the valid pixels when the batch
+    has ``valid``: tiles with padding) and the image label."""
     mask = batch["mask"]
     weight = batch["seg_weight"]
+    valid = batch.get("valid")  # tiles: 0 on padding, which adds nothing and is not counted
     if original:
         mask = downsize_to_eighth(mask)
         weight = downsize_to_eighth(weight)
+        valid = downsize_to_eighth(valid) if valid is not None else None
     seg = F.binary_cross_entropy_with_logits(seg_logits.float(), mask, reduction="none")
-    seg = (seg * weight).flatten(1).mean(1)
+    if valid is None:
+        seg = (seg * weight).flatten(1).mean(1)
+    else:
+        seg = (seg * weight).flatten(1).sum(1) / valid.flatten(1).sum(1).clamp_min(1e-6)
     dec = F.binary_cross_entropy_with_logits(cls_logit.float().view(-1), batch["label"].view(-1), reduction="none")
     return seg, dec

@@ -7,10 +7,14 @@ the segmentation logits. The example input has batch 1 and named ``Dim`` objects
 export with ``Dim.AUTO`` for height/width and a batch-2 example ran but disagreed with torch by about 2 on the
 segmentation logits (seen once on torch 2.13, not isolated further); the test below guards against it.
 
+Speed. ``optimize=False`` skips onnxscript's graph optimiser: the export of SegDecNet (128x128 example) took 115 s
+instead of 267 s (2 heavily shared CPU cores, torch 2.13). :func:`check_onnx` (run by ``crack-train export``) compares
+every export with torch; the real-image comparison test runs with ``CRACKVIEWER_SLOW=1``.
+
 Export copy. The network's training-only pieces are custom autograd functions (the fused FeatureNorm, the gradient
 multiply); the export runs on a deep copy where FeatureNorm uses its plain definition
-(:func:`trainer.model.feature_norm_reference`, the same forward maths) and gradient multiply is the identity it is in
-the forward pass. Inputs: ``image`` float32 [B, 3, H, W] RGB in [0, 1], H and W multiples of 8 and >= 64.
+(:func:`trainer.training.layers.feature_norm_reference`, the same forward maths) and gradient multiply is the
+identity it is in the forward pass. Inputs: ``image`` float32 [B, 3, H, W] RGB in [0, 1], H and W multiples of 8 and >= 64.
 Outputs: ``cls_logit`` [B] and ``seg_logits`` [B, 1, h, w], as :meth:`SegDecNet.forward`.
 
 onnxruntime is an optional extra (``pip install crackviewer[onnx]``); importing this module does not need it.
@@ -18,20 +22,24 @@ onnxruntime is an optional extra (``pip install crackviewer[onnx]``); importing 
 from __future__ import annotations
 
 import copy
+import os
 import types
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from trainer import diskfull
 from trainer.errors import ConfigError
-from trainer.model import FeatureNorm, GradientMultiplyLayer, feature_norm_reference
+from trainer.training.layers import FeatureNorm, GradientMultiplyLayer, feature_norm_reference
 
-__all__ = ["OPSET", "INPUT_NAME", "OUTPUT_NAMES", "export_onnx", "OnnxPredictor", "onnx_session"]
+__all__ = ["OPSET", "INPUT_NAME", "OUTPUT_NAMES", "AGREEMENT", "export_onnx", "check_onnx", "OnnxPredictor",
+           "onnx_session"]
 
 OPSET = 18
 INPUT_NAME = "image"
 OUTPUT_NAMES = ("cls_logit", "seg_logits")
+AGREEMENT = 1e-4  # torch and onnxruntime logits agree within this
 
 
 def _feature_norm_plain(self, x):
@@ -66,10 +74,38 @@ def export_onnx(model: torch.nn.Module, path, input_hw=(448, 448)) -> Path:
     x = torch.rand(1, getattr(m, "in_channels", 3), h, w)
     dims = {0: torch.export.Dim("batch"), 2: torch.export.Dim("height"), 3: torch.export.Dim("width")}
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(m, (x,), str(path), dynamo=True, opset_version=OPSET, input_names=[INPUT_NAME],
-                      output_names=list(OUTPUT_NAMES), dynamic_shapes={"x": dims}, verbose=False,
-                      external_data=False)  # one self-contained file (the weights are far below protobuf's 2 GB)
+    tmp = diskfull.temp_path(path)  # written beside the target, renamed when complete: never half a file
+    try:
+        torch.onnx.export(m, (x,), str(tmp), dynamo=True, opset_version=OPSET, input_names=[INPUT_NAME],
+                          output_names=list(OUTPUT_NAMES), dynamic_shapes={"x": dims}, verbose=False,
+                          external_data=False, optimize=False)  # one file: the weights are far below protobuf's 2 GB
+        os.replace(tmp, path)
+    except OSError as e:
+        raise diskfull.write_error(e, path) from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     return path
+
+
+def check_onnx(model: torch.nn.Module, path, input_hw=(448, 448), seed: int = 0) -> float:
+    """Largest absolute difference between torch and onnxruntime on the logits of a random batch of 2 at
+    ``input_hw`` and at a different size (``+16`` each way: the dynamic axes); raises :class:`ConfigError` above
+    :data:`AGREEMENT`."""
+    m = export_copy(model)
+    session = onnx_session(path)
+    g = torch.Generator().manual_seed(seed)
+    worst = 0.0
+    for h, w in ((input_hw[0], input_hw[1]), (input_hw[0] + 16, input_hw[1] + 16)):
+        x = torch.rand(2, getattr(m, "in_channels", 3), int(h), int(w), generator=g)
+        with torch.inference_mode():
+            ref = [t.numpy() for t in m(x)]
+        got = session.run(list(OUTPUT_NAMES), {INPUT_NAME: x.numpy()})
+        worst = max([worst] + [float(np.max(np.abs(a - b))) for a, b in zip(ref, got)])
+    if not worst <= AGREEMENT:
+        raise ConfigError(f"the exported model differs from torch by {worst:.2e} (more than {AGREEMENT:g}); "
+                          "it was written but should not be used", path)
+    return worst
 
 
 def onnx_session(path, threads: int | None = None):

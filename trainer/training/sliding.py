@@ -32,19 +32,19 @@ is written at the scaled resolution.
 from __future__ import annotations
 
 import math
-import struct
-import zlib
 from pathlib import Path
 from typing import Callable
 
 import cv2
 import numpy as np
 
-from trainer.data import read_image
+from trainer.datasets.images import read_image
 from trainer.errors import DataError
+from trainer.training.map_writers import ArrayWriter, PngStripWriter, TeeWriter, to_uint8  # noqa: F401
 
 __all__ = ["IMAGE_SCORE_RULE", "BLEND_FLOOR", "window_starts", "blend_weights", "ArraySource", "TiffSource",
            "ScaledSource", "open_image_source", "to_uint8", "ArrayWriter", "TorchPredictor", "PngStripWriter",
+           "TeeWriter",
            "sliding_predict"]
 
 IMAGE_SCORE_RULE = "max_window_score"  # the image score is the maximum of the windows' decision scores
@@ -173,69 +173,6 @@ def open_image_source(path):
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# writers: begin(height, width), write(rows float32 probabilities [n, W]), close()
-
-def to_uint8(prob: np.ndarray) -> np.ndarray:
-    """Probabilities in [0, 1] -> uint8 (x 255, rounded): THE quantisation of written probability maps."""
-    return np.clip(np.rint(prob * 255.0), 0, 255).astype(np.uint8)
-
-
-class ArrayWriter:
-    """Collects the map in memory (small images and tests): uint8 (x 255) by default, or float32 probabilities."""
-
-    def __init__(self, dtype=np.uint8):
-        self.dtype = np.dtype(dtype)
-
-    def begin(self, height: int, width: int) -> None:
-        self.array = np.zeros((height, width), self.dtype)
-        self._y = 0
-
-    def write(self, rows: np.ndarray) -> None:
-        self.array[self._y:self._y + len(rows)] = to_uint8(rows) if self.dtype == np.uint8 else rows
-        self._y += len(rows)
-
-    def close(self) -> None:
-        pass
-
-
-class PngStripWriter:
-    """Streams an 8-bit grayscale PNG to ``path`` strip by strip (one zlib stream; no full-size buffer)."""
-
-    def __init__(self, path):
-        self.path = Path(path)
-
-    def _chunk(self, kind: bytes, data: bytes) -> None:
-        self._fh.write(struct.pack(">I", len(data)) + kind + data)
-        self._fh.write(struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-    def begin(self, height: int, width: int) -> None:
-        try:
-            self._fh = open(self.path, "wb")
-        except OSError as e:
-            raise DataError(f"cannot write the probability map ({e.strerror or e})", file=self.path) from None
-        self._fh.write(b"\x89PNG\r\n\x1a\n")
-        self._chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-        self._z = zlib.compressobj(6)
-        self._rows_left = height
-
-    def write(self, rows: np.ndarray) -> None:
-        raw = np.empty((rows.shape[0], rows.shape[1] + 1), np.uint8)
-        raw[:, 0] = 0  # filter type None
-        raw[:, 1:] = to_uint8(rows)
-        data = self._z.compress(raw.tobytes())
-        if data:
-            self._chunk(b"IDAT", data)
-        self._rows_left -= rows.shape[0]
-
-    def close(self) -> None:
-        self._chunk(b"IDAT", self._z.flush())
-        self._chunk(b"IEND", b"")
-        self._fh.close()
-        if self._rows_left != 0:
-            raise DataError(f"probability map incomplete ({self._rows_left} rows missing)", file=self.path)
-
-
-# --------------------------------------------------------------------------------------------------------------------
 
 def sliding_predict(source, predict: Predictor, window, *, overlap: float = 0.25, batch_size: int = 4,
                     writer=None, scale: float = 1.0, progress: Callable[[int, int], None] | None = None) -> dict:
@@ -251,13 +188,27 @@ def sliding_predict(source, predict: Predictor, window, *, overlap: float = 0.25
     H, W = source.height, source.width
     writer = writer if writer is not None else ArrayWriter()
     ys, xs = window_starts(H, th, overlap), window_starts(W, tw, overlap)
+    writer.begin(H, W)
+    try:
+        _slide(source, predict, writer, ys, xs, (th, tw), batch_size, progress, state := {"score": 0.0})
+    except BaseException:
+        if hasattr(writer, "abort"):
+            writer.abort()
+        raise
+    writer.close()
+    return {"score": state["score"], "rule": IMAGE_SCORE_RULE, "windows": len(ys) * len(xs), "height": H,
+            "width": W, "writer": writer}
+
+
+def _slide(source, predict, writer, ys, xs, window, batch_size, progress, state) -> None:
+    th, tw = window
+    H, W = source.height, source.width
     pw = max(W, tw)  # padded width of the accumulators
     weight = blend_weights(th, tw)
     total, done, score = len(ys) * len(xs), 0, 0.0
     num = np.zeros((0, pw), np.float32)
     den = np.zeros((0, pw), np.float32)
     acc_y0 = 0  # image row of num[0]
-    writer.begin(H, W)
     for k, y in enumerate(ys):
         band = source.read(y, min(H, y + th))
         if band.shape[0] < th or band.shape[1] < tw:
@@ -274,6 +225,7 @@ def sliding_predict(source, predict: Predictor, window, *, overlap: float = 0.25
             batch = np.stack([band[:, x:x + tw] for x in bx])
             scores, probs = predict(batch)
             score = max(score, float(np.max(scores)))
+            state["score"] = score
             for x, p in zip(bx, probs):
                 num[r0:r0 + th, x:x + tw] += weight * p
                 den[r0:r0 + th, x:x + tw] += weight
@@ -286,8 +238,6 @@ def sliding_predict(source, predict: Predictor, window, *, overlap: float = 0.25
             p = num[:final, :W] / den[:final, :W]
             writer.write(p)
             num, den, acc_y0 = num[final:].copy(), den[final:].copy(), acc_y0 + final
-    writer.close()
-    return {"score": score, "rule": IMAGE_SCORE_RULE, "windows": total, "height": H, "width": W, "writer": writer}
 
 
 class TorchPredictor:
@@ -301,7 +251,7 @@ class TorchPredictor:
 
     def __call__(self, batch: np.ndarray):
         torch = self.torch
-        from trainer.device import autocast
+        from trainer.training.device import autocast
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
             with autocast(self.device, self.precision):

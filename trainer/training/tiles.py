@@ -4,7 +4,8 @@ The rules, in one place:
 
 * **Canvas.** An image is first scaled by ``tile_scale`` (1.0 = native resolution; INTER_AREA when shrinking,
   INTER_LINEAR when enlarging; the mask is dilated at native resolution first, resized with INTER_AREA and binarised
-  (> 127) as :class:`trainer.data.CrackDataset` does). Its *canvas* is the scaled image padded at the bottom and right
+  (> 127) as :class:`trainer.training.dataset.CrackDataset` does). Its *canvas* is the scaled image padded at the
+  bottom and right
   to a multiple of 8 and to at least one tile. Padding pixels have ``valid = 0`` and ``seg_weight = 0``, so they
   add nothing to the segmentation loss; the training loop must also average over valid pixels only
   (``sum(bce * seg_weight) / sum(valid)`` instead of a mean over all pixels), or padded tiles weigh less.
@@ -20,7 +21,7 @@ The rules, in one place:
 * **Weak positives** (crack images without a segmentation mask, or not among ``num_segmented``) cannot be tiled by
   crack content: in tiles mode they contribute no tiles; ``warnings`` says how many were left out.
 * **Sampling.** :class:`TileSampler` runs the published frequency-of-use rule
-  (:class:`trainer.sampler.FrequencySampler`) on each epoch's tiles: every crack tile plus as many crack-free
+  (:class:`trainer.training.sampler.FrequencySampler`) on each epoch's tiles: every crack tile plus as many crack-free
   tiles, drawn by frequency of use. Use counts are kept per *region* (image, cell of the unshifted tile grid holding
   the tile centre), which is stable across epochs although the tiles move. The sampler yields tile descriptors
   ``(record index, y, x, label)`` that :class:`TileDataset` reads, so the dataset is stateless and safe in
@@ -36,14 +37,16 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from trainer.data import CHANNEL_ORDER, SampleRecord, _decode, _read_mask_gray, distance_weight
+from trainer.datasets.images import _decode, _read_mask_gray, distance_weight
+from trainer.datasets.records import CHANNEL_ORDER, SampleRecord
 from trainer.errors import DataError
-from trainer.sampler import FrequencySampler
+from trainer.schema import KEYS
+from trainer.training.sampler import FrequencySampler
 
 __all__ = ["INPUT_MODES", "CELL", "TileGeometry", "TilePlanner", "TileDataset", "TileSampler", "tile_plan_summary",
            "scaled_size", "scale_image", "crop_padded"]
 
-INPUT_MODES = ("resize", "tiles")
+INPUT_MODES = KEYS["input_mode"].choices  # the config schema is their home
 CELL = 8  # tile origins and canvas sizes are multiples of this (the encoder downsamples by 8)
 _OFFSET_SALT = 0x711E
 
@@ -221,11 +224,8 @@ class TileSampler(Sampler):
         self._tiles, self._inner, self.epoch, self._planned_epoch = tiles, inner, epoch, epoch
 
     def _check_planned(self) -> None:
-        if self._inner is None:
-            if self._planned_epoch >= 0:
-                raise RuntimeError(f"TileSampler: resumed after epoch {self._planned_epoch}; call "
-                                   f"set_epoch({self._planned_epoch + 1}) before iterating")
-            self.set_epoch(self.epoch)
+        if self._inner is None:  # fresh: epoch 0; resumed after epoch e: epoch e + 1 (as set_epoch would)
+            self.set_epoch(self._planned_epoch + 1 if self._planned_epoch >= 0 else self.epoch)
 
     def __iter__(self):
         self._check_planned()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.model import SegDecNet
+from trainer.training.model import SegDecNet
 from trainer.training.sliding import (IMAGE_SCORE_RULE, ArraySource, ArrayWriter, PngStripWriter, TiffSource,
                                       TorchPredictor, blend_weights, open_image_source, sliding_predict,
                                       window_starts)

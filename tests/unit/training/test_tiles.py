@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.data import SampleRecord
+from trainer.datasets.records import SampleRecord
 from trainer.training.tiles import TileDataset, TilePlanner, TileSampler, tile_plan_summary
 
 
@@ -126,3 +126,23 @@ def test_sampler_balances_tiles_and_resumes_exactly(records):
         r.set_epoch(e)
         assert list(r) == orders[e]
     assert isinstance(state["region_counts"], torch.Tensor) and int(state["region_counts"].sum()) > 0
+
+
+def test_2048_mosaic_of_hairline_cracks_gives_crack_and_crack_free_tiles(tmp_path):
+    """Issue 11's test image: a 4x4 mosaic of synthetic crack scenes, 2048x2048, cracks a few pixels wide."""
+    from trainer.datasets.mosaic import mosaic_sample
+
+    img, mask, label = mosaic_sample(np.random.default_rng(0), grid=4, cell=512)
+    assert img.shape == (2048, 2048, 3) and mask.shape == (2048, 2048) and label == 1
+    crack = mask > 0
+    assert 0 < crack.mean() < 0.05
+    # hairlines: the widest point of any crack (twice the distance to the background) is a few pixels
+    width = 2 * cv2.distanceTransform(crack.astype(np.uint8), cv2.DIST_L2, 5).max()
+    assert width <= 16
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "m.png"), img)
+    cv2.imwrite(str(tmp_path / "masks" / "m.png"), mask)
+    rec = SampleRecord("m", tmp_path / "images" / "m.png", tmp_path / "masks" / "m.png", True, 1, "train")
+    plan = TilePlanner([rec], (448, 448), seed=1).plan(0)
+    assert len(plan) >= 16 and 0 < plan[:, 3].sum() < len(plan)   # crack tiles and background tiles

@@ -1,7 +1,7 @@
 """predict keeps every output (issue 15): one distinct mask name per input."""
 from __future__ import annotations
 
-from trainer.predict_names import mask_names
+from trainer.runs.predictions import mask_names
 
 
 def test_distinct_stems_keep_the_flat_names(tmp_path):

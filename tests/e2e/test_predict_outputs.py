@@ -17,9 +17,9 @@ from trainer.cli import main
 def tiny_run(tmp_path_factory):
     import torch
 
-    from trainer.checkpoint import save_checkpoint
+    from trainer.training.checkpoint import save_checkpoint
     from trainer.config import DEFAULTS
-    from trainer.model import SegDecNet
+    from trainer.training.model import SegDecNet
 
     torch.manual_seed(0)
     run = tmp_path_factory.mktemp("run")
@@ -89,5 +89,5 @@ def test_full_disk_names_the_file_and_leaves_nothing_half_written(tiny_run, tmp_
     code = main(["predict", "--run", str(tiny_run), "--device", "cpu", *map(str, imgs), "--out", str(out)])
     monkeypatch.undo()
     err = capsys.readouterr().err
-    assert code == 1 and f"disk full while writing {out / 'p_mask.png'}: free space on" in err
+    assert code == 1 and f"disk full while writing {out / 'p_prob.png'}: free space on" in err
     assert os.listdir(out) == []                  # no 0-byte mask, no temp file, no predictions.csv
