@@ -1,7 +1,7 @@
 """The model-assisted side of the Annotate tab: the tracer's and accept tool's host (`tracer()`, `predicted()`,
 the component highlight) and "Predict this sample", which runs ``python -m trainer predict --run RUN IMAGE --out
-TMP`` (it writes ``<stem>_prob.png`` beside each mask) in a subprocess (the GUI never imports torch) and uses the probability map it writes as the sample's
-prediction.
+TMP`` in a subprocess (the GUI never imports torch) and uses the probability map it writes beside the mask
+(``<stem>_prob.png``) as the sample's prediction.
 
 `AssistMixin` is the part of `AnnotatePanel` that owns this."""
 from __future__ import annotations
