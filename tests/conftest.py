@@ -3,6 +3,8 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# precision = "auto" from CPU flags only: no timed probe, no ~/.cache write (trainer/training/capability.py)
+os.environ.setdefault("CRACKVIEWER_CAPABILITY", "flags")
 
 import pytest  # noqa: E402
 
