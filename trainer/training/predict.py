@@ -8,9 +8,10 @@ import numpy as np
 import torch
 
 from trainer.config import load_config
-from trainer.errors import CheckpointError, ConfigError
+from trainer.errors import ConfigError
 from trainer.runs import paths
-from trainer.training.checkpoint import load_checkpoint
+from trainer.limits import check_checkpoint_input_size
+from trainer.training.checkpoint import load_checkpoint, load_weights
 from trainer.training.device import autocast, resolve_device, resolve_precision, set_cpu_threads
 from trainer.training.model import SegDecNet
 
@@ -38,14 +39,11 @@ def load_run_model(run: Path, checkpoint: str | None, device_name: str = "auto")
     state = load_checkpoint(ckpt_path)
     cfg = load_config(run / paths.CONFIG) if (run / paths.CONFIG).is_file() else dict(state.get("config", {}))
     meta = state.get("meta", {})
-    hw = (int(meta.get("input_height", cfg["input_height"])), int(meta.get("input_width", cfg["input_width"])))
+    hw = check_checkpoint_input_size(meta, ckpt_path, cfg)  # before anything is allocated
     model = SegDecNet(architecture=meta.get("architecture", cfg["architecture"]),
                       decision_pooling=meta.get("decision_pooling", cfg["decision_pooling"]), in_channels=3,
                       input_height=hw[0], input_width=hw[1])
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as exc:
-        raise CheckpointError(f"weights do not fit the model: {str(exc).splitlines()[0]}", ckpt_path) from None
+    load_weights(model, state, ckpt_path, f"{model.architecture} model for {hw[1]}x{hw[0]} (WxH) input")
     device = resolve_device(device_name if device_name != "auto" else cfg.get("device", "auto"))
     if device.type == "cpu":
         set_cpu_threads()

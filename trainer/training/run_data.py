@@ -40,7 +40,11 @@ def prepare_run_data(data_path: Path, cfg: dict, events: EventLog) -> RunData:
     for name, recs in (("train", train_records), (val_split, val_records), ("test", test_records)):
         if name in checked or not recs:
             continue
-        good, bad = validate_records(recs, skip_bad=cfg["skip_bad_samples"])
+        mask_warnings: list[str] = []
+        good, bad = validate_records(recs, skip_bad=cfg["skip_bad_samples"], warnings=mask_warnings,
+                                     mask_rule=cfg["mask_rule"], max_megapixels=cfg["max_megapixels"])
+        for w in mask_warnings:
+            events.log(f"warning: {w}", level="warning")
         checked[name] = good
         bad_all.extend(bad)
     train_records = checked.get("train", train_records)
@@ -52,10 +56,13 @@ def prepare_run_data(data_path: Path, cfg: dict, events: EventLog) -> RunData:
         raise DataError("the train split is empty (after skipping bad samples)", data_path)
     hw = (cfg["input_height"], cfg["input_width"])
     weighted = (cfg["weighted_seg_loss_p"], cfg["weighted_seg_loss_max"]) if cfg["weighted_seg_loss"] else None
+    rule = cfg["mask_rule"]
     train_ds = CrackDataset(train_records, hw, dilate=cfg["dilate"], num_segmented=cfg["num_segmented"],
-                            seed=cfg["seed"], weighted=weighted, train=True)
-    val_ds = CrackDataset(val_records, hw, dilate=cfg["dilate"], seed=cfg["seed"], train=False) if val_records else None
-    test_ds = CrackDataset(test_records, hw, dilate=cfg["dilate"], seed=cfg["seed"], train=False) if test_records else None
+                            seed=cfg["seed"], weighted=weighted, train=True, mask_rule=rule)
+    val_ds = (CrackDataset(val_records, hw, dilate=cfg["dilate"], seed=cfg["seed"], train=False, mask_rule=rule)
+              if val_records else None)
+    test_ds = (CrackDataset(test_records, hw, dilate=cfg["dilate"], seed=cfg["seed"], train=False, mask_rule=rule)
+               if test_records else None)
     counts = index.counts()
     counts["train"]["segmented_used"] = int(np.sum(train_ds.is_segmented & (train_ds.labels == 1)))
     counts["train"]["weak_used"] = int(np.sum(~train_ds.is_segmented & (train_ds.labels == 1)))
