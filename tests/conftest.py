@@ -31,5 +31,14 @@ def synthetic_dataset(tmp_path_factory) -> Path:
     return make_synthetic_dataset(out, n_train_pos=8, n_train_neg=4, n_val_pos=4, n_val_neg=2,
                                   n_test_pos=4, n_test_neg=2, size=(64, 64), seed=3)
 
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    """Four training images (two steps an epoch at batch 2), no val, a two-image test split: runs take seconds."""
+    from trainer.datasets.synthetic import make_synthetic_dataset
+
+    return make_synthetic_dataset(tmp_path_factory.mktemp("tiny") / "cracks", n_train_pos=2, n_train_neg=2,
+                                  n_val_pos=0, n_val_neg=0, n_test_pos=1, n_test_neg=1, size=(64, 64), seed=3)
+
 # Tests write reports without the offscreen figure subprocess (tests/test_report.py covers rendering).
 os.environ.setdefault("CRACK_REPORT_FIGURES", "0")

@@ -33,9 +33,9 @@ def events_of(run):
 
 
 @pytest.fixture(scope="module")
-def base_run(tmp_path_factory, synthetic_dataset):
+def base_run(tmp_path_factory, tiny_dataset):
     run = tmp_path_factory.mktemp("base") / "run"
-    train(synthetic_dataset, run, cfg_of("epochs=1"))
+    train(tiny_dataset, run, cfg_of("epochs=1"))
     return run
 
 
@@ -70,11 +70,11 @@ def test_init_from_refuses_another_architecture_or_size_or_nothing(base_run, tmp
         init_checkpoint(str(tmp_path / "nowhere"))
 
 
-def test_fine_tuned_run_records_its_start_and_resumes_bit_exactly(base_run, synthetic_dataset, tmp_path):
+def test_fine_tuned_run_records_its_start_and_resumes_bit_exactly(base_run, tiny_dataset, tmp_path):
     cfg = cfg_of("epochs=2", f"init_from={json.dumps(str(base_run))}", "lambda_mode=constant",
                  "lambda_constant=0.3")
     full = tmp_path / "full"
-    train(synthetic_dataset, full, cfg)
+    train(tiny_dataset, full, cfg)
     started = next(e for e in events_of(full) if e["event"] == "run_started")
     assert started["init_from"]["checkpoint"] == str((base_run / "checkpoints" / "final.pth").resolve())
     assert f'init_from = "{base_run}"' in (full / "config.toml").read_text()
@@ -88,12 +88,12 @@ def test_fine_tuned_run_records_its_start_and_resumes_bit_exactly(base_run, synt
         if rec["event"] == "checkpoint" and rec.get("kind") == "last" and rec["epoch"] == 1:
             (part / "STOP").touch()
 
-    assert train(synthetic_dataset, part, cfg, listeners=[stop_after_epoch_1])["status"] == "stopped"
+    assert train(tiny_dataset, part, cfg, listeners=[stop_after_epoch_1])["status"] == "stopped"
     assert not (part / "STOP").exists()                                              # honoured, then removed
     stale = [part / ".losses.csv.999999.0.tmp", part / "checkpoints" / ".last.pth.999999.3.tmp"]
     for p in stale:
         p.write_bytes(b"half")                                                      # a killed writer's leftovers
-    assert train(synthetic_dataset, part, None, resume=True)["status"] == "finished"
+    assert train(tiny_dataset, part, None, resume=True)["status"] == "finished"
     assert not any(p.exists() for p in stale)
     a = load_checkpoint(full / "checkpoints" / "final.pth")["model"]
     b = load_checkpoint(part / "checkpoints" / "final.pth")["model"]
