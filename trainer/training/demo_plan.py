@@ -42,7 +42,7 @@ class DemoPlan:
     threads: int = 0  # CPU threads training uses (0 = all); 1 on a busy machine where it measured faster
 
     def dataset_counts(self) -> dict:
-        """Keyword arguments for trainer.synthetic.make_synthetic_dataset (2:1 positives to negatives)."""
+        """Keyword arguments for trainer.datasets.synthetic.make_synthetic_dataset (2:1 positives to negatives)."""
         return dict(n_train_pos=self.train_pos, n_train_neg=self.train_pos // 2, n_val_pos=VAL_POS,
                     n_val_neg=VAL_POS // 2, n_test_pos=TEST_POS, n_test_neg=TEST_POS // 2,
                     size=(self.height, self.width))
@@ -106,8 +106,8 @@ def measure_step_seconds(hw: tuple[int, int], precision: str, steps: int = 2, wa
     import torch
 
     from trainer.training.device import autocast
-    from trainer.model import SegDecNet
-    from trainer.train import combine_losses, sample_losses
+    from trainer.training.model import SegDecNet
+    from trainer.training.losses import combine_losses, sample_losses
 
     device = torch.device("cpu")
     torch.manual_seed(0)
