@@ -41,7 +41,7 @@ def _emit(**row) -> None:
 def _model(channels_last: bool):
     import torch
 
-    from trainer.model import SegDecNet
+    from trainer.training.model import SegDecNet
 
     torch.manual_seed(0)
     m = SegDecNet(architecture="upsampling", in_channels=3, input_height=HW[0], input_width=HW[1]).cuda()
@@ -65,7 +65,7 @@ def _batch(b: int, channels_last: bool):
 def _train_rate(model, b: int, precision: str, channels_last: bool, seconds: float) -> tuple[float, float]:
     import torch
 
-    from trainer.train import combine_losses, sample_losses
+    from trainer.training.losses import combine_losses, sample_losses
 
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     batch = _batch(b, channels_last)
@@ -147,7 +147,8 @@ def stage_loader(arg: dict) -> None:
     import torch
     from torch.utils.data import DataLoader
 
-    from trainer.data import CrackDataset, open_dataset
+    from trainer.datasets.layouts import open_dataset
+    from trainer.training.dataset import CrackDataset
 
     index = open_dataset(arg["data"])
     records = [r for sp in ("train", "val", "test") for r in index.split(sp)]
@@ -173,8 +174,9 @@ def stage_loader(arg: dict) -> None:
 def stage_validation(arg: dict) -> None:
     import torch
 
-    from trainer.data import CrackDataset, open_dataset
-    from trainer.evaluate import evaluate_split
+    from trainer.datasets.layouts import open_dataset
+    from trainer.training.dataset import CrackDataset
+    from trainer.training.evaluate import evaluate_split
 
     torch.backends.cudnn.benchmark = True
     index = open_dataset(arg["data"])
@@ -281,7 +283,7 @@ def _dataset(arg_data: str | None, tmp: Path) -> Path:
     for cand in (ROOT / "shared" / "data" / "cracks", ROOT / "shared" / "cracks"):
         if cand.is_dir():
             return cand
-    from trainer.synthetic import make_synthetic_dataset
+    from trainer.datasets.synthetic import make_synthetic_dataset
 
     out = tmp / "synthetic"
     say(f"  no real data found: generating 300 synthetic {HW[0]}x{HW[1]} JPEGs in {out}")

@@ -2,8 +2,8 @@
 """Where one training step's time goes: the convolutions against everything else.
 
 Runs the trainer's own step pieces in the trainer's order -- next batch from a DataLoader over
-``trainer.data.CrackDataset`` (PNG decode, resize, masks), model forward + backward in the chosen precision,
-``trainer.train.sample_losses`` / ``combine_losses``, the SGD step, the per-step metric sums (``.item()`` /
+``trainer.training.dataset.CrackDataset`` (PNG decode, resize, masks), model forward + backward in the chosen precision,
+``trainer.training.losses.sample_losses`` / ``combine_losses``, the SGD step, the per-step metric sums (``.item()`` /
 ``float()``), and a ``step`` event into an ``EventLog`` -- and times each phase with ``time.perf_counter``.
 ``torch.profiler`` runs on the same steps to separate the convolution kernels (forward and backward) from the
 model's other layers (norms, activations, pooling, upsampling).
@@ -42,11 +42,12 @@ def measure_breakdown(data: str | Path, size: int, batch: int, precision: str, s
     import torch
     from torch.utils.data import DataLoader
 
-    from trainer.data import CrackDataset, open_dataset
-    from trainer.device import autocast
-    from trainer.events import EventLog
-    from trainer.model import SegDecNet
-    from trainer.train import combine_losses, sample_losses
+    from trainer.datasets.layouts import open_dataset
+    from trainer.training.dataset import CrackDataset
+    from trainer.training.device import autocast
+    from trainer.runs.events import EventLog
+    from trainer.training.model import SegDecNet
+    from trainer.training.losses import combine_losses, sample_losses
 
     dev = torch.device(device)
     torch.manual_seed(0)
@@ -158,14 +159,14 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     import torch
 
-    from trainer.device import resolve_precision, set_cpu_threads
+    from trainer.training.device import resolve_precision, set_cpu_threads
 
     set_cpu_threads()
     precision = resolve_precision(args.precision, torch.device(args.device))
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data
         if not data:
-            from trainer.synthetic import make_synthetic_dataset
+            from trainer.datasets.synthetic import make_synthetic_dataset
 
             n = max(2, (args.steps + args.warmup) * args.batch)
             data = make_synthetic_dataset(Path(tmp) / "syn", n_train_pos=n, n_train_neg=n, n_val_pos=1, n_val_neg=1,

@@ -16,7 +16,9 @@ What it measures (each configuration in its own subprocess, so peak RSS is per c
   spent waiting for the next batch, for a few ``num_workers`` values.
 
 The last line is the headline: ``train upsampling <size> auto-precision: N img/s`` ("auto" = bf16 where the hardware
-supports it fast: the rule of ``trainer.training.device.resolve_precision`` -- CUDA with bf16, or a CPU with AMX tiles).
+supports it fast: the rule of ``trainer.training.capability.auto_precision`` -- CUDA with bf16, or a CPU with native
+bf16 (AMX/AVX512-BF16) whose timed convolution ran faster in bf16). A "step breakdown" section
+(``benchmarks/step_breakdown.py``) prints the share of the trainer's step spent outside the model (target < 5 %).
 
 Usage::
 
@@ -322,7 +324,13 @@ def main(argv=None) -> int:
 
     if args.worker is not None:
         cfg = json.loads(args.worker)
-        res = worker_train(cfg) if cfg["kind"] == "train" else worker_stall(cfg)
+        if cfg["kind"] == "breakdown":
+            from benchmarks.step_breakdown import measure_breakdown
+
+            res = measure_breakdown(cfg["data"], cfg["size"], cfg["batch"], cfg["precision"], cfg["steps"],
+                                    cfg["warmup"], cfg["device"])
+        else:
+            res = worker_train(cfg) if cfg["kind"] == "train" else worker_stall(cfg)
         print("RESULT " + json.dumps(res), flush=True)
         return 0
 
@@ -377,7 +385,8 @@ def main(argv=None) -> int:
     peaks: dict[tuple[str, str], float] = {}
     for dev in devices:
         n = args.matmul_n or ((512 if args.quick else 2048) if dev == "cpu" else 8192)
-        for prec in ("bf16", "fp32"):
+        # bf16 only when asked for: on a CPU that emulates it (AVX2 only) one 2048 bf16 matmul takes about a minute
+        for prec in [p for p in ("bf16", "fp32") if p in precisions or p == "fp32"]:
             r = measure_matmul(dev, prec, n, min_seconds=0.3 if args.quick else 2.0)
             peaks[(dev, prec)] = r["best_tflops"]
             results["matmul"].append(r)
@@ -445,6 +454,21 @@ def main(argv=None) -> int:
                             continue
                         print(f"{dev:6s} {w:7d} {stall_batch:5d} {r['img_s']:8.3f} {r['step_s']:8.3f} "
                               f"{r['wait_ms_mean']:8.1f} {100 * r['wait_share']:9.1f}%", flush=True)
+                print("\n## step breakdown (the trainer's step: data, model, losses, optimiser, metrics, events; "
+                      "target: outside the model < 5 %)")
+                for dev in devices:
+                    r = _run_worker({"kind": "breakdown", "device": dev, "precision": auto_precision(dev),
+                                     "size": size, "batch": stall_batch, "steps": min(stall_steps, 3),
+                                     "warmup": 1, "data": str(data)}, args.timeout)
+                    results.setdefault("breakdown", []).append(r)
+                    if "error" in r:
+                        print(f"{dev}: FAILED: {r['error']}", flush=True)
+                        continue
+                    from benchmarks.step_breakdown import print_breakdown
+
+                    print_breakdown(r)
+                    print(f"  outside the model (data, losses, optimiser, events, metrics): "
+                          f"{100 * r['outside_share']:.1f} % of the step", flush=True)
 
     # ---- projection and headline ----
     auto = auto_precision(headline_device)

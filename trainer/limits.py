@@ -16,9 +16,10 @@ from typing import Any, Mapping
 
 from trainer.datasets.imageheader import image_size
 from trainer.errors import CheckpointError, ConfigError, DataError
+from trainer.schema import KEYS
 
-DEFAULT_MAX_MEGAPIXELS = 250.0     # 250 MP = 750 MB decoded as 8-bit colour
 MAX_MEGAPIXELS_KEY = "max_megapixels"
+DEFAULT_MAX_MEGAPIXELS = KEYS[MAX_MEGAPIXELS_KEY].default     # 250 MP = 750 MB decoded as 8-bit colour
 
 
 def _gb(n: float) -> str:
@@ -69,3 +70,47 @@ def check_checkpoint_input_size(meta: Mapping[str, Any], file: str | os.PathLike
         raise CheckpointError(f"the checkpoint claims a model input of {out[1]}x{out[0]} (WxH): {e}. It was not "
                               "loaded; use a checkpoint written by crack-train", file=file) from None
     return out[0], out[1]
+
+
+# Training memory on CPU, measured with benchmarks/train_speed.py (peak RSS 0.9-1.1 GB at 448x448, batch 1, fp32):
+# the process itself plus about 4 KB per input pixel per sample in a batch (activations, gradients, workspace).
+BASE_TRAIN_BYTES = 500e6
+TRAIN_BYTES_PER_PIXEL = 4096
+
+
+def training_memory_bytes(cfg: Mapping[str, Any]) -> float:
+    """The estimated peak memory of a CPU training run with ``cfg`` (bytes)."""
+    return BASE_TRAIN_BYTES + TRAIN_BYTES_PER_PIXEL * cfg["input_height"] * cfg["input_width"] * cfg["batch_size"]
+
+
+def available_memory_bytes() -> float | None:
+    """MemAvailable of /proc/meminfo (None where it cannot be read)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_training_memory(cfg: Mapping[str, Any], available: float | None = None) -> None:
+    """Refuse (ConfigError) a CPU training run whose estimated memory exceeds what this machine has available, with
+    the batch size or input size that would fit."""
+    available = available_memory_bytes() if available is None else available
+    need = training_memory_bytes(cfg)
+    if available is None or need <= available:
+        return
+    h, w, b = cfg["input_height"], cfg["input_width"], cfg["batch_size"]
+    room = max(available - BASE_TRAIN_BYTES, 0.0) / TRAIN_BYTES_PER_PIXEL   # pixels x samples that fit
+    fit_batch = int(room // (h * w))
+    side = int(math.sqrt(room / b)) // 8 * 8
+    ideas = []
+    if fit_batch >= 1:
+        ideas.append(f"batch_size = {fit_batch}")
+    if side >= 64:
+        ideas.append(f"input_height = input_width = {min(side, h, w)} (at batch_size {b})")
+    fix = " or ".join(ideas) if ideas else "a machine with more memory"
+    raise ConfigError(f"this run needs about {_gb(need)} of memory (input {w}x{h} (WxH), batch_size {b}) but this "
+                      f"machine has {_gb(available)} available; it would be killed part-way. Use {fix}")

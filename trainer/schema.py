@@ -3,7 +3,8 @@
 
 Each :class:`Key` holds its default (the published run's value), type, group and title (the GUI form), help text,
 the published run's value as the report writes it, and its bounds: ``choices`` or ``min``/``max`` (inclusive),
-``multiple_of`` and the form's ``step``. ``report_name`` is the published report's name for the key (the first 14
+``multiple_of`` and the form's ``step``. ``resumable`` keys may change when a run is resumed (``--set`` on
+``--resume``); a resume refuses every other changed key. ``report_name`` is the published report's name for the key (the first 14
 rows of its parameter table); keys without one are listed after them under their ``title``.
 Keys are in the order of the report's parameter table; :data:`GROUPS` is the order of the form's groups.
 """
@@ -33,6 +34,7 @@ class Key:
     multiple_of: int | None = None
     unit: str = ""
     special: dict | None = None     # value -> what the form shows for it (e.g. -1 -> "all positives")
+    resumable: bool = False         # --set may change it on --resume
 
     @property
     def type(self) -> type:
@@ -76,7 +78,7 @@ _KEYS = (
     Key("batch_size", 1, "Optimisation", "Batch size", "Samples per optimiser step. Losses are summed per sample, as "
         "the reference accumulated batch-1 gradients.", "1", "Batch size", min=1, max=4096, step=1),
     Key("epochs", 50, "Optimisation", "Epochs", "Number of training epochs E.", "50", "Epochs", min=1, max=100_000,
-        step=1),
+        step=1, resumable=True),
     Key("learning_rate", 1.0, "Optimisation", "Learning rate", "Learning rate of plain SGD (no momentum, no weight "
         "decay, no schedule).", "1", "Learning rate", min=1e-7, max=100.0, step=0.01),
     Key("delta_cls_loss", 0.01, "Loss", "Delta CLS Loss", "δ: weight of the classification (decision) loss.", "0.01",
@@ -130,17 +132,29 @@ _KEYS = (
         "every N batches.", "1", min=1, max=1024, step=1),
     Key("seed", 1337, "Run", "Seed", "Random seed for initialisation, sampling and the val carve-out.", "(not fixed)",
         min=0, max=MAX_SEED, step=1),
-    Key("device", "auto", "Run", "Device", "auto, cpu, cuda or cuda:N.", "cuda (GPU 2)"),
+    Key("device", "auto", "Run", "Device", "auto, cpu, cuda or cuda:N.", "cuda (GPU 2)", resumable=True),
     Key("precision", "auto", "Run", "Precision", "auto (bf16 where the hardware supports it), bf16 or fp32.", "fp32",
-        choices=("auto", "bf16", "fp32")),
+        choices=("auto", "bf16", "fp32"), resumable=True),
     Key("num_workers", 0, "Run", "Data loader workers", "DataLoader worker processes (0 = load in the training "
-        "process).", "0", min=0, max=64, step=1),
+        "process).", "0", min=0, max=64, step=1, resumable=True),
     Key("skip_bad_samples", False, "Data", "Skip bad samples", "Skip unreadable or inconsistent samples and list "
         "them, instead of stopping.", "False"),
     Key("mask_rule", "threshold", "Data", "Mask rule", "threshold: mask pixels > 127 are crack; nonzero: any value "
         "above 0 (masks stored as 0/1, 0/100, 16-bit or colour)", "threshold", choices=("threshold", "nonzero")),
     Key("val_fraction", 0.15, "Data", "Validation fraction (carved from train)", "Fraction of train carved out as "
         "val for layouts without a val split.", "(own split)", min=0.01, max=0.9, step=0.01),
+    Key("mask_rule", "threshold", "Data", "Mask rule", "threshold: mask pixels > 127 are crack; nonzero: any value "
+        "above 0 (masks stored as 0/1, 0/100, 16-bit or colour)", "threshold", choices=("threshold", "nonzero")),
+    Key("max_megapixels", 250.0, "Data", "Largest image (megapixels)", "Largest image or mask read (width x height / "
+        "1e6); larger files are refused from their header, before decoding.", "(no limit)", min=0.01, max=100_000.0,
+        step=1.0, unit="MP"),
+    Key("init_from", "", "Model", "Start from (fine-tune)", "A checkpoint file, or a run folder (its best, else final, "
+        "else last checkpoint), whose weights start this run; empty = random initialisation.", "(none)"),
+    Key("lambda_mode", "schedule", "Loss", "λ mode", "schedule: the published λ = epoch/epochs over this run's "
+        "epochs; constant: λ = lambda_constant every epoch (a short fine-tune).", "schedule",
+        choices=("schedule", "constant")),
+    Key("lambda_constant", 0.5, "Loss", "Constant λ", "λ for every epoch when lambda_mode = constant "
+        "(L = (1-λ)·L_seg + δ·λ·L_cls).", "(unused)", min=0.0, max=1.0, step=0.05),
     Key("save_images", True, "Report", "Save images", "Write one dices/ picture per evaluated sample.", "True"),
     # evaluation (crack metrics, calibration, measurement)
     Key("tolerance_px", 2.0, "Validation", "Tolerance (px)", "Pixel tolerance of the crack precision/recall/F1 "
@@ -154,6 +168,9 @@ _KEYS = (
 
 KEYS: dict[str, Key] = {k.name: k for k in _KEYS}
 """Every config key by name, in the report's order."""
+
+RESUMABLE_KEYS: tuple[str, ...] = tuple(k.name for k in _KEYS if k.resumable)
+"""The keys ``--set`` may change on ``--resume``."""
 
 PRESETS: dict[str, dict[str, Any]] = {
     "published": {},

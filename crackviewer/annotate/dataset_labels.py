@@ -17,7 +17,7 @@ from trainer.atomic import atomic_write_text
 from trainer.datasets.layouts import LABEL_OVERRIDES
 from trainer.datasets.lock import update_manifest_labels
 from trainer.datasets.records import SampleRecord
-from trainer.diskfull import WriteError, write_error
+from trainer.atomic import WriteError, write_error
 from trainer.errors import CrackError, DataError
 
 class MaskSaveError(CrackError):

@@ -13,7 +13,7 @@ Safety rules:
 - **Never overwrite another's edit.** Every mask read is stamped (:class:`~trainer.datasets.filestamp.MaskGuard`);
   a save of a mask that changed on disk since raises :class:`MaskConflictError` and writes nothing (the app offers
   "reload" or "save mine as a copy": :meth:`MaskStore.save_copy`).
-- **Atomic writes** through :mod:`trainer.atomic` / :func:`trainer.diskfull.atomic_write_checked`: a reader sees the
+- **Atomic writes** through :func:`trainer.atomic.atomic_write_bytes`: a reader sees the
   old file or the new one; a failed write leaves the old file and raises :class:`MaskSaveError` naming the file.
   Temp files of killed processes are removed at the next open (:meth:`MaskStore.remove_stale_temp_files`).
 - **Backups.** The first time crackviewer changes (or removes) an existing mask file, the original bytes are copied
@@ -49,7 +49,7 @@ from trainer.datasets.index import DatasetIndex
 from trainer.datasets.layouts import open_dataset
 from trainer.datasets.lock import DatasetLock, LockHeld, state_dir
 from trainer.datasets.records import SampleRecord
-from trainer.diskfull import WriteError, atomic_write_checked, write_error
+from trainer.atomic import WriteError, atomic_write_bytes, write_error
 from trainer.errors import CrackError, DataError
 
 __all__ = ["LabelError", "MaskConflictError", "MaskSaveError", "MaskStore", "SaveResult", "read_journal"]
@@ -96,7 +96,7 @@ def encode_mask(mask01: np.ndarray, path: Path) -> bytes:
 
 def _write(path: Path, data: bytes) -> None:
     try:
-        atomic_write_checked(path, data)
+        atomic_write_bytes(path, data)
     except WriteError as e:
         raise save_error(e) from None
 

@@ -76,7 +76,7 @@ def test_skip_bad_lists_what_it_skipped(tiny_run, tmp_path, capsys):
 
 
 def test_full_disk_names_the_file_and_leaves_nothing_half_written(tiny_run, tmp_path, monkeypatch, capsys):
-    from trainer import diskfull
+    from trainer import atomic as diskfull
 
     imgs = _images(tmp_path / "in", ["p.png"])
     out = tmp_path / "pred"

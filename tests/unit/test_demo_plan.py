@@ -44,3 +44,9 @@ def test_saved_plan_is_applied_and_the_users_set_wins(tmp_path, monkeypatch):
 
     assert os.environ["CRACKVIEWER_THREADS"] == "1"
     monkeypatch.delenv("CRACKVIEWER_THREADS")
+
+
+def test_one_step_is_timed_with_the_trainers_own_model_and_losses():
+    from trainer.training.demo_plan import measure_step_seconds
+
+    assert measure_step_seconds((64, 64), "fp32", steps=1, warmup=0) > 0

@@ -62,6 +62,9 @@ def print_result(result: dict) -> None:
     """The closing lines of ``crack-train train`` / ``demo``: test metrics and the run's main files."""
     run = Path(result["run_dir"])
     if result["status"] == "stopped":
+        if not paths.checkpoint_path(run, "last").is_file():
+            print(f"Stopped before the first checkpoint: nothing to resume; start the run again in {run}")
+            return
         print(f"Stopped after {result['epochs_done']} completed epoch(s). Resume: crack-train train --resume "
               f"--data ... --out {run}")
         return

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainer.datasets.lock import short_lock
-from trainer.diskfull import atomic_write_checked, write_error
+from trainer.atomic import atomic_write_bytes, write_error
 
 MASKS_LOCK_FILE = "masks.lock"
 
@@ -87,7 +87,7 @@ def save_if_unchanged(root: str | os.PathLike, path: str | os.PathLike, data: by
     """Write ``data`` to ``path`` (``None`` removes the file) unless it changed on disk since ``loaded``.
 
     Returns the new :class:`FileStamp`, or a :class:`SaveConflict` (nothing written). Raises
-    :class:`~trainer.diskfull.WriteError` when the write itself fails (the old file is kept).
+    :class:`~trainer.atomic.WriteError` when the write itself fails (the old file is kept).
     """
     path = Path(path)
     with short_lock(root, MASKS_LOCK_FILE):
@@ -102,7 +102,7 @@ def save_if_unchanged(root: str | os.PathLike, path: str | os.PathLike, data: by
             except OSError as e:
                 raise write_error(e, path) from None
             return FileStamp(str(path), False)
-        atomic_write_checked(path, data)
+        atomic_write_bytes(path, data)
         return FileStamp.of_bytes(path, data)
 
 

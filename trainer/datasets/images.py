@@ -6,34 +6,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from trainer.datasets.decode import decode_file as _decode
+from trainer.datasets.maskcheck import DEFAULT_MASK_RULE, MASK_READ_FLAGS, gray_for_rule
 from trainer.errors import DataError
+from trainer.limits import DEFAULT_MAX_MEGAPIXELS, check_image_megapixels
 
 
-def _decode(path, flags: int) -> np.ndarray:
-    path = Path(path)
-    try:
-        buf = np.fromfile(str(path), dtype=np.uint8)
-    except FileNotFoundError:
-        raise DataError("file not found", file=path) from None
-    except IsADirectoryError:
-        raise DataError("is a folder, not an image file", file=path) from None
-    except OSError as e:
-        raise DataError(f"cannot read file ({e.strerror or e})", file=path) from None
-    if buf.size == 0:
-        raise DataError("empty file (0 bytes), not an image", file=path)
-    try:
-        img = cv2.imdecode(buf, flags)
-    except cv2.error:
-        img = None
-    if img is None or img.size == 0:
-        raise DataError("corrupt or unsupported image: OpenCV cannot decode it", file=path)
-    return img
-
-
-def read_image(path, size=None) -> np.ndarray:
+def read_image(path, size=None, max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS) -> np.ndarray:
     """HxWx3 uint8 RGB with the EXIF orientation applied. ``size`` = (height, width) resizes with INTER_AREA.
-    Raises :class:`DataError` naming the file when it is missing, unreadable or corrupt."""
-    img = _decode(path, cv2.IMREAD_COLOR)  # IMREAD_COLOR applies the EXIF orientation (unlike IMREAD_UNCHANGED)
+    Raises :class:`DataError` naming the file when it is missing, unreadable, corrupt or over ``max_megapixels``
+    (checked from the header, before decoding)."""
+    img = _decode(path, cv2.IMREAD_COLOR, max_megapixels)  # IMREAD_COLOR applies the EXIF orientation (unlike IMREAD_UNCHANGED)
     img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     if size is not None:
         h, w = int(size[0]), int(size[1])
@@ -42,19 +25,30 @@ def read_image(path, size=None) -> np.ndarray:
     return img
 
 
-def _read_mask_gray(path, shape=None, image_path=None) -> np.ndarray:
-    m = _decode(path, cv2.IMREAD_GRAYSCALE)  # also EXIF-oriented, like its image
+def _read_mask_gray(path, shape=None, image_path=None, rule: str = DEFAULT_MASK_RULE,
+                    max_megapixels: float | None = None) -> np.ndarray:
+    """8-bit grey mask that ``> 127`` binarises by ``rule`` (trainer.datasets.maskcheck), EXIF-oriented."""
+    if rule == DEFAULT_MASK_RULE:
+        m = _decode(path, cv2.IMREAD_GRAYSCALE, max_megapixels)  # also EXIF-oriented, like its image
+    else:
+        m = gray_for_rule(_decode(path, MASK_READ_FLAGS, max_megapixels), rule)
+    check_mask_size(m, path, shape, image_path)
+    return m
+
+
+def check_mask_size(m: np.ndarray, path, shape=None, image_path=None) -> None:
+    """DataError naming the mask file when its size differs from its image's ``shape``."""
     if shape is not None and m.shape[:2] != tuple(shape[:2]):
         what = f"its image {image_path}" if image_path is not None else "its image"
         raise DataError(f"mask size {m.shape[1]}x{m.shape[0]} (WxH) differs from {what} "
                         f"({shape[1]}x{shape[0]})", file=path)
-    return m
 
 
-def read_mask(path, shape=None) -> np.ndarray:
-    """HxW uint8 in {0, 1}, binarised once (> 127), EXIF-oriented. ``shape`` = the image's (height, width[, c]):
-    a mask of another size raises :class:`DataError` naming the mask file. ``shape=None`` skips the check."""
-    m = _read_mask_gray(path, shape)
+def read_mask(path, shape=None, rule: str = DEFAULT_MASK_RULE) -> np.ndarray:
+    """HxW uint8 in {0, 1}, binarised once (> 127, or by ``rule``), EXIF-oriented. ``shape`` = the image's
+    (height, width[, c]): a mask of another size raises :class:`DataError` naming the mask file. ``shape=None``
+    skips the check."""
+    m = _read_mask_gray(path, shape, rule=rule)
     return (m > 127).astype(np.uint8)
 
 

@@ -26,7 +26,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from trainer.diskfull import atomic_write_checked, write_error
+from trainer.atomic import atomic_write_bytes, write_error
 from trainer.errors import CrackError, DataError
 
 STATE_DIR = ".crackviewer"          # the dataset's state folder (MaskStore's backups, journals, labels.json)
@@ -288,7 +288,7 @@ def update_manifest_labels(root: str | os.PathLike, changes: dict[str, int], *, 
 
     ``backup``: where to copy the manifest's original bytes first, when that file does not exist yet.
     Raises :class:`DataError` (manifest missing or malformed, unknown names: nothing is written) or
-    :class:`~trainer.diskfull.WriteError` (the old manifest is left as it was).
+    :class:`~trainer.atomic.WriteError` (the old manifest is left as it was).
     """
     root = Path(root)
     mpath = root / MANIFEST
@@ -307,6 +307,6 @@ def update_manifest_labels(root: str | os.PathLike, changes: dict[str, int], *, 
         if not changes:
             return labels
         if backup is not None and not Path(backup).exists():
-            atomic_write_checked(backup, raw)
-        atomic_write_checked(mpath, (("\ufeff" if bom else "") + out).encode("utf-8"))
+            atomic_write_bytes(backup, raw)
+        atomic_write_bytes(mpath, (("\ufeff" if bom else "") + out).encode("utf-8"))
         return labels

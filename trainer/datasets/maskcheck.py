@@ -26,11 +26,12 @@ from typing import Iterable
 import cv2
 import numpy as np
 
-from trainer.datasets.images import _decode
+from trainer.datasets.decode import decode_file
 from trainer.errors import ConfigError, DataError
+from trainer.schema import KEYS
 
-MASK_RULES = ("threshold", "nonzero")
-DEFAULT_MASK_RULE = "threshold"
+MASK_RULES = KEYS["mask_rule"].choices
+DEFAULT_MASK_RULE = KEYS["mask_rule"].default
 # how mask files are decoded for checking and for the "nonzero" rule: keep 16 bits and colour, apply EXIF orientation
 MASK_READ_FLAGS = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
 FORMAT_FIX = 'set mask_rule = "nonzero" (any value above 0 is crack), or re-save the masks as 0/255'
@@ -125,7 +126,7 @@ def check_mask(mask: np.ndarray, file: str | os.PathLike, *, positive: bool = Tr
 
 def read_mask_raw(path: str | os.PathLike) -> np.ndarray:
     """Decode a mask file keeping its depth and colour (raises DataError naming the file)."""
-    return _decode(path, MASK_READ_FLAGS)
+    return decode_file(path, MASK_READ_FLAGS)
 
 
 def check_mask_files(items: Iterable[tuple[str | os.PathLike, int]], rule: str = DEFAULT_MASK_RULE,

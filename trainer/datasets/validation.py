@@ -7,25 +7,29 @@ from typing import Iterable, Sequence
 
 import cv2
 
-from trainer.datasets.images import _decode, _read_mask_gray
+from trainer.datasets.images import _decode, check_mask_size
+from trainer.datasets.maskcheck import DEFAULT_MASK_RULE, MASK_READ_FLAGS, binarise, check_mask
 from trainer.datasets.records import SampleRecord
 from trainer.errors import DataError
+from trainer.limits import DEFAULT_MAX_MEGAPIXELS
 
 
-def _check_record(rec: SampleRecord):
-    """None when fine, ``(file, reason)`` when bad, ``("warn", file, message)`` for a label/mask disagreement."""
+def _check_record(rec: SampleRecord, rule: str = DEFAULT_MASK_RULE,
+                  max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS):
+    """None when fine, ``(file, reason)`` when bad, ``("warn", file, message)`` for a label/mask disagreement.
+    A mask the rule misreads (0/1, 0/100, 16-bit, coloured) or a crack sample's empty mask is bad (maskcheck)."""
     try:
-        img = _decode(rec.image_path, cv2.IMREAD_COLOR)
+        img = _decode(rec.image_path, cv2.IMREAD_COLOR, max_megapixels)
         if rec.has_mask:
-            m = _read_mask_gray(rec.mask_path, img.shape, image_path=rec.image_path)
-            crack = bool((m > 127).any())
-            if rec.label == 0 and crack:
+            raw = _decode(rec.mask_path, MASK_READ_FLAGS, max_megapixels)
+            check_mask_size(raw, rec.mask_path, img.shape, image_path=rec.image_path)
+            finding = check_mask(raw, rec.mask_path, positive=rec.label == 1, rule=rule)
+            if finding is not None:
+                return (finding.file, finding.reason)
+            if rec.label == 0 and binarise(raw, rule).any():
                 return ("warn", str(rec.mask_path),
                         f"sample {rec.name!r} is labelled crack-free but its mask has crack pixels; "
                         "it trains as crack-free with an all-zero mask")
-            if rec.label == 1 and not crack:
-                return ("warn", str(rec.mask_path),
-                        f"sample {rec.name!r} is labelled crack but its mask is empty")
     except DataError as e:
         return (e.file or str(rec.image_path), _reason(e))
     return None
@@ -55,18 +59,22 @@ def _workers() -> int:
 
 
 def validate_records(records: Iterable[SampleRecord], skip_bad: bool = False, *, warnings: list | None = None,
-                     workers: int | None = None) -> tuple[list[SampleRecord], list[tuple[str, str]]]:
+                     workers: int | None = None, mask_rule: str = DEFAULT_MASK_RULE,
+                     max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS
+                     ) -> tuple[list[SampleRecord], list[tuple[str, str]]]:
     """Decode each image and mask once (threads) and check them.
 
     Bad: missing/unreadable/corrupt image or mask, a mask whose size (after EXIF orientation) differs from its
-    image's. Returns ``(good_records, bad)`` with ``bad`` = ``[(file, reason)]``. Without ``skip_bad`` any bad
-    sample raises one :class:`DataError` naming the first bad file (and counting the others). Label/mask
-    disagreements (a crack-free sample whose mask has crack pixels, a crack with an empty mask) are not bad: they
-    are appended to ``warnings`` when a list is given.
+    image's, an image or mask over ``max_megapixels`` (from its header, before decoding), a mask that ``mask_rule``
+    reads as (nearly) empty although it marks crack pixels (0/1, 0/100, 16-bit, coloured: the reason names the
+    fix), a crack sample whose mask is empty. Returns ``(good_records, bad)`` with ``bad`` = ``[(file, reason)]``.
+    Without ``skip_bad`` any bad sample raises one :class:`DataError` naming the first bad file (and counting the
+    others). Label/mask disagreements (a crack-free sample whose mask has crack pixels) are not bad: they are
+    appended to ``warnings`` when a list is given.
     """
     records = list(records)
     with ThreadPoolExecutor(max_workers=workers or _workers()) as pool:
-        results = list(pool.map(_check_record, records))
+        results = list(pool.map(lambda r: _check_record(r, mask_rule, max_megapixels), records))
     good, bad, warns = [], [], []
     for rec, res in zip(records, results):
         if res is None:

@@ -164,8 +164,11 @@ class RunFolder:
         if pid_alive(started.get("pid")):
             return None
         pid = started.get("pid")
-        return (f"interrupted: the training process (pid {pid}) ended without a final event; "
-                "resume from the last checkpoint")
+        if paths.checkpoint_path(self.path, "last").is_file():
+            return (f"interrupted: the training process (pid {pid}) ended without a final event; "
+                    "resume from the last checkpoint")
+        return (f"interrupted: the training process (pid {pid}) ended before the first checkpoint; nothing to "
+                "resume: start the run again")
 
     @property
     def interrupted(self) -> bool:

@@ -13,7 +13,7 @@ name with ``_prob.png`` for ``_mask.png`` (:func:`prob_name`).
 Shards (``torchrun``): rank ``r`` of ``world`` takes inputs ``r, r + world, ...`` (:func:`shard`) after the names of
 ALL inputs were made (every rank computes the same names), writes its rows to ``predictions.part<r>.csv``; after a
 barrier rank 0 merges the parts in input order into ``predictions.csv`` and deletes them (:func:`merge_parts`).
-Writes go through :func:`trainer.diskfull.atomic_write_checked` (checked, atomic; a full disk names the file).
+Writes go through :func:`trainer.atomic.atomic_write_bytes` (checked, atomic; a full disk names the file).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import Sequence
 
-from trainer.diskfull import atomic_write_checked
+from trainer.atomic import atomic_write_bytes
 from trainer.errors import DataError
 
 PREDICTIONS = "predictions.csv"
@@ -93,14 +93,14 @@ def _csv(rows: list[dict], columns) -> bytes:
 def write_predictions(out: Path, rows: list[dict]) -> Path:
     """``predictions.csv`` of ``rows`` (dicts with :data:`COLUMNS`), checked and atomic."""
     path = Path(out) / PREDICTIONS
-    atomic_write_checked(path, _csv(rows, COLUMNS))
+    atomic_write_bytes(path, _csv(rows, COLUMNS))
     return path
 
 
 def write_part(out: Path, rank: int, rows: list[tuple[int, dict]]) -> Path:
     """Rank ``rank``'s rows as ``(input position, row)`` pairs, for :func:`merge_parts`."""
     path = part_path(out, rank)
-    atomic_write_checked(path, _csv([dict(r, **{_ORDER: i}) for i, r in rows], (_ORDER,) + COLUMNS))
+    atomic_write_bytes(path, _csv([dict(r, **{_ORDER: i}) for i, r in rows], (_ORDER,) + COLUMNS))
     return path
 
 

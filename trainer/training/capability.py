@@ -128,7 +128,7 @@ def _read_cache() -> dict:
 
 
 def _write_cache(key: str, info: dict) -> None:
-    from trainer.checkpoint import atomic_write_text
+    from trainer.atomic import atomic_write_text
 
     data = _read_cache()
     data[key] = info

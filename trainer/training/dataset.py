@@ -7,6 +7,7 @@ import torch
 from torch.utils.data import Dataset
 
 from trainer.datasets.images import _decode, _read_mask_gray, distance_weight
+from trainer.datasets.maskcheck import DEFAULT_MASK_RULE
 from trainer.datasets.records import CHANNEL_ORDER, SampleRecord
 from trainer.errors import DataError
 
@@ -28,7 +29,8 @@ class CrackDataset(Dataset):
     channel_order = CHANNEL_ORDER
 
     def __init__(self, records, input_hw, dilate: int = 1, num_segmented: int = -1, seed: int = 1337,
-                 weighted=None, train: bool = True):
+                 weighted=None, train: bool = True, mask_rule: str = DEFAULT_MASK_RULE):
+        self.mask_rule = mask_rule
         self.records: list[SampleRecord] = list(records)
         self.input_hw = (int(input_hw[0]), int(input_hw[1]))
         if self.input_hw[0] < 1 or self.input_hw[1] < 1:
@@ -61,7 +63,7 @@ class CrackDataset(Dataset):
         rec = self.records[i]
         if rec.label == 0 or not self.is_segmented[i]:
             return np.zeros((h, w), np.uint8)
-        m = _read_mask_gray(rec.mask_path, image_shape, image_path=rec.image_path)
+        m = _read_mask_gray(rec.mask_path, image_shape, image_path=rec.image_path, rule=self.mask_rule)
         if self.dilate > 1:
             m = cv2.dilate(m, np.ones((self.dilate, self.dilate), np.uint8))
         if m.shape[:2] != (h, w):

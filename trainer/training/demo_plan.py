@@ -42,7 +42,7 @@ class DemoPlan:
     threads: int = 0  # CPU threads training uses (0 = all); 1 on a busy machine where it measured faster
 
     def dataset_counts(self) -> dict:
-        """Keyword arguments for trainer.synthetic.make_synthetic_dataset (2:1 positives to negatives)."""
+        """Keyword arguments for trainer.datasets.synthetic.make_synthetic_dataset (2:1 positives to negatives)."""
         return dict(n_train_pos=self.train_pos, n_train_neg=self.train_pos // 2, n_val_pos=VAL_POS,
                     n_val_neg=VAL_POS // 2, n_test_pos=TEST_POS, n_test_neg=TEST_POS // 2,
                     size=(self.height, self.width))
@@ -105,9 +105,9 @@ def measure_step_seconds(hw: tuple[int, int], precision: str, steps: int = 2, wa
     """Median seconds of one training step (forward, losses, backward, SGD) of the quick preset's model."""
     import torch
 
-    from trainer.device import autocast
-    from trainer.model import SegDecNet
-    from trainer.train import combine_losses, sample_losses
+    from trainer.training.device import autocast
+    from trainer.training.model import SegDecNet
+    from trainer.training.losses import combine_losses, sample_losses
 
     device = torch.device("cpu")
     torch.manual_seed(0)
@@ -185,7 +185,7 @@ def plan_for_config(cfg: dict, user_sets: list[str] | None, plan_file, spent_s: 
     import os
     from pathlib import Path
 
-    from trainer.device import resolve_device, resolve_precision, set_cpu_threads
+    from trainer.training.device import resolve_device, resolve_precision, set_cpu_threads
 
     device = resolve_device(cfg["device"])
     if device.type != "cpu":
@@ -203,7 +203,7 @@ def plan_for_config(cfg: dict, user_sets: list[str] | None, plan_file, spent_s: 
         plan_file.parent.mkdir(parents=True, exist_ok=True)
         plan_file.write_text(json.dumps(plan.__dict__, indent=1), encoding="utf-8")
     if plan.threads and not os.environ.get("CRACKVIEWER_THREADS"):
-        os.environ["CRACKVIEWER_THREADS"] = str(plan.threads)  # read by trainer.device.set_cpu_threads
+        os.environ["CRACKVIEWER_THREADS"] = str(plan.threads)  # read by trainer.training.device.set_cpu_threads
     from trainer.config import parse_overrides
 
     user = parse_overrides(user_sets)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import torch
@@ -18,13 +19,6 @@ def cpu_bf16_supported() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except Exception:
         return False
-
-
-def bf16_supported(device: torch.device) -> bool:
-    """bf16 runs natively on ``device`` (a CUDA GPU with bf16, or a CPU with AVX512-bf16/AMX)."""
-    if device.type == "cuda":
-        return bool(torch.cuda.is_bf16_supported())
-    return cpu_bf16_supported()
 
 
 def resolve_device(name: Any, local_rank: int | None = None) -> torch.device:
@@ -52,21 +46,25 @@ def resolve_device(name: Any, local_rank: int | None = None) -> torch.device:
 
 
 def resolve_precision(name: Any, device: torch.device) -> str:
-    """'bf16' or 'fp32'. auto = bf16 where the hardware runs it natively: a CUDA GPU with bf16, or a CPU with
-    AVX512-bf16/AMX (benchmarks/train_speed.py: 1.9x faster than fp32 on this project's AMD EPYC with AVX512-bf16;
-    about 4x on the AMX machine of platform-notes.md).
+    """'bf16' or 'fp32'. auto = bf16 only where it is native and measured faster (trainer.training.capability:
+    a CUDA GPU with bf16, or a CPU with AMX/AVX512-BF16 whose probe ran bf16 faster). Forcing bf16 on a CPU that
+    emulates it (AVX2 only: about 12x slower) works but warns; benchmarks/README.md has the table by machine kind.
     """
+    from trainer.training.capability import auto_precision, bf16_warning
+
     name = str(name or "fp32").lower()
     if name not in PRECISIONS:
         raise ConfigError(f"unknown precision {name!r}: use {', '.join(PRECISIONS)}")
     if name == "fp32":
         return "fp32"
-    supported = bf16_supported(device)
     if name == "bf16":
-        if device.type == "cuda" and not supported:
+        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
             raise ConfigError("precision = bf16, but this GPU does not support bf16; use precision=fp32 or auto")
+        warning = bf16_warning(device)
+        if warning:
+            warnings.warn(warning, stacklevel=2)
         return "bf16"  # on CPU bf16 always works, only slowly without hardware support
-    return "bf16" if supported else "fp32"
+    return auto_precision(device)
 
 
 def autocast(device: torch.device, precision: str):
@@ -74,12 +72,14 @@ def autocast(device: torch.device, precision: str):
 
 
 def set_cpu_threads() -> None:
-    """Use every core the process may run on (torch's default can exceed the cgroup's quota)."""
+    """Use every core the process may run on (torch's default can exceed the cgroup's quota), or
+    CRACKVIEWER_THREADS when set (the demo sets 1 on a busy machine: spinning OpenMP threads then cost 2-4x)."""
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:
         n = os.cpu_count() or 1
-    torch.set_num_threads(max(1, n))
+    forced = os.environ.get("CRACKVIEWER_THREADS", "").strip()
+    torch.set_num_threads(max(1, int(forced) if forced.isdigit() else n))
 
 
 def device_report() -> dict:

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 from torch.nn.parallel import DistributedDataParallel
 
 from trainer import config as config_mod
+from trainer.atomic import remove_stale_temps
 from trainer.errors import CheckpointError, ConfigError, CrackError
 from trainer.report.lines import eval_summary, validation_line
 from trainer.report.run import write_run_report
@@ -27,12 +28,15 @@ from trainer.runs import paths
 from trainer.runs.curves import (LOSS_COLUMNS, VALIDATION_COLUMNS, append_row, best_validation_row,
                                  last_validation_row, truncate_rows, validation_row)
 from trainer.runs.events import EventLog
-from trainer.training.checkpoint import load_checkpoint, save_checkpoint
+from trainer.limits import check_training_memory
+from trainer.training.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from trainer.training.device import autocast, resolve_device, resolve_precision, set_cpu_threads
 from trainer.training.distributed import Distributed, is_oom
 from trainer.training.evaluate import compute_validation, evaluate_split
+from trainer.training.init_from import load_initial_weights
 from trainer.training.losses import combine_losses, loss_weights, sample_losses
 from trainer.training.model import SegDecNet
+from trainer.training.resume import check_resume, resume_config
 from trainer.training.run_data import prepare_run_data
 from trainer.training.stop import StopRequested, install_stop_handlers, restore_stop_handlers, stop_requested
 from trainer.training.summary import count_parameters
@@ -50,6 +54,8 @@ def train(data_path: str | Path, out_dir: str | Path, config: dict[str, Any] | N
         # Checked before anything is written, so the existing run's files stay untouched.
         raise ConfigError("this run folder already holds a run: add --resume to continue it, or choose another --out",
                           out_dir)
+    if first_rank and resume:
+        check_resume(out_dir, config)  # before anything is written: a refused resume leaves the run as it was
     dist_ctx = Distributed()
     main = dist_ctx.is_main
     events = EventLog(out_dir if main else None, to_stdout=events_stdout and main, enabled=main,
@@ -73,13 +79,12 @@ def train(data_path: str | Path, out_dir: str | Path, config: dict[str, Any] | N
         if is_oom(exc):
             msg = (f"out of memory while training ({type(exc).__name__}). Reduce batch_size (now "
                    f"{cfg.get('batch_size')}) or input_height/input_width (now {cfg.get('input_height')}x"
-                   f"{cfg.get('input_width')}), or use precision=bf16; then resume with --resume "
-                   "(the last completed epoch's checkpoint is intact).")
+                   f"{cfg.get('input_width')}), or use precision=bf16; then {_after_failure(out_dir)}.")
             kind = "oom"
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
         else:
-            msg = f"training failed: {type(exc).__name__}: {exc}. The log has the traceback; resume with --resume."
+            msg = f"training failed: {type(exc).__name__}: {exc}. The log has the traceback; {_after_failure(out_dir)}."
             kind = "internal"
         events.log(traceback.format_exc(), level="error", event=False, echo=False)
         events.emit(ev.ERROR, kind=kind, message=msg)
@@ -88,6 +93,12 @@ def train(data_path: str | Path, out_dir: str | Path, config: dict[str, Any] | N
         restore_stop_handlers(old_handlers)
         events.close()
         dist_ctx.close()
+
+
+def _after_failure(out_dir: Path) -> str:
+    if paths.checkpoint_path(out_dir, "last").is_file():
+        return "resume with --resume (the last completed epoch's checkpoint is intact)"
+    return "start the run again (it failed before its first checkpoint: nothing to resume)"
 
 
 def _has_started(out_dir: Path) -> bool:
@@ -107,23 +118,16 @@ def _train(data_path: Path, out_dir: Path, config: dict | None, resume: bool, ev
     # -- configuration and resume state ----------------------------------------------------------------------
     state = None
     if resume:
-        if not (out_dir / paths.CONFIG).is_file():
-            raise ConfigError("cannot resume: no config.toml in the run folder (was a run started here?)", out_dir)
-        saved_cfg = config_mod.load_config(out_dir / paths.CONFIG)
-        if config:
-            changed = {k: (saved_cfg[k], config[k]) for k in config if k in saved_cfg and config[k] != saved_cfg[k]
-                       and k in ("device", "precision", "num_workers", "epochs")}
-            saved_cfg.update({k: v for k, (_, v) in changed.items()})
-            if changed:
-                events.log("resume: applying changed " + ", ".join(f"{k}: {a} -> {b}" for k, (a, b) in changed.items()),
-                           level="warning")
-        cfg = config_mod.validate_config(saved_cfg)
-        if last_path.is_file():
-            state = load_checkpoint(last_path)
+        cfg, applied = resume_config(out_dir, config)
+        if applied:
+            events.log(applied, level="warning")
+        state = load_checkpoint(last_path)
     else:
         cfg = config_mod.validate_config(dict(config or config_mod.DEFAULTS))
     if dist_ctx.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
+        for stale in remove_stale_temps(out_dir) + remove_stale_temps(ckpt_dir):
+            events.log(f"removed {stale.name}, a temporary file a killed process left behind", event=False)
         config_mod.save_config(cfg, out_dir / paths.CONFIG)
         if stop_file.exists():
             stop_file.unlink()
@@ -134,6 +138,7 @@ def _train(data_path: Path, out_dir: Path, config: dict | None, resume: bool, ev
         torch.cuda.set_device(device)
     else:
         set_cpu_threads()
+        check_training_memory(cfg)  # before the data and the model take any memory
     dist_ctx.init(device)
     precision = resolve_precision(cfg["precision"], device)
     channels_last = precision == "bf16"
@@ -153,6 +158,7 @@ def _train(data_path: Path, out_dir: Path, config: dict | None, resume: bool, ev
     model = SegDecNet(architecture=cfg["architecture"], decision_pooling=cfg["decision_pooling"], in_channels=3,
                       input_height=hw[0], input_width=hw[1])
     model.set_gradient_multiplier(0.0 if cfg["gradient_adjustment"] else 1.0)
+    init_info = load_initial_weights(model, cfg) if state is None else None  # fine-tune: the starting weights
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
@@ -161,8 +167,8 @@ def _train(data_path: Path, out_dir: Path, config: dict | None, resume: bool, ev
     start_epoch = 0
     best_ap, best_epoch = -1.0, 0
     if state is not None:
+        load_weights(model, state, last_path, f"{cfg['architecture']} model for {hw[1]}x{hw[0]} (WxH) input")
         try:
-            model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             sampler.load_state_dict(state["sampler"])
         except (KeyError, RuntimeError, ValueError) as exc:
@@ -191,11 +197,14 @@ def _train(data_path: Path, out_dir: Path, config: dict | None, resume: bool, ev
     events.emit(ev.RUN_STARTED, config=cfg, data=str(Path(data_path).resolve()), device=str(device),
                 precision=precision, channels_last=channels_last, counts=data.counts, layout=data.layout,
                 resumed_from_epoch=start_epoch, world_size=world, pid=os.getpid(), parameters=params,
+                init_from=init_info if init_info else (cfg["init_from"] or None),
                 bad_samples=[{"file": f, "reason": r} for f, r in data.bad], tile_plan=data.tile_plan)
     events.log(f"{'resuming' if start_epoch else 'starting'} run {out_dir.name}: {cfg['architecture']} "
                f"({params:,} parameters) on {device} with {precision}"
                f"{' + channels_last' if channels_last else ''}, {world} process(es); "
                f"train {len(train_ds)} samples, {steps_per_epoch} steps/epoch", event=False)
+    if init_info:
+        events.log(f"fine-tuning from {init_info['checkpoint']} ({init_info['holds']})", event=False)
     if start_epoch >= epochs and state is not None and state.get("finished"):
         events.log("the run had already finished; nothing to resume", event=True)
 
@@ -211,7 +220,8 @@ def _train(data_path: Path, out_dir: Path, config: dict | None, resume: bool, ev
     for epoch in range(start_epoch, epochs):
         sampler.set_epoch(epoch)
         steps_per_epoch = len(loader)  # tiles runs: the number of crack tiles varies per epoch
-        w_seg, w_dec = loss_weights(epoch, epochs, cfg["dyn_balanced_loss"], cfg["delta_cls_loss"])
+        w_seg, w_dec = loss_weights(epoch, epochs, cfg["dyn_balanced_loss"], cfg["delta_cls_loss"],
+                                    cfg["lambda_constant"] if cfg["lambda_mode"] == "constant" else None)
         train_model.train()
         sums = np.zeros(6)  # seg_sum, n_seg, dec_sum, total_sum, correct, n
         t_epoch = time.time()
@@ -298,8 +308,9 @@ def _train(data_path: Path, out_dir: Path, config: dict | None, resume: bool, ev
 
     epochs_done = epoch if stopped else epochs
     if stopped:
-        events.log(f"stopped on request during epoch {epoch + 1}; the checkpoint of epoch {epoch} is kept. "
-                   "Resume with --resume.", event=False)
+        if dist_ctx.is_main and stop_file.exists():
+            stop_file.unlink()  # honoured: a later resume must not stop at once
+        events.log(stop_message(epoch, last_path.is_file()), event=False)
         events.emit(ev.FINISHED, status="stopped", epochs_done=epochs_done, seconds=round(time.time() - t_run, 1))
         return {"status": "stopped", "run_dir": str(out_dir), "epochs_done": epochs_done, "metrics": None}
 
@@ -330,6 +341,15 @@ def _train(data_path: Path, out_dir: Path, config: dict | None, resume: bool, ev
         events.emit(ev.FINISHED, status="finished", epochs_done=epochs, seconds=round(time.time() - t_run, 1))
     dist_ctx.barrier()
     return {"status": "finished", "run_dir": str(out_dir), "epochs_done": epochs, "metrics": metrics}
+
+
+def stop_message(epoch: int, has_checkpoint: bool) -> str:
+    """What a stop during 0-based ``epoch`` leaves: the truth about what a resume can continue from."""
+    if not has_checkpoint:
+        return (f"stopped during epoch {epoch + 1} before the first checkpoint: nothing to resume; start the run "
+                "again")
+    return (f"stopped on request during epoch {epoch + 1}; the checkpoint of epoch {epoch} is kept. "
+            "Resume with --resume.")
 
 
 def _write_report(out_dir: Path, events: EventLog, cfg: dict) -> None:

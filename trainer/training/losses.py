@@ -7,11 +7,13 @@ import torch
 import torch.nn.functional as F
 
 
-def loss_weights(epoch: int, epochs: int, dyn_balanced: bool, delta: float) -> tuple[float, float]:
-    """(weight of L_seg, weight of L_cls) at 0-based `epoch`: λ = epoch/epochs (reference-model.md §2.3)."""
+def loss_weights(epoch: int, epochs: int, dyn_balanced: bool, delta: float,
+                 constant: float | None = None) -> tuple[float, float]:
+    """(weight of L_seg, weight of L_cls) at 0-based `epoch`: λ = epoch/epochs (reference-model.md §2.3), or λ =
+    ``constant`` every epoch (lambda_mode = "constant", for a short fine-tune)."""
     if not dyn_balanced:
         return 1.0, delta
-    lam = epoch / epochs
+    lam = epoch / epochs if constant is None else float(constant)
     return 1.0 - lam, delta * lam
 
 

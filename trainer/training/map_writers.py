@@ -3,7 +3,7 @@ probabilities [n, W]), ``close()``, and ``abort()`` where something is on disk t
 
 :func:`to_uint8` is THE quantisation of written probability maps (p x 255, rounded). :class:`PngStripWriter` streams
 an 8-bit PNG (probabilities, or a binary mask at a threshold) through the checked, atomic write path of
-:mod:`trainer.diskfull`; :class:`ArrayWriter` collects a small map in memory; :class:`TeeWriter` feeds several.
+:mod:`trainer.atomic`; :class:`ArrayWriter` collects a small map in memory; :class:`TeeWriter` feeds several.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer import diskfull
+from trainer import atomic
 from trainer.errors import DataError
 
 __all__ = ["to_uint8", "ArrayWriter", "PngStripWriter", "TeeWriter"]
@@ -47,9 +47,9 @@ class ArrayWriter:
 class PngStripWriter:
     """Streams an 8-bit grayscale PNG to ``path`` strip by strip (one zlib stream; no full-size buffer).
 
-    Checked and atomic (issue 15): the bytes go to a hidden temp file beside ``path`` (:func:`trainer.diskfull.
+    Checked and atomic (issue 15): the bytes go to a hidden temp file beside ``path`` (:func:`trainer.atomic.
     temp_path`), every ``os.write`` is checked, the size is verified after fsync, and only then is the temp file
-    renamed to ``path``. Any failure (a full disk) raises :class:`trainer.diskfull.WriteError` naming ``path`` and
+    renamed to ``path``. Any failure (a full disk) raises :class:`trainer.atomic.WriteError` naming ``path`` and
     leaves nothing behind. ``binary_threshold`` writes ``255 * (p >= t)`` instead of the probabilities (a mask) and
     counts the pixels set in ``positives``. :meth:`abort` removes the temp file (the caller's error path).
     """
@@ -77,10 +77,10 @@ class PngStripWriter:
             return fn(*a)
         except OSError as e:
             self.abort()
-            raise diskfull.write_error(e, self.path) from None
+            raise atomic.write_error(e, self.path) from None
 
     def begin(self, height: int, width: int) -> None:
-        self._tmp = diskfull.temp_path(self.path)
+        self._tmp = atomic.temp_path(self.path)
         self._size = 0
         self._rows_left = height
 

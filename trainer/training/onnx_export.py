@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trainer import diskfull
+from trainer import atomic
 from trainer.errors import ConfigError
 from trainer.training.layers import FeatureNorm, GradientMultiplyLayer, feature_norm_reference
 
@@ -74,14 +74,14 @@ def export_onnx(model: torch.nn.Module, path, input_hw=(448, 448)) -> Path:
     x = torch.rand(1, getattr(m, "in_channels", 3), h, w)
     dims = {0: torch.export.Dim("batch"), 2: torch.export.Dim("height"), 3: torch.export.Dim("width")}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = diskfull.temp_path(path)  # written beside the target, renamed when complete: never half a file
+    tmp = atomic.temp_path(path)  # written beside the target, renamed when complete: never half a file
     try:
         torch.onnx.export(m, (x,), str(tmp), dynamo=True, opset_version=OPSET, input_names=[INPUT_NAME],
                           output_names=list(OUTPUT_NAMES), dynamic_shapes={"x": dims}, verbose=False,
                           external_data=False, optimize=False)  # one file: the weights are far below protobuf's 2 GB
         os.replace(tmp, path)
     except OSError as e:
-        raise diskfull.write_error(e, path) from None
+        raise atomic.write_error(e, path) from None
     finally:
         if tmp.exists():
             tmp.unlink()

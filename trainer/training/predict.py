@@ -12,7 +12,7 @@ Two ways an image becomes input (the run's ``input_mode``):
 
 Backends: ``torch`` (the checkpoint) or ``onnxruntime`` (a file from ``crack-train export``); both are a
 :data:`trainer.training.sliding.Predictor` (uint8 RGB windows in, window scores and probabilities out), so both
-modes run on either. Every file goes through the checked, atomic writers (:mod:`trainer.diskfull`).
+modes run on either. Every file goes through the checked, atomic writers (:mod:`trainer.atomic`).
 """
 from __future__ import annotations
 
@@ -25,11 +25,11 @@ import numpy as np
 import torch
 
 from trainer.config import load_config
-from trainer.diskfull import write_png_checked
-from trainer.errors import CheckpointError, ConfigError
+from trainer.atomic import write_png_checked
+from trainer.errors import ConfigError
 from trainer.limits import DEFAULT_MAX_MEGAPIXELS, check_checkpoint_input_size, check_image_megapixels
 from trainer.runs import paths
-from trainer.training.checkpoint import load_checkpoint
+from trainer.training.checkpoint import load_checkpoint, load_weights
 from trainer.training.device import resolve_device, resolve_precision, set_cpu_threads
 from trainer.training.map_writers import PngStripWriter, TeeWriter, to_uint8
 from trainer.training.model import SegDecNet
@@ -66,10 +66,7 @@ def load_run_model(run: Path, checkpoint: str | None, device_name: str = "auto",
     model = SegDecNet(architecture=meta.get("architecture", cfg["architecture"]),
                       decision_pooling=meta.get("decision_pooling", cfg["decision_pooling"]), in_channels=3,
                       input_height=hw[0], input_width=hw[1])
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as exc:
-        raise CheckpointError(f"weights do not fit the model: {str(exc).splitlines()[0]}", ckpt_path) from None
+    load_weights(model, state, ckpt_path, f"{model.architecture} model for {hw[1]}x{hw[0]} (WxH) input")
     device = resolve_device(device_name if device_name != "auto" else cfg.get("device", "auto"), local_rank)
     if device.type == "cpu":
         set_cpu_threads()

@@ -60,7 +60,11 @@ def prepare_run_data(data_path: Path, cfg: dict, events: EventLog) -> RunData:
     for name, recs in (("train", train_records), (val_split, val_records), ("test", test_records)):
         if name in checked or not recs:
             continue
-        good, bad = validate_records(recs, skip_bad=cfg["skip_bad_samples"])
+        mask_warnings: list[str] = []
+        good, bad = validate_records(recs, skip_bad=cfg["skip_bad_samples"], warnings=mask_warnings,
+                                     mask_rule=cfg["mask_rule"], max_megapixels=cfg["max_megapixels"])
+        for w in mask_warnings:
+            events.log(f"warning: {w}", level="warning")
         checked[name] = good
         bad_all.extend(bad)
     train_records = checked.get("train", train_records)
@@ -72,8 +76,9 @@ def prepare_run_data(data_path: Path, cfg: dict, events: EventLog) -> RunData:
         raise DataError("the train split is empty (after skipping bad samples)", data_path)
     hw = (cfg["input_height"], cfg["input_width"])
     weighted = (cfg["weighted_seg_loss_p"], cfg["weighted_seg_loss_max"]) if cfg["weighted_seg_loss"] else None
+    rule = cfg["mask_rule"]
     train_ds = CrackDataset(train_records, hw, dilate=cfg["dilate"], num_segmented=cfg["num_segmented"],
-                            seed=cfg["seed"], weighted=weighted, train=True)
+                            seed=cfg["seed"], weighted=weighted, train=True, mask_rule=rule)
     counts = index.counts()
     counts["train"]["segmented_used"] = int(np.sum(train_ds.is_segmented & (train_ds.labels == 1)))
     counts["train"]["weak_used"] = int(np.sum(~train_ds.is_segmented & (train_ds.labels == 1)))
@@ -82,10 +87,10 @@ def prepare_run_data(data_path: Path, cfg: dict, events: EventLog) -> RunData:
         train_ds, val_ds, test_ds, tile_plan = _tiles(cfg, hw, train_ds, val_records, test_records, weighted, events)
         counts["train"]["weak_used"] = 0  # weak positives give no tiles (see trainer.training.tiles)
     else:
-        val_ds = CrackDataset(val_records, hw, dilate=cfg["dilate"], seed=cfg["seed"], train=False) \
-            if val_records else None
-        test_ds = CrackDataset(test_records, hw, dilate=cfg["dilate"], seed=cfg["seed"], train=False) \
-            if test_records else None
+        val_ds = CrackDataset(val_records, hw, dilate=cfg["dilate"], seed=cfg["seed"], train=False,
+                              mask_rule=rule) if val_records else None
+        test_ds = CrackDataset(test_records, hw, dilate=cfg["dilate"], seed=cfg["seed"], train=False,
+                               mask_rule=rule) if test_records else None
     for name, split_counts in counts.items():
         if split_counts.get("positives", 0) == 0 or split_counts.get("negatives", 0) == 0:
             which = "positives" if split_counts.get("negatives", 0) == 0 else "negatives"
@@ -120,4 +125,5 @@ def eval_dataset(records, cfg: dict, hw):
         from trainer.training.sliding_eval import FullImageDataset
         return FullImageDataset(records, hw, overlap=cfg.get("tile_overlap", 0.25), scale=cfg.get("tile_scale", 1.0),
                                 dilate=cfg["dilate"])
-    return CrackDataset(records, hw, dilate=cfg["dilate"], seed=cfg["seed"], train=False)
+    return CrackDataset(records, hw, dilate=cfg["dilate"], seed=cfg["seed"], train=False,
+                        mask_rule=cfg.get("mask_rule", "threshold"))

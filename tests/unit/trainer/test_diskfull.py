@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer import diskfull
-from trainer.diskfull import WriteError, atomic_write_checked, describe_os_error, write_png_checked
+from trainer import atomic as diskfull
+from trainer.atomic import WriteError, atomic_write_bytes, describe_os_error, write_png_checked
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_fake_full_disk_in_os_write(tmp_path, monkeypatch):
 
     monkeypatch.setattr(diskfull.os, "write", full)
     with pytest.raises(WriteError) as info:
-        atomic_write_checked(target, b"x" * 100)
+        atomic_write_bytes(target, b"x" * 100)
     assert calls and "disk full while writing" in str(info.value) and str(target) in str(info.value)
     assert "free space on /" in str(info.value)
     assert not target.exists() and _leftovers(target.parent) == []
@@ -74,11 +74,11 @@ def test_fake_full_disk_in_os_write(tmp_path, monkeypatch):
 def test_short_write_is_detected_and_retried(tmp_path, monkeypatch):
     real = os.write
     monkeypatch.setattr(diskfull.os, "write", lambda fd, data: real(fd, bytes(data[:7])))   # 7 bytes per call
-    atomic_write_checked(tmp_path / "a.bin", b"0123456789" * 5)
+    atomic_write_bytes(tmp_path / "a.bin", b"0123456789" * 5)
     assert (tmp_path / "a.bin").read_bytes() == b"0123456789" * 5
     monkeypatch.setattr(diskfull.os, "write", lambda fd, data: 0)                          # no progress
     with pytest.raises(WriteError, match="a.bin"):
-        atomic_write_checked(tmp_path / "a.bin", b"new")
+        atomic_write_bytes(tmp_path / "a.bin", b"new")
     assert (tmp_path / "a.bin").read_bytes() == b"0123456789" * 5 and _leftovers(tmp_path) == []
 
 
@@ -107,7 +107,7 @@ def test_encode_failure_and_other_errors_name_the_file(tmp_path):
         write_png_checked(tmp_path / "c.png", np.zeros((4, 4, 7), np.uint8))
     (tmp_path / "d").mkdir()
     with pytest.raises(WriteError, match="cannot write .*d"):
-        atomic_write_checked(tmp_path / "d", b"x")
+        atomic_write_bytes(tmp_path / "d", b"x")
     ro = describe_os_error(OSError(errno.EROFS, "Read-only file system"), tmp_path / "e.png")
     assert "e.png" in ro and "read-only" in ro
     assert "permission denied" in describe_os_error(OSError(errno.EACCES, "Permission denied"), "/x/f.png")
@@ -123,11 +123,11 @@ def test_png_round_trip_and_temp_name_carries_the_pid(tmp_path):
 
 
 def test_evaluation_maps_and_samples_go_through_the_checked_writer(tmp_path, monkeypatch):
-    """trainer.evaluate writes its probability maps with atomic_write_checked: a full disk names the file and leaves
-    no temp file behind."""
-    from trainer import evaluate
+    """The evaluation folder's probability maps are written by the one atomic writer: a full disk names the file and
+    leaves no temp file behind."""
+    from trainer.runs.evaluation import write_prob_png
 
     monkeypatch.setattr(diskfull.os, "write", lambda fd, data: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full")))
     with pytest.raises(WriteError, match="disk full while writing .*probs_a.png"):
-        evaluate._write_png(tmp_path / "probs_a.png", _noise(8, 8))
+        write_prob_png(tmp_path / "probs_a.png", _noise(8, 8))
     assert os.listdir(tmp_path) == []

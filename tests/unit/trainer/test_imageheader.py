@@ -69,7 +69,9 @@ def test_unknown_or_cut_short_header_gives_none(tmp_path):
 
 
 def test_huge_png_is_refused_before_any_allocation(tmp_path):
-    from trainer.data import open_dataset, read_image, validate_records
+    from trainer.datasets.images import read_image
+    from trainer.datasets.layouts import open_dataset
+    from trainer.datasets.validation import validate_records
 
     data = zero_png(32000, 32000)                    # 1 GB of grey pixels, 3 GB as colour, ~1 MB on disk
     assert len(data) < 4_000_000
@@ -104,7 +106,7 @@ def test_checkpoint_metadata_is_checked_before_building(tmp_path):
     with pytest.raises(CheckpointError) as info:
         check_checkpoint_input_size({"input_height": 20000, "input_width": 20000}, ck)
     msg = str(info.value)
-    assert str(ck) in msg and "20000x20000" in msg and "over the limit" in msg
+    assert str(ck) in msg and "20000x20000" in msg and "must be between 64 and 4096" in msg
     for bad in ("448", 448.5, None, True):
         with pytest.raises(CheckpointError, match="whole number"):
             check_checkpoint_input_size({"input_height": bad}, ck)
@@ -112,8 +114,8 @@ def test_checkpoint_metadata_is_checked_before_building(tmp_path):
 
 def test_predict_refuses_a_checkpoint_claiming_a_huge_input(tmp_path):
     """The CLI's model loader checks the metadata before SegDecNet allocates anything."""
-    from trainer.checkpoint import save_checkpoint
-    from trainer.cli import _load_run_model
+    from trainer.training.checkpoint import save_checkpoint
+    from trainer.training.predict import load_run_model as _load_run_model
 
     run = tmp_path / "run"
     save_checkpoint(run / "checkpoints" / "best.pth",

@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 from trainer.config import DEFAULTS, validate_config
-from trainer.data import CrackDataset, open_dataset, read_mask, validate_records
+from trainer.datasets.images import read_mask
+from trainer.datasets.layouts import open_dataset
+from trainer.datasets.validation import validate_records
+from trainer.training.dataset import CrackDataset
 from trainer.datasets.maskcheck import binarise, check_mask, check_mask_files, findings_error, read_mask_raw
 from trainer.errors import ConfigError, DataError
 
