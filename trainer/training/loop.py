@@ -333,7 +333,8 @@ def _train(data_path: Path, out_dir: Path, config: dict | None, resume: bool, ev
             events.log(f"evaluating the test split ({len(test_ds)} samples) with the {used} weights", event=False)
             metrics = evaluate_split(model, test_ds, out_dir, seg_threshold=seg_thr, device=device,
                                      precision=precision, channels_last=channels_last, write_maps=True,
-                                     events=events, dice_threshold_factor=cfg["dice_threshold_factor"], honest=honest)
+                                     events=events, dice_threshold_factor=cfg["dice_threshold_factor"], honest=honest,
+                                     tolerance_px=float(cfg["tolerance_px"]))
             metrics = dict(metrics)
             events.emit(ev.EVALUATION, split="test", out_dir=str(out_dir), weights=used, **{k: v for k, v in metrics.items() if k not in ("split", "out_dir")})
             events.log(eval_summary(out_dir.name, metrics), event=False)
