@@ -9,7 +9,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFontMetrics, QImage, QPainter, QPainterPath, QPen, QPolygonF
 
 from figures import colors
-from figures.plots import TEXT, _font
+from figures.plots import TEXT, font
 
 
 ROLE_COLOURS = {
@@ -83,11 +83,11 @@ def architecture_figure(summary_rows: list[dict], title: str | None = None, subt
     p.setRenderHint(QPainter.TextAntialiasing, True)
     total = sum(int(r.get("params", 0) or 0) for r in rows)
     p.setPen(QColor(TEXT))
-    p.setFont(_font(18, True))
+    p.setFont(font(18, True))
     p.drawText(QRectF(margin, 10, width - 2 * margin, 34), Qt.AlignLeft | Qt.AlignVCenter,
                title or f"Model architecture: {total:,} parameters")
     if subtitle:
-        p.setFont(_font(12))
+        p.setFont(font(12))
         p.setPen(QColor(90, 90, 90))
         p.drawText(QRectF(margin, 46, width - 2 * margin, 46), Qt.AlignLeft | Qt.AlignTop | Qt.TextWordWrap,
                    subtitle)
@@ -106,11 +106,11 @@ def architecture_figure(summary_rows: list[dict], title: str | None = None, subt
         p.drawRoundedRect(rect, 5, 5)
         ty = y0 + box_area + 2
         p.setPen(QColor(TEXT))
-        p.setFont(_font(13, True))
+        p.setFont(font(13, True))
         fm = QFontMetrics(p.font())
         p.drawText(QRectF(x0, ty, col_w, 24), Qt.AlignHCenter | Qt.AlignTop,
                    fm.elidedText(str(r.get("name", "")), Qt.ElideRight, col_w - 6))
-        p.setFont(_font(11.5))
+        p.setFont(font(11.5))
         fm = QFontMetrics(p.font())
         p.setPen(QColor(90, 90, 90))
         p.drawText(QRectF(x0, ty + 24, col_w, 22), Qt.AlignHCenter | Qt.AlignTop,
@@ -139,7 +139,7 @@ def architecture_figure(summary_rows: list[dict], title: str | None = None, subt
     # legend
     ly = height - legend_h - margin / 2 + 8
     x = margin
-    p.setFont(_font(12))
+    p.setFont(font(12))
     fm = QFontMetrics(p.font())
     used = [k for k in ROLE_COLOURS if any(_role(r) == k for r in rows)]
     for role in used:

@@ -13,7 +13,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
-from figures.plots import DEC, DEFAULT_SIZE, SEG, TEXT, _pen, _top_legend, new_plot
+from figures.plots import AXIS, DEC, DEFAULT_SIZE, GRID_ALPHA, SEG, TEXT, _pen, _top_legend, font, new_plot
 
 
 def _arr(v) -> np.ndarray:
@@ -58,14 +58,12 @@ def reliability_plot(reliability: dict, ece_image: float | None = None, ece_pixe
 
 
 def _style_item(pi: pg.PlotItem, title: str, xlabel: str, ylabel: str) -> None:
-    from figures.plots import AXIS, GRID_ALPHA, _font
-
     pi.setTitle(f"<b>{title}</b>", color=TEXT, size="13pt")
     for name in ("left", "bottom"):
         ax = pi.getAxis(name)
         ax.setPen(pg.mkPen(AXIS))
         ax.setTextPen(pg.mkPen(TEXT))
-        ax.setTickFont(_font(10.5))
+        ax.setTickFont(font(10.5))
         ax.enableAutoSIPrefix(False)
     style = {"color": TEXT, "font-size": "11pt"}
     pi.setLabel("bottom", xlabel, **style)

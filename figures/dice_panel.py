@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from figures import colors
-from figures.plots import TEXT, _font
+from figures.plots import TEXT, font
 from figures.qimage import array_to_qimage
 from trainer.metrics.pixels import prob_to_bin, threshold_to_bin
 
@@ -80,11 +80,11 @@ def dice_panel(image_rgb: np.ndarray, gt: np.ndarray, prob: np.ndarray, threshol
     qp.setRenderHint(QPainter.TextAntialiasing, True)
     if header:
         qp.setPen(QColor(TEXT))
-        qp.setFont(_font(12, True))
+        qp.setFont(font(12, True))
         fm = QFontMetrics(qp.font())
         qp.drawText(QRectF(margin, margin - 4, W - 2 * margin, head), Qt.AlignLeft | Qt.AlignVCenter,
                     fm.elidedText(header, Qt.ElideRight, int(W - 2 * margin)))
-    title_font, cap_font = _font(12, True), _font(11)
+    title_font, cap_font = font(12, True), font(11)
     y_img = margin + head + title_h
     for i, (title, arr, cap, smooth) in enumerate(panels):
         x = margin + i * (pw + gap)

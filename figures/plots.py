@@ -35,7 +35,7 @@ VAL = colors.WIN              # validation AP: bluish green
 POINT = colors.FP             # operating points: orange
 
 
-def _font(pt: float, bold: bool = False) -> QFont:
+def font(pt: float, bold: bool = False) -> QFont:
     f = QFont(FONT_FAMILY)
     f.setPointSizeF(pt)
     f.setBold(bold)
@@ -76,7 +76,7 @@ def style_plot(w: pg.PlotWidget, title: str, xlabel: str, ylabel: str, size: tup
         ax = pi.getAxis(name)
         ax.setPen(pg.mkPen(AXIS))
         ax.setTextPen(pg.mkPen(TEXT))
-        ax.setTickFont(_font(10.5))
+        ax.setTickFont(font(10.5))
         ax.enableAutoSIPrefix(False)
     style = {"color": TEXT, "font-size": "12pt"}
     pi.setLabel("bottom", xlabel, **style)

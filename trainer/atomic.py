@@ -19,6 +19,9 @@ import os
 import shutil
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from trainer.errors import CrackError
 from trainer.pids import pid_alive
 
@@ -154,9 +157,6 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> int:
 def encode_png(array, path: str | os.PathLike = "image.png") -> bytes:
     """PNG bytes of ``array`` (uint8/uint16, HxW or HxWx3/4 BGR); raises :class:`WriteError` naming ``path`` when
     OpenCV cannot encode it."""
-    import cv2
-    import numpy as np
-
     arr = np.ascontiguousarray(array)
     try:
         ok, buf = cv2.imencode(".png", arr)

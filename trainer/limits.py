@@ -14,6 +14,7 @@ import math
 import os
 from typing import Any, Mapping
 
+from trainer.config import DEFAULTS, validate_config
 from trainer.datasets.imageheader import image_size
 from trainer.errors import CheckpointError, ConfigError, DataError
 from trainer.schema import KEYS
@@ -53,8 +54,6 @@ def check_checkpoint_input_size(meta: Mapping[str, Any], file: str | os.PathLike
     ``meta`` is the checkpoint's metadata; missing keys fall back to ``cfg`` (the run's config), then the defaults.
     Raises :class:`CheckpointError` naming the file when a size is not an integer or is out of bounds.
     """
-    from trainer.config import DEFAULTS, validate_config
-
     base = dict(DEFAULTS)
     base.update(cfg or {})
     out = []

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 from figures import colors
 from figures.qimage import array_to_qimage
 from crackviewer.qt.tasks import TaskRunner
+from trainer.datasets.images import read_image
 
 
 THUMB = 120
@@ -18,8 +19,6 @@ THUMB = 120
 
 def make_thumbnail(image_path: str, mask_path: str | None, size: int = THUMB) -> QImage:
     """A size x size RGB thumbnail (letterboxed) with the GT mask tinted on top; runs on a worker thread."""
-    from trainer.datasets.images import read_image
-
     img = read_image(image_path)
     h, w = img.shape[:2]
     scale = size / max(h, w)

@@ -24,7 +24,7 @@ class CurveData:
             if not (y.any() and (~y).any()):
                 self._curves_cache["image"] = None
             else:
-                from sklearn.metrics import precision_recall_curve, roc_curve
+                from sklearn.metrics import precision_recall_curve, roc_curve  # lazy: 1-3 s of GUI start-up
 
                 fpr, tpr, roc_t = roc_curve(y, self.scores)
                 precision, recall, pr_t = precision_recall_curve(y, self.scores)

@@ -13,6 +13,7 @@ import numpy as np
 
 from crackviewer.inspect.evaluation_folder import Evaluation
 from trainer.datasets.images import read_image, read_mask
+from trainer.datasets.layouts import open_dataset
 from trainer.errors import DataError
 from trainer.runs import paths
 
@@ -76,8 +77,6 @@ class SampleStore:
                     self.problem = f"dataset not found at {self.data_path}: showing probability maps only"
                 else:
                     try:
-                        from trainer.datasets.layouts import open_dataset
-
                         seed = int(self.ev.config.get("seed", 1337))
                         vf = float(self.ev.config.get("val_fraction", 0.15))
                         self._index = open_dataset(self.data_path, val_fraction=vf, seed=seed, skip_bad=True)

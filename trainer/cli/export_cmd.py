@@ -10,6 +10,7 @@ from trainer.errors import ConfigError
 
 
 def run(args) -> int:
+    # crack-train answers --help and bad input without loading torch
     from trainer.training.onnx_export import check_onnx, export_onnx
     from trainer.training.predict import load_run_model
 

@@ -16,6 +16,9 @@ from trainer.cli.progress import duration
 from trainer.datasets.imageheader import image_size
 from trainer.datasets.records import IMAGE_EXTS
 from trainer.errors import CrackError, DataError
+from trainer.measure.export import WidthAlarm
+from trainer.measure.run import DEFAULT_ALARM_MM, measure_folder
+from trainer.measure.scale import load_scale
 from trainer.runs.predictions import mask_names, merge_parts, prob_name, shard, write_part, write_predictions
 from trainer.runs.thresholds import run_thresholds
 
@@ -75,6 +78,7 @@ class ProgressLine:
 
 
 def _setup(args, dist):
+    # crack-train answers --help and bad input without loading torch
     from trainer.training.predict import PredictSettings, load_run_model, make_predictor
 
     run_dir = Path(args.run)
@@ -101,6 +105,7 @@ def _setup(args, dist):
 
 
 def _predict_share(predictor, settings, images, names, mine, out, skip_bad, progress):
+    # crack-train answers --help and bad input without loading torch
     from trainer.training.predict import predict_file
 
     rows, skipped = [], []
@@ -123,6 +128,7 @@ def _predict_share(predictor, settings, images, names, mine, out, skip_bad, prog
 
 
 def run(args) -> int:
+    # crack-train answers --help and bad input without loading torch
     from trainer.training.distributed import Distributed
 
     dist = Distributed()
@@ -177,6 +183,7 @@ def _run(args, dist) -> int:
 
 
 def _cpu():
+    # crack-train answers --help and bad input without loading torch
     import torch
     return torch.device("cpu")
 
@@ -188,10 +195,6 @@ def _raise(e: CrackError, skip_bad: bool):
 
 
 def _measure(out: Path, args) -> None:
-    from trainer.measure.export import WidthAlarm
-    from trainer.measure.run import DEFAULT_ALARM_MM, measure_folder
-    from trainer.measure.scale import load_scale
-
     alarm = WidthAlarm(DEFAULT_ALARM_MM if args.alarm_mm is None else args.alarm_mm, args.alarm_px)
     summary = measure_folder(out, out, scale=load_scale(None, args.scale), alarm=alarm)
     print(f"measured {summary.n_cracks} crack(s) in {summary.n_images} image(s) ({summary.unit}): "

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy.ndimage import grey_dilation
 
 from trainer.measure.geometry import ImageGeometry, label_mask, measure_mask
 
@@ -55,7 +56,6 @@ def _overlap_counts(lab_a: np.ndarray, n_a: int, lab_b: np.ndarray, n_b: int, to
         if n_b < 65536:
             lab_b = cv2.dilate(lab_b.astype(np.uint16), k).astype(np.int64)
         else:
-            from scipy.ndimage import grey_dilation
             lab_b = grey_dilation(lab_b, footprint=k.astype(bool)).astype(np.int64)
     sel = (lab_a > 0) & (lab_b > 0)
     flat = lab_a[sel].astype(np.int64) * n_b + lab_b[sel]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from trainer.errors import DataError
 from trainer.metrics import pixels as metrics_pixels
 from trainer.metrics import calibration as K, centreline as C, overlap as O, tolerance as T
 
@@ -30,8 +31,6 @@ METRICS_KEYS = ("ods_f1", "ods_threshold", "ois_f1", "pixel_ap", "cldice_mean", 
 def check_samples(samples: dict, file=None) -> None:
     """:class:`DataError` naming ``file`` when the crack arrays of a ``samples.npz`` dict are missing or do not
     match ``hist_pos`` (``[N, B]``); ``skel_hist_gt``/``cldice_counts``/``uncertainty`` are optional."""
-    from trainer.errors import DataError
-
     hp = samples.get("hist_pos")
     if hp is None or np.ndim(hp) != 2 or np.shape(hp)[1] != metrics_pixels.B:
         raise DataError(f"hist_pos must be [N, {metrics_pixels.B}], got {None if hp is None else np.shape(hp)}", file)

@@ -19,6 +19,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from trainer.metrics import pixels as metrics_pixels
+
 FLIPS = ("identity", "hflip", "vflip", "hvflip")
 SPREADS = ("std", "range")
 TOP_K_FRACTION = 0.005
@@ -97,8 +99,6 @@ def uncertainty_score(uncertainty, top_k_fraction: float = TOP_K_FRACTION) -> fl
 def uncertainty_over_prediction(uncertainty, prob, threshold: float) -> float | None:
     """Mean uncertainty over the predicted crack pixels (``bin(prob) >= k``, the threshold snapped up to its bin edge
     as everywhere); ``None`` when none is predicted."""
-    from trainer.metrics import pixels as metrics_pixels
-
     u = np.asarray(uncertainty, dtype=np.float32)
     p = np.asarray(prob)
     if u.shape != p.shape:

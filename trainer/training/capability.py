@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import time
 from pathlib import Path
 
 import torch
+
+from trainer.atomic import atomic_write_text
 
 ENV_MODE = "CRACKVIEWER_CAPABILITY"
 # bf16 must beat fp32 by this factor in the probe to be chosen (timing noise on a loaded machine is ~10 %).
@@ -48,8 +51,6 @@ def _cpuinfo() -> tuple[str, set[str]]:
     except OSError:
         pass
     if not model:
-        import platform
-
         model = platform.processor() or platform.machine() or "unknown CPU"
     return model, flags
 
@@ -128,8 +129,6 @@ def _read_cache() -> dict:
 
 
 def _write_cache(key: str, info: dict) -> None:
-    from trainer.atomic import atomic_write_text
-
     data = _read_cache()
     data[key] = info
     try:

@@ -8,8 +8,19 @@ report, and a margin for other programs loading the machine). ``choose_plan`` is
 """
 from __future__ import annotations
 
+import json
+import os
 import time
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from trainer.config import parse_overrides
+from trainer.training.device import autocast, resolve_device, resolve_precision, set_cpu_threads
+from trainer.training.losses import combine_losses, sample_losses
+from trainer.training.model import SegDecNet
 
 # The whole demo's wall-clock budget, and what is kept back for import, dataset, evaluation and report.
 BUDGET_S = 300.0
@@ -103,12 +114,6 @@ def choose_plan(step_s: dict[tuple[int, int], float], precision: str, budget_s: 
 
 def measure_step_seconds(hw: tuple[int, int], precision: str, steps: int = 2, warmup: int = 1) -> float:
     """Median seconds of one training step (forward, losses, backward, SGD) of the quick preset's model."""
-    import torch
-
-    from trainer.training.device import autocast
-    from trainer.training.model import SegDecNet
-    from trainer.training.losses import combine_losses, sample_losses
-
     device = torch.device("cpu")
     torch.manual_seed(0)
     model = SegDecNet(architecture="upsampling", in_channels=3, input_height=hw[0], input_width=hw[1])
@@ -138,8 +143,6 @@ def measure_step_seconds(hw: tuple[int, int], precision: str, steps: int = 2, wa
 
 def _busy() -> bool:
     """More runnable work than cores (1-minute load average): spinning OpenMP threads then slow each other."""
-    import os
-
     try:
         return os.getloadavg()[0] >= (os.cpu_count() or 1) - 0.25
     except OSError:
@@ -149,10 +152,6 @@ def _busy() -> bool:
 def plan_demo(precision: str, budget_s: float = BUDGET_S, spent_s: float = 0.0) -> DemoPlan:
     """Time the smallest size of SIZES with 1 and (on a quiet machine) all threads; keep the faster thread count;
     extrapolate the larger sizes by pixels and time the largest one that could fit; then plan."""
-    import warnings
-
-    import torch
-
     t0 = time.perf_counter()
     small = SIZES[-1]
     n_all = torch.get_num_threads()
@@ -181,12 +180,6 @@ def plan_for_config(cfg: dict, user_sets: list[str] | None, plan_file, spent_s: 
 
     None on a GPU, where the quick preset as it is takes well under a minute.
     """
-    import json
-    import os
-    from pathlib import Path
-
-    from trainer.training.device import resolve_device, resolve_precision, set_cpu_threads
-
     device = resolve_device(cfg["device"])
     if device.type != "cpu":
         return None
@@ -204,8 +197,6 @@ def plan_for_config(cfg: dict, user_sets: list[str] | None, plan_file, spent_s: 
         plan_file.write_text(json.dumps(plan.__dict__, indent=1), encoding="utf-8")
     if plan.threads and not os.environ.get("CRACKVIEWER_THREADS"):
         os.environ["CRACKVIEWER_THREADS"] = str(plan.threads)  # read by trainer.training.device.set_cpu_threads
-    from trainer.config import parse_overrides
-
     user = parse_overrides(user_sets)
     for item in plan.overrides():
         key, _, _ = item.partition("=")

@@ -9,6 +9,7 @@ import torch
 
 from trainer.errors import ConfigError
 from trainer.schema import KEYS
+from trainer.training.capability import auto_precision, bf16_warning
 
 PRECISIONS = KEYS["precision"].choices
 
@@ -50,8 +51,6 @@ def resolve_precision(name: Any, device: torch.device) -> str:
     a CUDA GPU with bf16, or a CPU with AMX/AVX512-BF16 whose probe ran bf16 faster). Forcing bf16 on a CPU that
     emulates it (AVX2 only: about 12x slower) works but warns; benchmarks/README.md has the table by machine kind.
     """
-    from trainer.training.capability import auto_precision, bf16_warning
-
     name = str(name or "fp32").lower()
     if name not in PRECISIONS:
         raise ConfigError(f"unknown precision {name!r}: use {', '.join(PRECISIONS)}")

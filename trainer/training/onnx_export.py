@@ -111,7 +111,7 @@ def check_onnx(model: torch.nn.Module, path, input_hw=(448, 448), seed: int = 0)
 def onnx_session(path, threads: int | None = None):
     """An onnxruntime CPU session for ``path`` (clear message when onnxruntime is missing)."""
     try:
-        import onnxruntime as ort
+        import onnxruntime as ort  # optional extra [onnx]: missing -> the ConfigError below
     except ImportError:
         raise ConfigError("the onnxruntime backend needs the optional extra: pip install 'crackviewer[onnx]'") from None
     opts = ort.SessionOptions()

@@ -24,8 +24,9 @@ import cv2
 import numpy as np
 import torch
 
-from trainer.config import load_config
 from trainer.atomic import write_png_checked
+from trainer.config import load_config
+from trainer.datasets.images import read_image
 from trainer.errors import ConfigError
 from trainer.limits import DEFAULT_MAX_MEGAPIXELS, check_checkpoint_input_size, check_image_megapixels
 from trainer.runs import paths
@@ -33,6 +34,7 @@ from trainer.training.checkpoint import load_checkpoint, load_weights
 from trainer.training.device import resolve_device, resolve_precision, set_cpu_threads
 from trainer.training.map_writers import PngStripWriter, TeeWriter, to_uint8
 from trainer.training.model import SegDecNet
+from trainer.training.onnx_export import OnnxPredictor
 from trainer.training.sliding import (IMAGE_SCORE_RULE, TorchPredictor, open_image_source, sliding_predict,
                                       window_starts)
 
@@ -87,7 +89,6 @@ def make_predictor(model, device, precision: str, backend: str = "torch", onnx: 
         raise ConfigError("--backend onnxruntime needs --onnx FILE (write one with crack-train export RUN --onnx FILE)")
     if not Path(onnx).is_file():
         raise ConfigError("ONNX file not found (write one with crack-train export RUN --onnx FILE)", onnx)
-    from trainer.training.onnx_export import OnnxPredictor
     return OnnxPredictor(onnx)
 
 
@@ -155,7 +156,6 @@ def predict_file(predictor, image: Path, mask_path: Path, prob_path: Path | None
     if source is None and (s.mode == "resize" or image.suffix.lower() not in STRIP_SOURCES):
         check_image_megapixels(image, s.max_megapixels)  # from the header, before decoding
     if s.mode == "resize":
-        from trainer.datasets.images import read_image
         score, prob = predict_resized(predictor, read_image(image), s.hw)
         decision = int(score >= s.image_threshold)
         mask = (prob >= s.seg_threshold).astype(np.uint8) * 255

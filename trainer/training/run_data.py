@@ -20,6 +20,8 @@ from trainer.errors import DataError
 from trainer.runs.events import EventLog
 from trainer.training.dataset import CrackDataset
 from trainer.training.sampler import FrequencySampler
+from trainer.training.sliding_eval import FullImageDataset
+from trainer.training.tiles import TileDataset, TilePlanner, TileSampler, tile_plan_summary
 
 
 @dataclass
@@ -38,7 +40,6 @@ class RunData:
         """The train sampler: frequency-of-use over samples (resize) or over each epoch's tiles (tiles)."""
         cfg = self.cfg or {}
         if getattr(self.train, "planner", None) is not None:
-            from trainer.training.tiles import TileSampler
             return TileSampler(self.train.planner, cfg.get("frequency_sampling", True), seed=cfg.get("seed", 0),
                                rank=rank, world_size=world_size)
         return FrequencySampler(self.train.labels, cfg.get("frequency_sampling", True), seed=cfg.get("seed", 0),
@@ -101,9 +102,6 @@ def prepare_run_data(data_path: Path, cfg: dict, events: EventLog) -> RunData:
 
 def _tiles(cfg, hw, crack_ds, val_records, test_records, weighted, events):
     """(train TileDataset, val and test FullImageDataset or None, tile plan summary) of a tiles run."""
-    from trainer.training.sliding_eval import FullImageDataset
-    from trainer.training.tiles import TileDataset, TilePlanner, tile_plan_summary
-
     planner = TilePlanner(crack_ds.records, hw, scale=cfg["tile_scale"], dilate=cfg["dilate"], seed=cfg["seed"],
                           is_segmented=crack_ds.is_segmented)
     for w in planner.warnings:
@@ -122,7 +120,6 @@ def eval_dataset(records, cfg: dict, hw):
     """The dataset ``crack-train eval`` runs a run's model on: whole images in sliding windows for tiles runs, else
     images resized to the run's input size."""
     if cfg.get("input_mode", "resize") == "tiles":
-        from trainer.training.sliding_eval import FullImageDataset
         return FullImageDataset(records, hw, overlap=cfg.get("tile_overlap", 0.25), scale=cfg.get("tile_scale", 1.0),
                                 dilate=cfg["dilate"])
     return CrackDataset(records, hw, dilate=cfg["dilate"], seed=cfg["seed"], train=False,

@@ -37,9 +37,11 @@ from typing import Callable
 
 import cv2
 import numpy as np
+import torch
 
 from trainer.datasets.images import read_image
 from trainer.errors import DataError
+from trainer.training.device import autocast
 from trainer.training.map_writers import ArrayWriter, PngStripWriter, TeeWriter, to_uint8  # noqa: F401
 
 __all__ = ["IMAGE_SCORE_RULE", "BLEND_FLOOR", "window_starts", "blend_weights", "ArraySource", "TiffSource",
@@ -94,7 +96,7 @@ class TiffSource:
     """Rows of an 8-bit RGB (or gray) TIFF, decoding only the tiles or strips a row range touches."""
 
     def __init__(self, path):
-        import tifffile
+        import tifffile  # optional extra [tiff]: only .tif/.tiff inputs need it
         self.name = str(path)
         try:
             self._tif = tifffile.TiffFile(str(path))
@@ -245,13 +247,10 @@ class TorchPredictor:
     window size; the 1/8 maps of ``architecture="original"`` are upsampled bilinearly)."""
 
     def __init__(self, model, device="cpu", precision: str = "fp32"):
-        import torch
-        self.torch, self.model = torch, model.eval()
+        self.model = model.eval()
         self.device, self.precision = torch.device(device), precision
 
     def __call__(self, batch: np.ndarray):
-        torch = self.torch
-        from trainer.training.device import autocast
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
             with autocast(self.device, self.precision):
