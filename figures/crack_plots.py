@@ -13,7 +13,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
-from figures.plots import AXIS, DEC, DEFAULT_SIZE, GRID_ALPHA, SEG, TEXT, _pen, _top_legend, font, new_plot
+from figures.plots import DEC, DEFAULT_SIZE, SEG, TEXT, _pen, _top_legend, new_plot, style_axes
 
 
 def _arr(v) -> np.ndarray:
@@ -58,18 +58,7 @@ def reliability_plot(reliability: dict, ece_image: float | None = None, ece_pixe
 
 
 def _style_item(pi: pg.PlotItem, title: str, xlabel: str, ylabel: str) -> None:
-    pi.setTitle(f"<b>{title}</b>", color=TEXT, size="13pt")
-    for name in ("left", "bottom"):
-        ax = pi.getAxis(name)
-        ax.setPen(pg.mkPen(AXIS))
-        ax.setTextPen(pg.mkPen(TEXT))
-        ax.setTickFont(font(10.5))
-        ax.enableAutoSIPrefix(False)
-    style = {"color": TEXT, "font-size": "11pt"}
-    pi.setLabel("bottom", xlabel, **style)
-    pi.setLabel("left", ylabel, **style)
-    pi.showGrid(x=True, y=True, alpha=GRID_ALPHA)
-    pi.getAxis("left").setWidth(56)
+    style_axes(pi, title, xlabel, ylabel, title_pt=13, label_pt=11, left_width=56, axes=("left", "bottom"))
 
 
 def measure_scatter_plot(pairs: Sequence[dict], accuracy: dict | None = None, unit: str = "px",

@@ -65,24 +65,30 @@ def new_plot(title: str, xlabel: str, ylabel: str, size: tuple[int, int] = DEFAU
     return w
 
 
+def style_axes(pi: pg.PlotItem, title: str, xlabel: str, ylabel: str, *, title_pt: float = 15, label_pt: float = 12,
+               left_width: int = 62, axes: Sequence[str] = ("left", "bottom", "right", "top")) -> None:
+    """The shared look of a plot's title, axes, labels and grid."""
+    pi.setTitle(f"<b>{title}</b>", color=TEXT, size=f"{title_pt:g}pt")
+    for name in axes:
+        ax = pi.getAxis(name)
+        ax.setPen(pg.mkPen(AXIS))
+        ax.setTextPen(pg.mkPen(TEXT))
+        ax.setTickFont(font(10.5))
+        ax.enableAutoSIPrefix(False)
+    style = {"color": TEXT, "font-size": f"{label_pt:g}pt"}
+    pi.setLabel("bottom", xlabel, **style)
+    pi.setLabel("left", ylabel, **style)
+    pi.showGrid(x=True, y=True, alpha=GRID_ALPHA)
+    pi.getAxis("left").setWidth(left_width)
+
+
 def style_plot(w: pg.PlotWidget, title: str, xlabel: str, ylabel: str, size: tuple[int, int] = DEFAULT_SIZE,
                legend: bool = True, legend_offset: tuple[int, int] = (-12, 12)) -> None:
     """Apply the shared look (title, dark axes, labels, grid, legend) to a PlotWidget."""
     w.setBackground("w")
     w.resize(*size)
     pi = w.getPlotItem()
-    pi.setTitle(f"<b>{title}</b>", color=TEXT, size="15pt")
-    for name in ("left", "bottom", "right", "top"):
-        ax = pi.getAxis(name)
-        ax.setPen(pg.mkPen(AXIS))
-        ax.setTextPen(pg.mkPen(TEXT))
-        ax.setTickFont(font(10.5))
-        ax.enableAutoSIPrefix(False)
-    style = {"color": TEXT, "font-size": "12pt"}
-    pi.setLabel("bottom", xlabel, **style)
-    pi.setLabel("left", ylabel, **style)
-    pi.showGrid(x=True, y=True, alpha=GRID_ALPHA)
-    pi.getAxis("left").setWidth(62)
+    style_axes(pi, title, xlabel, ylabel)
     pi.getAxis("bottom").setHeight(46)
     pi.layout.setContentsMargins(8, 6, 14, 8)
     if legend and pi.legend is None:

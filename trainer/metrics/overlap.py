@@ -39,21 +39,7 @@ def dice_iou_empty_ok(tp, fp, g) -> tuple[np.ndarray, np.ndarray]:
 def dice_iou_empty_ok_from_hist(hist_pos, hist_neg, k: int, gate=None) -> tuple[np.ndarray, np.ndarray]:
     """Empty-aware Dice and IoU of every sample at bin edge ``k`` (``hist`` arrays ``[N, B]`` or ``[B]``);
     ``gate`` (bool ``[N]``): samples with ``False`` (classified negative) predict nothing."""
-    hp = np.asarray(hist_pos)
-    hn = np.asarray(hist_neg)
-    if hp.shape != hn.shape or hp.shape[-1] != metrics_pixels.B:
-        raise ValueError(f"histograms must be [N, {metrics_pixels.B}] and equal in shape, got {hp.shape} and {hn.shape}")
-    k = int(k)
-    if not 0 <= k <= metrics_pixels.B:
-        raise ValueError(f"bin edge k={k} outside 0..{metrics_pixels.B}")
-    g = hp.sum(axis=-1, dtype=np.int64)
-    tp = hp[..., k:].sum(axis=-1, dtype=np.int64)
-    fp = hn[..., k:].sum(axis=-1, dtype=np.int64)
-    if gate is not None:
-        gate = np.asarray(gate, dtype=bool)
-        tp = np.where(gate, tp, 0)
-        fp = np.where(gate, fp, 0)
-    return dice_iou_empty_ok(tp, fp, g)
+    return dice_iou_empty_ok(*metrics_pixels.counts_at(hist_pos, hist_neg, k, gate))
 
 
 def pixel_ap(hist_pos_total, hist_neg_total) -> float | None:

@@ -164,6 +164,12 @@ def dice_iou_from_hist(hist_pos, hist_neg, k: int, gate=None) -> tuple[np.ndarra
 
     ``gate`` (optional bool ``[N]``): samples with ``gate == False`` (classified negative) get an empty prediction.
     """
+    return dice_iou_from_counts(*counts_at(hist_pos, hist_neg, k, gate))
+
+
+def counts_at(hist_pos, hist_neg, k: int, gate=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(TP, FP, G)`` of every sample at bin edge ``k`` from ``hist`` arrays ``[N, B]`` (or ``[B]``): a pixel is
+    predicted crack when ``bin(p) >= k``; ``gate`` (bool ``[N]``): samples with ``False`` predict nothing."""
     hp = np.asarray(hist_pos)
     hn = np.asarray(hist_neg)
     if hp.shape != hn.shape or hp.shape[-1] != B:
@@ -178,7 +184,7 @@ def dice_iou_from_hist(hist_pos, hist_neg, k: int, gate=None) -> tuple[np.ndarra
         gate = np.asarray(gate, dtype=bool)
         tp = np.where(gate, tp, 0)
         fp = np.where(gate, fp, 0)
-    return dice_iou_from_counts(tp, fp, g)
+    return tp, fp, g
 
 
 def dice_valid(labels, segmented) -> np.ndarray:
