@@ -16,6 +16,7 @@ from crackviewer.qt.settings import AppSettings
 from crackviewer.runs.compare import CompareRuns
 from crackviewer.runs.panel import RunsView
 from crackviewer.train.panel import TrainingPanel
+from trainer.errors import CrackError
 from trainer.runs.folder import RunFolder
 
 
@@ -91,6 +92,7 @@ class MainWindow(MenusMixin, QMainWindow):
         tp.inspectRequested.connect(self.inspect_run)
         rv.runOpened.connect(self._on_run_opened)
         rv.resumeRequested.connect(self._resume_run)
+        rv.retrainRequested.connect(self.retrain_run)
         rv.inspectRequested.connect(self.inspect_run)
         rv.compareRequested.connect(self.compare_runs)
 
@@ -257,6 +259,21 @@ class MainWindow(MenusMixin, QMainWindow):
             return
         self.training_panel.set_resume_target(path)
         self.show_tab("train")
+
+    def retrain_run(self, path: str) -> None:
+        """Retrain from this run: the Train tab with the form filled for a fine-tune of `path` on the open dataset."""
+        if self.training_panel.is_training():
+            QMessageBox.information(self, "Training is running",
+                                    "Another run is training. Wait for it (or stop it), then retrain from this one.")
+            return
+        try:
+            self.training_panel.prepare_retrain(path)
+        except (ValueError, CrackError) as exc:
+            QMessageBox.warning(self, "Cannot retrain from this run", str(exc))
+            return
+        self.show_tab("train")
+        self.statusBar().showMessage(f"Fine-tune of {Path(path).name}: check the parameters, then press Start "
+                                     "training", 15000)
 
     def _on_run_started(self, path: str) -> None:
         self.runs_view.refresh()

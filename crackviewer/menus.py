@@ -63,6 +63,8 @@ class MenusMixin:
         self._action(t, "&Start", lambda: (self.show_tab("train"), self.training_panel.start()), "train_start")
         self._action(t, "S&top", self.training_panel.stop, "train_stop")
         self._action(t, "&Resume", self.training_panel.resume)
+        self._action(t, "Retrain from the selected &run",
+                     lambda: self.runs_view.current and self.retrain_run(str(self.runs_view.current)))
         h = mb.addMenu("&Help")
         self._action(h, "&Shortcuts", self.show_shortcuts, "shortcuts")
         self._action(h, "&About crackviewer", self._about)

@@ -17,6 +17,7 @@ from crackviewer.runs.report_view import report_html
 from crackviewer.train.live_plots import LivePlots
 from crackviewer.train.timing import training_seconds
 from trainer.config import DEFAULTS, KEY_DOCS
+from trainer.runs import paths
 
 
 class RunDetailMixin:
@@ -42,10 +43,13 @@ class RunDetailMixin:
         self.inspect_button.clicked.connect(lambda: self.current and self.inspectRequested.emit(str(self.current)))
         self.resume_button = QPushButton("Resume training")
         self.resume_button.clicked.connect(lambda: self.current and self.resumeRequested.emit(str(self.current)))
+        self.retrain_button = QPushButton("Retrain from this run")
+        self.retrain_button.setObjectName("retrainButton")
+        self.retrain_button.clicked.connect(lambda: self.current and self.retrainRequested.emit(str(self.current)))
         self.folder_button = QPushButton("Open folder")
         self.folder_button.clicked.connect(
             lambda: self.current and QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.current))))
-        for b in (self.inspect_button, self.resume_button, self.folder_button):
+        for b in (self.inspect_button, self.retrain_button, self.resume_button, self.folder_button):
             b.setEnabled(False)
             top.addWidget(b)
         dv.addLayout(top)
@@ -123,6 +127,13 @@ class RunDetailMixin:
             "Nothing to resume: no checkpoint was saved (the run ended before its first epoch did)"
             if status in ("stopped", "failed") else f"Nothing to resume: the run is {status}")
         self.inspect_button.setEnabled(status == "finished" and rf is not None and bool(rf.evaluations()))
+        can_retrain = status != "running" and rf is not None and any(
+            rf.checkpoint(kind) for kind in paths.CHECKPOINT_KINDS)
+        self.retrain_button.setEnabled(can_retrain)
+        self.retrain_button.setToolTip(
+            "Fine-tune a new run from this run's weights on the open dataset (your corrected masks): the Train tab "
+            "opens with this run's parameters and a short schedule" if can_retrain else
+            "Nothing to retrain from: the run is still training or saved no checkpoint")
         self.folder_button.setEnabled(True)
         err = rf.error if rf is not None else None
         if err and not has_checkpoint:      # the folder's truth, whatever the message suggests

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 
 from crackviewer.qt.text import fmt_number
 from crackviewer.runs.detail import RunDetailMixin
+from crackviewer.runs.retrain import started_from
 from crackviewer.train.curves import read_run_events
 from crackviewer.train.worker_io import tail_lines
 from crackviewer.train.timing import first_started
@@ -40,6 +41,10 @@ def run_headline(rf: RunFolder) -> dict:
         h["started"] = first_started(rf.meta_events()) or h.get("started")
     except Exception:  # noqa: BLE001 - a runs list must show every folder
         h["val_thr_f"] = None
+    try:
+        h["from"] = started_from(rf)        # "from <old run>" for a fine-tune
+    except Exception:  # noqa: BLE001
+        h["from"] = None
     return h
 
 
@@ -68,6 +73,7 @@ class RunsView(RunDetailMixin, QWidget):
     runOpened = Signal(str)
     resumeRequested = Signal(str)
     inspectRequested = Signal(str)
+    retrainRequested = Signal(str)          # fine-tune a new run from this one (Train tab, form filled)
 
     compareRequested = Signal(list)         # several selected runs: overlay their curves
 
@@ -192,9 +198,10 @@ class RunsView(RunDetailMixin, QWidget):
 
     def _fill_row(self, row: int, h: dict) -> None:
         path = Path(h["path"])
-        name = _SortItem(h["name"], h["name"].lower())
+        origin = h.get("from")
+        name = _SortItem(f"{h['name']}   ← from {origin}" if origin else h["name"], h["name"].lower())
         name.setData(Qt.ItemDataRole.UserRole, str(path))
-        name.setToolTip(str(path))
+        name.setToolTip(f"{path}\nfine-tuned from {origin}" if origin else str(path))
         status = h["status"]
         st = _SortItem(f"●  {status}", status)
         st.setForeground(QColor(STATUS_COLOURS.get(status, "#555")))

@@ -294,6 +294,7 @@ class TrainingPanel(ParametersMixin, ProgressMixin, QWidget):
         has_run = self.run_dir is not None
         self.show_run_button.setEnabled(has_run)
         self.inspect_button.setEnabled(has_run and self.state == "finished")
+        self.retrain_button.setEnabled(has_run and not running and self.state == "finished")
 
     def _resume_reason(self) -> str:
         """Why Resume is greyed out, read from the run folder."""

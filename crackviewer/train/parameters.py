@@ -4,14 +4,17 @@ Start / Stop / Resume; presets, the form's config and the device probe's answer.
 `ParametersMixin` is the part of `TrainingPanel` that owns this."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
+from crackviewer.runs.retrain import finetune_name, retrain_config
 from crackviewer.train.form import ConfigForm
 from trainer.config import DEFAULTS
+from trainer.errors import CrackError
 
 
 PRESET_TITLES = {"published": "Published run", "quick": "Quick CPU"}
@@ -41,6 +44,7 @@ class ParametersMixin:
         self.name_edit.setPlaceholderText("automatic: preset-date-time")
         self.name_edit.setToolTip("Name of the run folder, created under WORKSPACE/runs/")
         rf.addRow("Run name", self.name_edit)
+        rf.addRow("Weights", self._build_starts_from())
         self.preset_combo = QComboBox()
         for name in self.presets:
             self.preset_combo.addItem(PRESET_TITLES.get(name, name), name)
@@ -77,6 +81,7 @@ class ParametersMixin:
         lv.addWidget(run_box)
 
         self.form = ConfigForm()
+        self.form.widgets["init_from"].setReadOnly(True)     # set by Retrain from this run, cleared below
         self.form.changed.connect(self._on_form_changed)
         scroll = QScrollArea()
         scroll.setObjectName("formScroll")
@@ -116,6 +121,49 @@ class ParametersMixin:
         self.resume_reason.setWordWrap(True)
         lv.addWidget(self.resume_reason)
         return left
+
+    def _build_starts_from(self) -> QWidget:
+        """"Starts from: <run>" (the form's init_from, read-only) and a button that clears it."""
+        box = QWidget()
+        h = QHBoxLayout(box)
+        h.setContentsMargins(0, 0, 0, 0)
+        self.starts_from_label = QLabel("")
+        self.starts_from_label.setObjectName("startsFrom")
+        self.starts_from_label.setWordWrap(True)
+        self.starts_from_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        h.addWidget(self.starts_from_label, 1)
+        self.clear_init_button = QPushButton("Clear")
+        self.clear_init_button.setToolTip("Start from random weights instead (a new model, not a fine-tune)")
+        self.clear_init_button.clicked.connect(lambda: self.form.set_values({"init_from": ""}))
+        h.addWidget(self.clear_init_button)
+        return box
+
+    def _update_starts_from(self) -> None:
+        value = self.form.value("init_from") if hasattr(self, "form") else ""
+        if value:
+            self.starts_from_label.setText(f"Starts from: <b>{Path(value).name}</b>")
+            self.starts_from_label.setToolTip(f"Fine-tune: the weights of {value} (its best, else final, else last "
+                                              "checkpoint) start this run")
+        else:
+            self.starts_from_label.setText("<i>random initialisation (a new model)</i>")
+            self.starts_from_label.setToolTip("Retrain from this run (Runs tab) starts a run from a run's weights")
+        self.clear_init_button.setVisible(bool(value))
+
+    def prepare_retrain(self, run_dir: str | Path) -> None:
+        """Fill the form for a fine-tune of `run_dir` (its config, init_from = the run, a short schedule) and name
+        the new run `<old>-ftN`; the user presses Start. ValueError/ConfigError when the run cannot be retrained."""
+        cfg = retrain_config(run_dir)
+        self.set_config(cfg)
+        runs = self.workspace_runs()
+        taken = {p.name for p in runs.iterdir()} if runs.is_dir() else set()
+        self.name_edit.setText(finetune_name(Path(run_dir).name, taken))
+
+    def retrain_from(self, run_dir: str | Path) -> None:
+        """The Train tab's own "Retrain from this run" (a run that just finished here)."""
+        try:
+            self.prepare_retrain(run_dir)
+        except (ValueError, CrackError) as exc:
+            self._show_error("Cannot retrain from this run", str(exc), [], resumable=False)
 
     def apply_preset(self, name: str) -> None:
         values = self.presets[name]
@@ -162,6 +210,7 @@ class ParametersMixin:
         self._select_combo(self.preset_combo, "custom")
 
     def _on_form_changed(self, *_):
+        self._update_starts_from()
         self._sync_preset_combo()
         if self.settings is not None:
             self.settings.set_json("train_form", self.config())

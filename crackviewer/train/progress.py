@@ -41,8 +41,13 @@ class ProgressMixin:
         self.show_run_button.clicked.connect(lambda: self.run_dir and self.openRunRequested.emit(str(self.run_dir)))
         self.inspect_button = QPushButton("Inspect")
         self.inspect_button.clicked.connect(lambda: self.run_dir and self.inspectRequested.emit(str(self.run_dir)))
+        self.retrain_button = QPushButton("Retrain from this run")
+        self.retrain_button.setToolTip("Fill the form for a fine-tune of this run (its parameters, its weights, a "
+                                       "short schedule) on the open dataset; then press Start training")
+        self.retrain_button.clicked.connect(lambda: self.run_dir and self.retrain_from(self.run_dir))
         top.addWidget(self.show_run_button)
         top.addWidget(self.inspect_button)
+        top.addWidget(self.retrain_button)
         g.addLayout(top, 0, 0, 1, 6)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
