@@ -12,7 +12,7 @@ A double-click opens the plot under the mouse in a larger window. Moving a slide
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from crackviewer.inspect.live_text import LiveText
@@ -25,6 +25,7 @@ class CurvesPanel(QWidget):
 
     imageThresholdPicked = Signal(float)
     segThresholdPicked = Signal(float)
+    SETTLE_MS = 120      # the operating points follow a slider drag this long after its last step
 
     def __init__(self, model: ThresholdModel, parent: QWidget | None = None):
         super().__init__(parent)
@@ -82,6 +83,12 @@ class CurvesPanel(QWidget):
         self._dice_key = None
         self.enlarged = None
         model.events.evaluation.connect(self._on_evaluation)
+        # a slider drag moves the thresholds many times a second: the operating points (and the plots' repaint,
+        # the costliest part of a step) follow once the drag pauses, coalesced by this timer
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(self.SETTLE_MS)
+        self._settle.timeout.connect(self.flush)
         model.events.thresholds.connect(self._on_thresholds)
         if model.evaluation is not None:
             self._on_evaluation()
@@ -115,9 +122,19 @@ class CurvesPanel(QWidget):
         _style_title(self.p_pix, "PR (pixels)" if tc is None else
                      f"PR pixels: strict, ±{tol if tol is not None else 2:g} px")
         self._dice_key = None
-        self._on_thresholds()
+        self.flush()
 
     def _on_thresholds(self, **_):
+        self._settle.start()        # restarts: one update SETTLE_MS after the last step
+
+    @property
+    def pending(self) -> bool:
+        """Whether the operating points still wait for the thresholds to settle."""
+        return self._settle.isActive()
+
+    def flush(self) -> None:
+        """Move the operating points and the readout to the current thresholds now."""
+        self._settle.stop()
         m = self.model
         if m.evaluation is None:
             return

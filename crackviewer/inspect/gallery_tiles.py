@@ -160,11 +160,12 @@ class _TileImages:
             self.composite_img = QImage(self.composite.data, w, h, 4 * w, QImage.Format_RGB32)
         self.key = None
 
-    def recolour(self, classes: np.ndarray) -> None:
-        """Per-pixel class (0..3, uint8 [H, W]) -> the composite image."""
-        flat = classes.reshape(-1)
-        np.take(self.variants.reshape(-1), flat.astype(np.intp) * flat.size + np.arange(flat.size),
-                out=self.composite.reshape(-1))
+    def recolour(self, offsets: np.ndarray, pixels: np.ndarray) -> None:
+        """The composite image at a threshold: ``offsets`` maps each pixel code to the start of its class's variant
+        (class * H * W, intp [512]), ``pixels`` is arange(H * W); one lookup and one gather, no temporaries."""
+        idx = np.take(offsets, self.codes).reshape(-1)
+        idx += pixels
+        np.take(self.variants.reshape(-1), idx, out=self.composite.reshape(-1))
 
 
 class TileDelegate(QStyledItemDelegate):
@@ -186,6 +187,8 @@ class TileDelegate(QStyledItemDelegate):
         self._bin_lut = np.minimum((v * metrics_pixels.B).astype(np.int64), metrics_pixels.B - 1)
         self._lut_key = None
         self._lut = np.zeros(512, np.uint8)
+        self._offsets_key = None
+        self._offsets_cache = (np.zeros(512, np.intp), np.zeros(0, np.intp))
         self._font = QFont()
         self._font.setPointSizeF(8.5)
         self._bold = QFont(self._font)
@@ -194,7 +197,7 @@ class TileDelegate(QStyledItemDelegate):
         self._badge_font.setPointSizeF(7.5)
         self._badge_font.setBold(True)
         self._fm = QFontMetrics(self._font)
-        self._names: dict[int, str] = {}
+        self._names: dict[tuple, QPixmap] = {}       # name pictures per (sample, width, selected, dpr)
         # opaque pictures (corners painted in the list's background) are copied, not blended: cheaper per tile
         self._frames = {state: self._frame(state) for state in ("normal", "hover", "selected")}
         self._badges = {(o, sel): self._badge(o, sel) for o in OUTCOMES for sel in (False, True)}
@@ -269,6 +272,15 @@ class TileDelegate(QStyledItemDelegate):
             self._lut, self._lut_key = lut, key
         return self._lut
 
+    def _offsets(self, blank: bool, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """The class table scaled to variant offsets for tiles of ``size`` pixels, and arange(size) (both cached)."""
+        lut = self._table(blank)
+        key = (self._lut_key, size)
+        if key != self._offsets_key:
+            self._offsets_cache = (lut.astype(np.intp) * size, np.arange(size, dtype=np.intp))
+            self._offsets_key = key
+        return self._offsets_cache
+
     def _tile(self, i: int, thumb: Thumbnail) -> _TileImages:
         t = self._tiles.get(i)
         if t is None or t.thumb is not thumb:
@@ -282,9 +294,28 @@ class TileDelegate(QStyledItemDelegate):
             blank = self.model.mask_blanked(i)
             key = (self.model.seg_bin, blank)
             if t.key != key:
-                t.recolour(np.take(self._table(blank), t.codes))
+                t.recolour(*self._offsets(blank, t.codes.size))
                 t.key = key
         return t
+
+    def _name_pixmap(self, i: int, width: int, selected: bool, dpr: float) -> QPixmap:
+        """The sample's (elided) name on the tile's background, drawn once: names do not change with the threshold."""
+        key = (i, width, selected, dpr)
+        pix = self._names.get(key)
+        if pix is None:
+            if len(self._names) > 4000:
+                self._names.clear()
+            pix = QPixmap(int(width * dpr), int(16 * dpr))
+            pix.setDevicePixelRatio(dpr)
+            pix.fill(TILE_BG_SELECTED if selected else TILE_BG)
+            p = QPainter(pix)
+            p.setFont(self._font)
+            p.setPen(QColor(107, 114, 123))
+            name = self._fm.elidedText(self.model.names[i], Qt.ElideMiddle, width)
+            p.drawText(QRect(0, 0, width, 16), Qt.AlignLeft | Qt.AlignVCenter, name)
+            p.end()
+            self._names[key] = pix
+        return pix
 
     def paint(self, painter: QPainter, option, index: QModelIndex) -> None:
         i = index.data(GalleryModel.SampleRole)
@@ -323,12 +354,8 @@ class TileDelegate(QStyledItemDelegate):
         painter.setFont(self._bold)
         painter.setPen(QColor(29, 33, 39))
         painter.drawText(QRect(r.left() + 5, y, r.width() - 36, 19), Qt.AlignLeft | Qt.AlignVCenter, tile_text(m, i))
-        name = self._names.get(i)
-        if name is None:
-            name = self._names[i] = self._fm.elidedText(m.names[i], Qt.ElideMiddle, r.width() - 10)
-        painter.setFont(self._font)
-        painter.setPen(QColor(107, 114, 123))
-        painter.drawText(QRect(r.left() + 5, y + 18, r.width() - 10, 16), Qt.AlignLeft | Qt.AlignVCenter, name)
+        painter.drawPixmap(r.left() + 5, y + 18, self._name_pixmap(i, r.width() - 10, state == "selected",
+                                                                   painter.device().devicePixelRatioF()))
         if m.mask_blanked(i):
             painter.drawPixmap(tr.right() - 40, tr.top() + 3, self._gated_tag)
 

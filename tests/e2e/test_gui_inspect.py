@@ -92,6 +92,7 @@ def test_segmentation_slider_updates_everything(qtbot, panel):
     assert m.stats["dice_mean"] != before[0]
     assert f"{m.stats['dice_mean']:.3f}" in _mean_dice_text(panel) and _mean_dice_text(panel) != before[4]
     assert panel.viewer.view.pred_mask.sum() != before[1]                      # overlay redrawn
+    qtbot.waitUntil(lambda: not panel.curves.pending)                          # the curves settle after the drag
     assert panel.curves.m_pix.getData()[0][0] != before[3]                     # operating point moved
     assert panel.curves.m_dice.getData()[0][0] == pytest.approx(m.seg_threshold)
     assert f"{m.stats['dice_mean']:.3f}" in panel.curves.readout.text()
@@ -104,7 +105,7 @@ def test_segmentation_slider_updates_everything(qtbot, panel):
     assert m.seg_bin == MP.threshold_to_bin(0.3333) and panel.thresholds.seg_slider.value() == m.seg_bin
 
 
-def test_classification_slider_updates_counts_and_filters(panel):
+def test_classification_slider_updates_counts_and_filters(qtbot, panel):
     m = panel.model
     panel.gallery.outcome_buttons["TP"].setChecked(False)
     panel.gallery.outcome_buttons["TN"].setChecked(False)
@@ -117,6 +118,7 @@ def test_classification_slider_updates_counts_and_filters(panel):
         for key in ("TP", "FP", "FN", "TN"):
             assert f"{key} {ref[key.lower()]}" in panel.stats.text()
         assert panel.gallery.list_model.rowCount() == ref["fp"] + ref["fn"]
+        qtbot.waitUntil(lambda: not panel.curves.pending)
         assert panel.curves.m_roc.getData()[1][0] == pytest.approx(ref["tp"] / (ref["tp"] + ref["fn"]))
     panel.thresholds.img_spin.setValue(0.4321)
     assert m.image_threshold == pytest.approx(0.4321)

@@ -139,7 +139,7 @@ def test_crack_free_images_classified_crack_free_are_not_dice_zero(panel):
         assert tile_text(m, i) == "no crack ✓"
 
 
-def test_statistics_show_crack_metrics_and_follow_the_slider(panel):
+def test_statistics_show_crack_metrics_and_follow_the_slider(qtbot, panel):
     m = panel.model
     text = panel.stats.text()
     assert "F1 ODS" in text and "OIS" in text and "AP" in text and "clDice" in text
@@ -148,6 +148,7 @@ def test_statistics_show_crack_metrics_and_follow_the_slider(panel):
     panel.thresholds.seg_slider.setValue(m.seg_bin + 900)
     assert m.stats["f1_tol"] != before and f"F1 tol {m.stats['f1_tol']:.3f}" in panel.stats.text()
     assert panel.curves.c_tol.getData()[0].size > 10
+    qtbot.waitUntil(lambda: not panel.curves.pending)
     assert panel.curves.m_tol.getData()[0][0] == pytest.approx(m.tolerance_operating_point()["recall"])
     i = panel.gallery.sort_combo.findData("f1_tol")
     panel.gallery.sort_combo.setCurrentIndex(i)
