@@ -202,8 +202,3 @@ def input_size_warning(height: int, width: int) -> str | None:
     return (f"at {height}x{width} the decision extractor's last block sees a single pixel, so its 32 features are "
             "constant and the classifier only uses the segmentation max/mean; use at least 128 in one dimension "
             "(e.g. 128x64) for a working decision branch")
-
-
-def keys_in_group(group: str) -> list[Key]:
-    """The keys of one form group, in table order."""
-    return [k for k in _KEYS if k.group == group]

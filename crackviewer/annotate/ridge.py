@@ -132,11 +132,6 @@ class RidgeCost:
         self.ensure(r0, r1, c0, c1)
         return self._response[r0:r1, c0:c1]
 
-    def best_sigma(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
-        """The sigma (pixels) that gave each pixel's ridge response."""
-        self.ensure(r0, r1, c0, c1)
-        return np.asarray(self.sigmas, np.float32)[self._best[r0:r1, c0:c1]]
-
     def cost(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
         """The float64 cost map of rows r0:r1, columns c0:c1 (every value >= eps > 0)."""
         resp = self.response(r0, r1, c0, c1)

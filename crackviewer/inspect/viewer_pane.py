@@ -125,13 +125,3 @@ class ViewerPane(QWidget):
                                                       "(evaluate with crack-train eval --tta)"))
         if not on and b.isChecked():
             b.setChecked(False)
-
-    def sync_buttons(self) -> None:
-        for name, b in self.overlay_buttons.items():
-            b.blockSignals(True)
-            b.setChecked(self.view.overlay_visible(name))
-            b.blockSignals(False)
-        self.sbs.blockSignals(True)
-        self.sbs.setChecked(self.view.side_by_side())
-        self.sbs.blockSignals(False)
-        self._sync_bars()

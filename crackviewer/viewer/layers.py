@@ -14,16 +14,6 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGrap
 from figures import colors
 
 
-def rgba_to_bgra_premultiplied(rgba: np.ndarray) -> np.ndarray:
-    """HxWx4 straight-alpha RGBA (uint8) -> HxWx4 premultiplied BGRA, the memory order of QImage.Format_ARGB32_Premultiplied."""
-    rgba = np.asarray(rgba, dtype=np.uint8)
-    out = np.empty_like(rgba)
-    a = rgba[..., 3:4].astype(np.uint16)
-    out[..., 0:3] = ((rgba[..., 2::-1].astype(np.uint16) * a + 127) // 255).astype(np.uint8)
-    out[..., 3] = rgba[..., 3]
-    return out
-
-
 def rgb_to_bgra(rgb: np.ndarray) -> np.ndarray:
     """HxWx3 RGB or HxW grey uint8 -> opaque HxWx4 BGRA."""
     a = np.asarray(rgb)

@@ -133,6 +133,3 @@ class MaskGuard:
             return res
         self._stamps[str(Path(path))] = res
         return None
-
-    def forget(self, path: str | os.PathLike) -> None:
-        self._stamps.pop(str(Path(path)), None)

@@ -355,14 +355,3 @@ def _subdirs(d: Path) -> list[Path]:
         return sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))
     except OSError:
         return []
-
-
-def wait_for_status(run: RunFolder, statuses: Iterable[str], timeout: float = 10.0, poll: float = 0.05) -> str:
-    """Poll until run.status is one of `statuses` (tests and scripts); returns the last status seen."""
-    want = set(statuses)
-    end = time.monotonic() + timeout
-    st = run.status
-    while st not in want and time.monotonic() < end:
-        time.sleep(poll)
-        st = run.status
-    return st

@@ -118,10 +118,6 @@ class SegDecNet(nn.Module):
             if name.startswith("decision.") or name.startswith("fc."):
                 yield p
 
-    def seg_output_size(self, height: int, width: int) -> tuple[int, int]:
-        if self.architecture == "original":
-            return height // 8, width // 8
-        return height, width
 
     # -- forward ------------------------------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
