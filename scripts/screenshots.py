@@ -295,16 +295,19 @@ def main() -> int:
         ("demo opened", demo_opened),
         ("start a quick training", start_training),
     ]
-    live = [
-        (f"training (epoch {shot_epoch} of {epochs})", training_shot),
-        ("training finished", training_finished),
-        ("runs list", runs_shot),
+    runs_and_report = [      # after the Runs tab shows the run: its picture, then the report's
         ("settle", wait_ms(800)),
         ("runs.png", lambda: grab("runs.png")),
         ("report", report_shot),
         ("scroll", report_scroll),
         ("settle", wait_ms(800)),
         ("report.png", lambda: grab("report.png")),
+    ]
+    live = [
+        (f"training (epoch {shot_epoch} of {epochs})", training_shot),
+        ("training finished", training_finished),
+        ("runs list", runs_shot),
+        *runs_and_report,
         ("start a run to kill", start_crash_run),
         ("SIGKILL the worker", kill_after_first_checkpoint),
         ("crashed.png", crashed_shot),
@@ -315,12 +318,7 @@ def main() -> int:
         ("crashed.png", crashed_shot),
         ("copy the finished run", copy_run),
         ("runs list", show_copied_run),
-        ("settle", wait_ms(800)),
-        ("runs.png", lambda: grab("runs.png")),
-        ("report", report_shot),
-        ("scroll", report_scroll),
-        ("settle", wait_ms(800)),
-        ("report.png", lambda: grab("report.png")),
+        *runs_and_report,
     ]
     tail = [
         ("1280x800", small_window),
