@@ -139,7 +139,15 @@ class Gallery(QWidget):
     def _on_evaluation(self, **_):
         self.delegate.clear_cache()
 
-    def _sync_controls(self, **_):
+    def _sync_controls(self, cause: str | None = None, **_):
+        if cause != "thresholds":           # a threshold step changes no control, only the count below
+            self._sync_widgets()
+        m = self.model
+        text = f"{m.visible_count} of {m.n} samples shown" if m.n else "no evaluation loaded"
+        if text != self.count_label.text():
+            self.count_label.setText(text)
+
+    def _sync_widgets(self) -> None:
         m = self.model
         self._syncing = True
         try:
@@ -156,9 +164,6 @@ class Gallery(QWidget):
                 self.search.setText(m.text_filter)
         finally:
             self._syncing = False
-        text = f"{m.visible_count} of {m.n} samples shown" if m.n else "no evaluation loaded"
-        if text != self.count_label.text():
-            self.count_label.setText(text)
 
     def _after_reset(self):
         cur = self.model.current

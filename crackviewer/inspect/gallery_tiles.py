@@ -7,7 +7,7 @@ from collections import OrderedDict
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QWidget
 
@@ -31,6 +31,7 @@ TILE_BG = QColor(255, 255, 255)
 TILE_BG_SELECTED = QColor(226, 239, 249)
 TILE_W = 126
 TILE_H = THUMB + 44
+RESORT_DELAY_MS = 150
 
 class GalleryModel(QAbstractListModel):
     """Rows = ``model.order`` (filtered, sorted sample indices)."""
@@ -41,6 +42,12 @@ class GalleryModel(QAbstractListModel):
         super().__init__(parent)
         self.model = model
         self._order = model.order.copy()
+        # a re-sort caused by a threshold step waits until the threshold has rested this long: tiles recolour live,
+        # but they do not jump around under the user's eyes while the slider moves (and a step stays cheap)
+        self._resort = QTimer(self)
+        self._resort.setSingleShot(True)
+        self._resort.setInterval(RESORT_DELAY_MS)
+        self._resort.timeout.connect(self._apply_order)
         model.events.view.connect(self._on_view)
         model.events.thresholds.connect(self._on_thresholds)
         model.events.evaluation.connect(self._on_reset)
@@ -83,6 +90,7 @@ class GalleryModel(QAbstractListModel):
         return None
 
     def _on_reset(self, **_):
+        self._resort.stop()
         self.beginResetModel()
         self._order = self.model.order.copy()
         self.endResetModel()
@@ -93,10 +101,27 @@ class GalleryModel(QAbstractListModel):
     contentChanged = Signal()
     reordered = Signal()     # same rows, new order (the view must move its current index to the same sample)
 
-    def _on_view(self, **_):
-        """New order or filter. Same number of rows (a re-sort as the threshold moves): the rows just show other
-        samples (``dataChanged``; no relayout of thousands of tiles) and ``reordered`` tells the view to move its
-        selection. Otherwise a layout change that keeps the selection on the same sample."""
+    @property
+    def resort_pending(self) -> bool:
+        """A threshold step changed the order and the gallery will re-sort once the threshold rests."""
+        return self._resort.isActive()
+
+    def _on_view(self, cause: str | None = None, **_):
+        """New order or filter. A pure re-sort caused by a threshold step is deferred (see ``RESORT_DELAY_MS``);
+        anything else (sort key, filters, or a threshold step that changes which samples pass a filter) applies at
+        once."""
+        new = self.model.order
+        if cause == "thresholds" and new.size == self._order.size and new.size:
+            if not np.array_equal(new, self._order):
+                self._resort.start()
+            return
+        self._apply_order()
+
+    def _apply_order(self) -> None:
+        """Same number of rows (a re-sort): the rows just show other samples (no relayout of thousands of tiles) and
+        ``reordered`` tells the view to move its selection. Otherwise a layout change that keeps the selection on the
+        same sample."""
+        self._resort.stop()
         new = self.model.order
         if np.array_equal(new, self._order):
             return
@@ -121,19 +146,20 @@ class GalleryModel(QAbstractListModel):
         self.layoutChanged.emit()
 
     def _on_thresholds(self, **_):
-        if self._order.size and np.array_equal(self._order, self.model.order):
-            self.contentChanged.emit()
+        if self._order.size:
+            self.contentChanged.emit()      # every visible tile's colours and number change
 
 
 # ---------------------------------------------------------------------------------------------------------------
 
 
 class _TileImages:
-    """Per-tile cache: the thumbnail as a QImage, its pixel codes, the thumbnail pre-blended with each error colour
-    (made once), and the composite of the last threshold: a threshold step picks, per pixel, one of the four
-    pre-blended images (one table lookup) and the tile is drawn as one opaque copy, not an image blended over another."""
+    """Per-tile cache: the thumbnail as a QImage, its probabilities, the thumbnail pre-blended with the error colours
+    (made once: where the pixel is predicted crack, TP over GT and FP elsewhere; where it is not, FN over GT and the
+    plain thumbnail elsewhere), and the composite of the last threshold. A threshold step is one comparison and one
+    masked copy per tile, and the tile is drawn as one opaque copy, not an image blended over another."""
 
-    __slots__ = ("thumb", "base", "codes", "variants", "composite", "composite_img", "key")
+    __slots__ = ("thumb", "base", "prob8", "if_pred", "if_not", "composite", "composite_img", "key")
 
     def __init__(self, thumb: Thumbnail, tints: tuple):
         self.thumb = thumb
@@ -141,31 +167,25 @@ class _TileImages:
         h, w = img.shape[:2]
         bgra = cv2.cvtColor(img, cv2.COLOR_RGB2BGRA)
         self.base = QImage(bgra.data, w, h, 4 * w, QImage.Format_RGB32).copy()      # opaque: drawn as a copy
-        self.codes = None
+        self.prob8 = None
         if thumb.prob8 is not None:
-            c = thumb.prob8.astype(np.uint16)
-            if thumb.gt is not None:
-                c |= thumb.gt.astype(np.uint16) << 8
-            self.codes = c
-            # classes 0 none, 1 FP, 2 TP, 3 FN: the thumbnail with each colour over it (packed BGRA words: the
-            # thumbnail faded to 1/8 plus the colour premultiplied at 85 %; no byte overflows)
-            base32 = bgra.view(np.uint32).reshape(-1)
+            self.prob8 = np.ascontiguousarray(thumb.prob8, np.uint8)
+            gt = (np.zeros((h, w), bool) if thumb.gt is None else np.asarray(thumb.gt, bool))
+            # the thumbnail faded to 1/8 plus a colour premultiplied at 85 % (packed BGRA words; no byte overflows)
+            base32 = bgra.view(np.uint32).reshape(h, w)
             faded = (base32 >> np.uint32(3)) & np.uint32(0x001F1F1F)
-            v = np.empty((4, h * w), np.uint32)
-            v[0] = base32
-            for k, t32 in enumerate(tints, start=1):
-                np.add(faded, np.uint32(t32 | 0xFF000000), out=v[k])
-            self.variants = v
+            fp, tp, fn = (faded + np.uint32(t32 | 0xFF000000) for t32 in tints)
+            self.if_pred = np.where(gt, tp, fp)
+            self.if_not = np.where(gt, fn, base32)
             self.composite = np.empty((h, w), np.uint32)
             self.composite_img = QImage(self.composite.data, w, h, 4 * w, QImage.Format_RGB32)
         self.key = None
 
-    def recolour(self, offsets: np.ndarray, pixels: np.ndarray) -> None:
-        """The composite image at a threshold: ``offsets`` maps each pixel code to the start of its class's variant
-        (class * H * W, intp [512]), ``pixels`` is arange(H * W); one lookup and one gather, no temporaries."""
-        idx = np.take(offsets, self.codes).reshape(-1)
-        idx += pixels
-        np.take(self.variants.reshape(-1), idx, out=self.composite.reshape(-1))
+    def recolour(self, v_min: int) -> None:
+        """The composite image when pixels with ``prob8 >= v_min`` are predicted crack (``v_min`` 256: none)."""
+        np.copyto(self.composite, self.if_not)
+        if v_min < 256:
+            np.copyto(self.composite, self.if_pred, where=self.prob8 >= np.uint8(v_min))
 
 
 class TileDelegate(QStyledItemDelegate):
@@ -183,12 +203,6 @@ class TileDelegate(QStyledItemDelegate):
         self.overlay = "errors"          # "errors" | "none"
         self.paint_count = 0             # tiles painted so far (benchmarks)
         self._tiles: OrderedDict[int, _TileImages] = OrderedDict()
-        v = np.arange(256, dtype=np.float64) / 255.0
-        self._bin_lut = np.minimum((v * metrics_pixels.B).astype(np.int64), metrics_pixels.B - 1)
-        self._lut_key = None
-        self._lut = np.zeros(512, np.uint8)
-        self._offsets_key = None
-        self._offsets_cache = (np.zeros(512, np.intp), np.zeros(0, np.intp))
         self._font = QFont()
         self._font.setPointSizeF(8.5)
         self._bold = QFont(self._font)
@@ -206,8 +220,6 @@ class TileDelegate(QStyledItemDelegate):
 
         def u32(c):
             return (a << 24) | ((c[0] * a // 255) << 16) | ((c[1] * a // 255) << 8) | (c[2] * a // 255)
-
-        self._tp, self._fp, self._fn = u32(colors.TP), u32(colors.FP), u32(colors.FN)
 
         self._tints = tuple(u32(c) & 0x00FFFFFF for c in (colors.FP, colors.TP, colors.FN))   # premultiplied BGR
 
@@ -260,26 +272,11 @@ class TileDelegate(QStyledItemDelegate):
         return QSize(TILE_W, TILE_H)
 
     # -- per threshold
-    def _table(self, blank: bool) -> np.ndarray:
-        """Per code (prob8 | gt << 8) the error class at the current threshold: 0 none, 1 FP, 2 TP, 3 FN."""
-        key = (self.model.seg_bin, blank)
-        if key != self._lut_key:
-            pred = np.zeros(256, bool) if blank else (self._bin_lut >= self.model.seg_bin)
-            lut = np.zeros(512, np.uint8)
-            lut[:256][pred] = 1
-            lut[256:][pred] = 2
-            lut[256:][~pred] = 3
-            self._lut, self._lut_key = lut, key
-        return self._lut
-
-    def _offsets(self, blank: bool, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """The class table scaled to variant offsets for tiles of ``size`` pixels, and arange(size) (both cached)."""
-        lut = self._table(blank)
-        key = (self._lut_key, size)
-        if key != self._offsets_key:
-            self._offsets_cache = (lut.astype(np.intp) * size, np.arange(size, dtype=np.intp))
-            self._offsets_key = key
-        return self._offsets_cache
+    def _v_min(self, blank: bool) -> int:
+        """The smallest 8-bit probability predicted crack at the current threshold (256: none; a blanked mask)."""
+        if blank:
+            return 256
+        return metrics_pixels.prob8_min_at_bin(self.model.seg_bin)
 
     def _tile(self, i: int, thumb: Thumbnail) -> _TileImages:
         t = self._tiles.get(i)
@@ -290,12 +287,11 @@ class TileDelegate(QStyledItemDelegate):
                 self._tiles.popitem(last=False)
         else:
             self._tiles.move_to_end(i)
-        if self.overlay == "errors" and t.codes is not None:
-            blank = self.model.mask_blanked(i)
-            key = (self.model.seg_bin, blank)
-            if t.key != key:
-                t.recolour(*self._offsets(blank, t.codes.size))
-                t.key = key
+        if self.overlay == "errors" and t.prob8 is not None:
+            v_min = self._v_min(self.model.mask_blanked(i))
+            if t.key != v_min:
+                t.recolour(v_min)
+                t.key = v_min
         return t
 
     def _name_pixmap(self, i: int, width: int, selected: bool, dpr: float) -> QPixmap:
@@ -344,7 +340,7 @@ class TileDelegate(QStyledItemDelegate):
             smooth = (dw, dh) != (pw, ph)
             if smooth:
                 painter.setRenderHint(QPainter.SmoothPixmapTransform, True)
-            painter.drawImage(target, t.composite_img if self.overlay == "errors" and t.codes is not None else t.base)
+            painter.drawImage(target, t.composite_img if self.overlay == "errors" and t.prob8 is not None else t.base)
             if smooth:
                 painter.setRenderHint(QPainter.SmoothPixmapTransform, False)
         # Dice + badge

@@ -167,7 +167,7 @@ class ThresholdModel(GalleryOrder, CurveData):
         self.events.thresholds.emit(model=self)
         if self._view_depends_on_thresholds():
             self._recompute_view()
-            self.events.view.emit(model=self)
+            self.events.view.emit(model=self, cause="thresholds")
 
     # ------------------------------------------------------------------ per-sample numbers
     def _recompute(self) -> None:

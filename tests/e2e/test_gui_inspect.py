@@ -96,13 +96,60 @@ def test_segmentation_slider_updates_everything(qtbot, panel):
     assert panel.curves.m_pix.getData()[0][0] != before[3]                     # operating point moved
     assert panel.curves.m_dice.getData()[0][0] == pytest.approx(m.seg_threshold)
     assert f"{m.stats['dice_mean']:.3f}" in panel.curves.readout.text()
-    np.testing.assert_array_equal(panel.gallery.list_model._order, m.order)    # gallery re-sorted by new Dice
+    # the gallery re-sorts by the new Dice once the threshold rests (tiles do not jump while the slider moves)
+    qtbot.waitUntil(lambda: not panel.gallery.list_model.resort_pending)
+    np.testing.assert_array_equal(panel.gallery.list_model._order, m.order)
     dd = m.dice_empty_ok[m.order]
     assert np.all(np.diff(dd[~np.isnan(dd)]) >= 0)
     assert panel.thresholds.seg_spin.value() == pytest.approx(m.seg_threshold, abs=1e-4)
     # the numeric field snaps up to a bin edge
     panel.thresholds.seg_spin.setValue(0.33333)
     assert m.seg_bin == MP.threshold_to_bin(0.3333) and panel.thresholds.seg_slider.value() == m.seg_bin
+
+
+def test_threshold_steps_recolour_tiles_at_once_and_resort_when_the_slider_rests(qtbot, panel):
+    m, g = panel.model, panel.gallery
+    g.sort_combo.setCurrentIndex(0)                 # sorted by a metric that moves with the threshold
+    lm = g.list_model
+    np.testing.assert_array_equal(lm._order, m.order)
+    shown = lm._order.copy()
+    painted = g.delegate.paint_count
+    for t in (0.15, 0.3, 0.6, 0.9, 0.05):           # a fast drag: every step recolours, none re-sorts
+        panel.thresholds.seg_slider.setValue(MP.threshold_to_bin(t))
+        qtbot.wait(5)
+        np.testing.assert_array_equal(lm._order, shown)
+    assert g.delegate.paint_count > painted         # the visible tiles were repainted with the new colours
+    if not np.array_equal(m.order, shown):
+        assert lm.resort_pending
+    qtbot.waitUntil(lambda: not lm.resort_pending)
+    np.testing.assert_array_equal(lm._order, m.order)
+    # a sort the user asks for applies at once
+    g.order_button.setChecked(not g.order_button.isChecked())
+    np.testing.assert_array_equal(lm._order, m.order)
+    assert not lm.resort_pending
+
+
+def test_tile_error_colours_match_a_brute_force_classification():
+    from crackviewer.inspect.gallery_tiles import _TileImages
+    from crackviewer.inspect.sample_store import Thumbnail
+
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    prob8 = rng.integers(0, 256, (20, 24), dtype=np.uint8)
+    gt = rng.random((20, 24)) < 0.3
+    tints = (0x00102030, 0x00405060, 0x00708090)          # FP, TP, FN (premultiplied BGR words)
+    tile = _TileImages(Thumbnail(0, img, prob8, gt), tints)
+    base = np.asarray(img[..., ::-1], np.uint32)
+    base32 = (0xFF << 24) | (base[..., 2] << 16) | (base[..., 1] << 8) | base[..., 0]
+    faded = (base32 >> 3) & 0x001F1F1F
+    for k in (0, 1, 700, 2048, 4095, MP.B):
+        v_min = MP.prob8_min_at_bin(k)
+        tile.recolour(v_min)
+        pred = MP.prob_to_bin(prob8 / 255.0) >= k
+        want = np.where(pred & gt, faded + (0xFF000000 | tints[1]),
+                        np.where(pred, faded + (0xFF000000 | tints[0]),
+                                 np.where(gt, faded + (0xFF000000 | tints[2]), base32)))
+        np.testing.assert_array_equal(tile.composite, want.astype(np.uint32))
 
 
 def test_classification_slider_updates_counts_and_filters(qtbot, panel):

@@ -44,6 +44,20 @@ def prob_to_bin(p) -> np.ndarray:
     return b
 
 
+def prob8_bins() -> np.ndarray:
+    """The bin of each stored 8-bit probability ``v`` (``p = v / 255``; 8-bit maps and thumbnails), int64 [256]."""
+    return prob_to_bin(np.arange(256, dtype=np.float64) / 255.0)
+
+
+_PROB8_BINS = prob8_bins()
+
+
+def prob8_min_at_bin(k: int) -> int:
+    """The smallest 8-bit probability predicted crack at bin edge ``k`` (``bin(v / 255) >= k``); 256 when none is,
+    so ``prob8 >= prob8_min_at_bin(k)`` is the predicted mask of an 8-bit map."""
+    return int(np.searchsorted(_PROB8_BINS, int(k), side="left"))
+
+
 def threshold_to_bin(t: float) -> int:
     """Bin-edge index ``k`` of a threshold: ``ceil(t * B)`` clipped to ``[0, B]``.
 

@@ -161,3 +161,13 @@ def test_bin_image_equals_prob_to_bin():
     assert np.array_equal(T.bin_image(r), metrics_pixels.prob_to_bin(r))
     with pytest.raises(ValueError, match="NaN"):
         T.bin_image(np.array([[np.nan]]))
+
+
+def test_prob8_min_at_bin_is_the_8bit_form_of_the_threshold_rule():
+    from trainer.metrics import pixels as MP
+
+    v = np.arange(256)
+    bins = MP.prob_to_bin(v / 255.0)
+    for k in range(0, MP.B + 1, 7):
+        assert np.array_equal(v >= MP.prob8_min_at_bin(k), bins >= k)
+    assert MP.prob8_min_at_bin(MP.B) == 256
