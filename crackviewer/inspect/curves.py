@@ -31,7 +31,7 @@ class CurvesPanel(QWidget):
         super().__init__(parent)
         self.model = model
         self.glw = pg.GraphicsLayoutWidget()
-        self.glw.setMinimumSize(280, 160)
+        self.glw.setMinimumSize(280, 140)
         self.glw.setBackground("w")
         self.glw.ci.layout.setContentsMargins(2, 2, 2, 2)
         self.glw.ci.layout.setSpacing(4)

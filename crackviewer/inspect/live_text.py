@@ -7,8 +7,9 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 
 class LiveText(QWidget):
-    """Rich text that changes on every slider step. Unlike a QLabel, setting the text only repaints this widget:
-    it never asks the window's layouts to recompute (its height is fixed to ``lines`` text lines)."""
+    """Rich text that changes on every slider step. Unlike a QLabel, setting the text only repaints this widget: its
+    height is fixed to ``lines`` text lines, so the window's layouts are not recomputed. When a text does not fit
+    in that height at the current width (a narrow window), the widget grows to show all of it: it never clips."""
 
     def __init__(self, lines: int = 1, parent: QWidget | None = None, background: str = "white"):
         super().__init__(parent)
@@ -26,8 +27,24 @@ class LiveText(QWidget):
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
         self.setMinimumWidth(60)
 
+    def _base_height(self) -> int:
+        return int(self.fontMetrics().lineSpacing() * self._lines * 1.3) + 2
+
     def _fix_height(self) -> None:
-        self.setFixedHeight(int(self.fontMetrics().lineSpacing() * self._lines * 1.3) + 2)
+        self.setFixedHeight(max(self._base_height(), self._text_height()))
+
+    def _text_height(self) -> int:
+        """Height of the current text at the current width (0 before the widget has a width)."""
+        if not self._html or self.width() < 20:
+            return 0
+        self._doc.setDefaultFont(self.font())
+        self._doc.setTextWidth(self.width())
+        return int(self._doc.size().height()) + 2
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self._fix_height()
 
     def setFont(self, font) -> None:
         super().setFont(font)
@@ -37,6 +54,8 @@ class LiveText(QWidget):
         if html != self._html:
             self._html = html
             self._doc.setHtml(html)
+            if self._text_height() > self.height():      # rare: grows once, then steps repaint only again
+                self._fix_height()
             self.update()
 
     def text(self) -> str:

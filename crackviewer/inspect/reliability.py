@@ -25,7 +25,7 @@ class ReliabilityPanel(QWidget):
         self.model = model
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setBackground("w")
-        self.glw.setMinimumSize(280, 160)
+        self.glw.setMinimumSize(280, 140)
         self.plots = {"image": self.glw.addPlot(row=0, col=0), "pixel": self.glw.addPlot(row=0, col=1)}
         self.curves, self.bars = {}, {}
         for kind, p in self.plots.items():

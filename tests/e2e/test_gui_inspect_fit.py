@@ -70,6 +70,16 @@ def _check_inspect_fits(qtbot, ip) -> None:
         qtbot.wait(20)
         for part in (ip.stats, ip.thresholds, ip.curve_tabs):
             assert _clipped(part) == [], (ip.curve_tabs.tabText(t), _clipped(part))
+    # the live text lines (the sample line under the viewer, the curves' readout) show all of their text
+    from crackviewer.inspect.live_text import LiveText
+
+    ip.curve_tabs.setCurrentIndex(0)
+    ip.model.set_current(int(ip.model.order[0]))
+    qtbot.wait(20)
+    lines = [w for w in ip.findChildren(LiveText) if w.isVisible() and w.text()]
+    assert ip.viewer.info.label in lines and ip.curves.readout in lines
+    for w in lines:
+        assert w._text_height() <= w.height(), (w.text(), w._text_height(), w.height())
 
 
 def test_inspect_fits_1280x800(qtbot, run):
