@@ -128,6 +128,27 @@ class RidgeCost:
             self.scale = max(float(np.percentile(best_r[inner], SCALE_PERCENTILE)), 1e-6)
 
     # ------------------------------------------------------------------ costs
+    def warm(self, r0: int, r1: int, c0: int, c1: int, centre: tuple[int, int], tiles: int = 1) -> bool:
+        """Compute up to ``tiles`` missing tiles of rows r0:r1, columns c0:c1, the ones nearest ``centre`` (row,
+        col) first; True when the whole region is done. Lets a GUI fill the cost map in idle time, one tile (tens
+        of milliseconds) per call, so that a click there finds it ready."""
+        t = self.tile
+        h, w = self.shape
+        r0, r1, c0, c1 = max(r0, 0), min(r1, h), max(c0, 0), min(c1, w)
+        if r1 <= r0 or c1 <= c0:
+            return True
+        ta, sa = r0 // t, c0 // t
+        missing = ~self._done[ta:(r1 - 1) // t + 1, sa:(c1 - 1) // t + 1]
+        todo = np.argwhere(missing)
+        if not len(todo):
+            return True
+        centres = (todo + 0.5) * t + (ta * t, sa * t)
+        order = np.argsort(np.hypot(centres[:, 0] - centre[0], centres[:, 1] - centre[1]), kind="stable")
+        for i in order[:max(1, int(tiles))]:
+            y, x = (todo[i] + (ta, sa)) * t
+            self.ensure(int(y), int(y) + 1, int(x), int(x) + 1)
+        return len(todo) <= max(1, int(tiles))
+
     def response(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
         self.ensure(r0, r1, c0, c1)
         return self._response[r0:r1, c0:c1]

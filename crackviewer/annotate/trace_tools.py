@@ -6,7 +6,9 @@
   the mouse rests :data:`REST_MS` and the cursor left the search window, the search runs and the preview is redone.
   Double-click or Enter finishes: the traced line, with the width set in the tool options (or the one measured from
   the image), becomes mask pixels in one undoable stroke (:func:`~crackviewer.annotate.tracer.apply_trace`).
-  Backspace drops the last segment, Esc cancels.
+  Backspace drops the last segment, Esc cancels. While the mouse hovers, the ridge filter around the cursor is
+  computed one tile at a time in idle time (:meth:`~crackviewer.annotate.tracer.Tracer.warm`), so a click on a large
+  photo only runs the search.
 - :class:`AcceptTool` (key A): click a predicted crack component to add it to the mask, shift-click to remove the
   mask's component under the click (:func:`~crackviewer.annotate.accept.accept_component`); the component under
   the cursor is highlighted at the tool's threshold.
@@ -24,6 +26,7 @@ from crackviewer.annotate.tools import PointsTool, Tool
 from crackviewer.annotate.tracer import apply_trace
 
 REST_MS = 60                      # the mouse rests this long: run the window search the fast preview skipped
+WARM_MS = 10                      # between two idle-time ridge tiles around the cursor (one tile: tens of ms)
 
 
 class TraceTool(PointsTool):
@@ -40,6 +43,16 @@ class TraceTool(PointsTool):
         self._rest.setSingleShot(True)
         self._rest.setInterval(REST_MS)
         self._rest.timeout.connect(self._on_rest)
+        # idle time: the ridge filter around the cursor is computed one tile per timer tick before the click needs it
+        self._warm_pt: tuple[float, float] | None = None
+        self._warm = QTimer()
+        self._warm.setInterval(WARM_MS)
+        self._warm.timeout.connect(self._on_warm)
+
+    @property
+    def warming(self) -> bool:
+        """Ridge tiles around the cursor are still being computed in idle time."""
+        return self._warm.isActive()
 
     @property
     def active(self) -> bool:
@@ -67,12 +80,21 @@ class TraceTool(PointsTool):
 
     def hover(self, viewer, pos, event) -> None:
         Tool.hover(self, viewer, pos, event)
+        if self.host.model is not None:
+            self._warm_pt = (pos.x(), pos.y())
+            if not self._warm.isActive():
+                self._warm.start()
         if not self.active:
             return
         self._rest_pt = (pos.x(), pos.y())
         self._path = self._tracer.preview(self._rest_pt, search=False)
         self._rest.start()
         self.host.show_preview()
+
+    def _on_warm(self) -> None:
+        tracer = self._tracer if self.active else self.host.tracer()
+        if tracer is None or self._warm_pt is None or tracer.warm(self._warm_pt):
+            self._warm.stop()
 
     def _on_rest(self) -> None:
         if self.active and self._rest_pt is not None and self._tracer.needs_search(self._rest_pt):
@@ -110,6 +132,7 @@ class TraceTool(PointsTool):
 
     def _reset(self) -> None:
         self._rest.stop()
+        self._warm.stop()
         self._rest_pt = None
         self.points = []
         self._path = np.zeros((0, 2))

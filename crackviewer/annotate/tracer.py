@@ -153,6 +153,14 @@ class Tracer:
             self._search(self._make_window(self._anchor, self._anchor))
         return _xy(path)
 
+    def warm(self, pt: Sequence[float], tiles: int = 1) -> bool:
+        """Idle-time work: compute up to ``tiles`` ridge tiles of the window a click at ``pt`` would search (nearest
+        first); True when it is complete. A GUI calls this while the mouse hovers, so the click itself only runs
+        the minimal-path search."""
+        r, c = self._pixel(pt)
+        m = self.margin + self.snap
+        return self.costs.warm(r - m, r + m + 1, c - m, c + m + 1, (r, c), tiles)
+
     def undo_segment(self) -> bool:
         """Drop the last committed segment (the anchor goes back to its start); False when none is left."""
         if not self._segments:

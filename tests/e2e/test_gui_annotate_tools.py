@@ -114,6 +114,21 @@ def test_tracer_follows_a_curved_crack_with_real_mouse_events(qtbot, panel):
     assert m.crack_pixels() == 0
 
 
+def test_tracer_computes_the_ridge_filter_while_the_mouse_hovers_so_the_click_does_not(qtbot, panel):
+    panel.open_sample("crack")
+    panel.canvas.fit()
+    key(panel, Qt.Key_T)
+    QTest.mouseMove(panel.canvas.viewport(), vp(panel, 40, int(round(crack_y(40)))))
+    assert panel.tool.warming
+    qtbot.waitUntil(lambda: not panel.tool.warming)
+    costs = panel.tracer().costs
+    done = costs._done.copy()
+    assert done.all()                             # this small image: every tile of the click's window is ready
+    click(panel, 40, int(round(crack_y(40))))
+    assert panel.tool.active
+    np.testing.assert_array_equal(costs._done, done)
+
+
 def test_accept_and_remove_are_undoable(qtbot, panel, tmp_path):
     assert panel.set_prediction_source(make_eval(tmp_path / "eval"))
     panel.open_sample("crack")

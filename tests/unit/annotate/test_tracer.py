@@ -215,3 +215,25 @@ def test_bad_input_says_what_is_wrong():
     with pytest.raises(ValueError, match="finite"):
         Tracer(img).start((np.nan, 3))
     assert to_grey(np.full((2, 2, 3), 255, np.uint8)).max() == 1.0
+
+
+def test_warming_in_idle_time_fills_the_click_window_nearest_first_and_the_click_then_computes_nothing():
+    rng = np.random.default_rng(5)
+    img = (rng.random((700, 900)) * 255).astype(np.uint8)
+    warm = Tracer(img, margin=150)
+    pt = (450.0, 350.0)
+    first = warm.warm(pt)                                   # one tile per call
+    assert not first and warm.costs._done.sum() == 1
+    r, c = np.argwhere(warm.costs._done)[0] * warm.costs.tile
+    assert r <= 350 < r + warm.costs.tile and c <= 450 < c + warm.costs.tile   # the cursor's own tile first
+    calls = 1
+    while not warm.warm(pt):
+        calls += 1
+    done = warm.costs._done.copy()
+    assert calls + 1 == done.sum() and not done.all()       # only the click window, not the whole image
+    warm.start(pt)
+    np.testing.assert_array_equal(warm.costs._done, done)   # the click computed no ridge tile
+    cold = Tracer(img, margin=150)
+    cold.start(pt)
+    q = (560.0, 420.0)
+    np.testing.assert_array_equal(warm.preview(q), cold.preview(q))   # same path as without warming
