@@ -26,7 +26,7 @@ class MaskHistory:
         mask = np.asarray(mask)
         if mask.ndim != 2:
             raise ValueError(f"a mask must be 2-D (HxW), got shape {mask.shape}")
-        self._mask = np.ascontiguousarray((mask > 0).astype(np.uint8))
+        self._mask = np.ascontiguousarray(np.asarray(mask) > 0).view(np.uint8)     # one bool copy, seen as uint8
         self.history_limit = int(history_limit)
         self.history_bytes = int(history_bytes)
         self._undo: deque[Change] = deque()

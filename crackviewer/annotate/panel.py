@@ -102,6 +102,7 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
         self._autosave.setInterval(int(autosave_ms))
         self._autosave.timeout.connect(self._autosave_fire)
         self._lut = np.zeros(2, np.uint32)
+        self._mask_pyramid = None            # the overlay's Pyramid over the open sample's mask (editing.py)
         self._set_mask_color(MASK_COLOR)
         self._build()
         self._tools = make_tools(self)
@@ -214,8 +215,6 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
             self.show_banner("")                  # a note about the previous sample's label (read-only stays)
         self.accept_item.set_contours([])
         self.canvas.set_image(s.image, keep_view=True)
-        self._layer_px = self.mask_layer.pixels.view(np.uint32).reshape(self.mask_layer.height,
-                                                                        self.mask_layer.width)
         self.repaint_mask(None, full=True)
         self._pred_cache = None
         self.last_brush_point = None

@@ -1,0 +1,247 @@
+"""The viewer's raster layer: draws only the visible tiles, at the pyramid level matching the zoom.
+
+A :class:`TiledLayer` draws from one or more :class:`~crackviewer.viewer.pyramid.Pyramid` s of the same size (the
+*sources*) through a *colour function* ``colour(*tiles) -> HxWx4 premultiplied BGRA uint8 (or HxW uint32 ARGB)``,
+called on demand per tile: a photo becomes opaque pixels, a mask a colour, a probability map a LUT with a threshold,
+a probability map and a GT mask together a TP/FP/FN error map. Drawn tiles (QImages) live in the app's byte-bounded
+LRU :func:`~crackviewer.viewer.tile_cache.shared_cache`, so memory does not grow with the image.
+
+* Zoomed out, the level ``k`` with ``2**k <= 1 / scale`` is drawn (smoothly scaled); magnified, level 0 with
+  nearest-neighbour pixels (pixel-exact work). An image that fits in one tile has level 0 only, drawn as before.
+* After the sources changed under a rectangle (``pyramid.update(...)`` then :meth:`TiledLayer.invalidate`), only
+  that rectangle's tiles are dropped, at every level, and only that rectangle is repainted.
+  :meth:`TiledLayer.invalidate_all` after a threshold or colour change: only the tiles then on screen get
+  recoloured.
+* The older whole-array calls still work: :meth:`set_bgra` (a premultiplied BGRA array, mean-pooled), :meth:`set_rgb`,
+  :meth:`paint_mask`, and :attr:`pixels` / :attr:`pixels32`, which render level 0 whole: for small images and tests,
+  never on the paint path.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QImage, QPainter, QTransform
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
+
+from crackviewer.viewer.layers import premul_bgra, rgb_to_bgra
+from crackviewer.viewer.pyramid import Pyramid
+from crackviewer.viewer.tile_cache import TileCache, shared_cache
+
+Colour = Callable[..., np.ndarray]
+_owner_ids = itertools.count(1)
+
+
+def _identity(tile: np.ndarray) -> np.ndarray:
+    return tile
+
+
+def to_qimage(pixels: np.ndarray) -> tuple[QImage, np.ndarray]:
+    """Premultiplied BGRA (HxWx4 uint8) or ARGB (HxW uint32) -> a QImage over the same (contiguous) memory, and
+    that memory (keep it alive as long as the image)."""
+    a = np.ascontiguousarray(pixels)
+    if a.dtype == np.uint32:
+        a = a.view(np.uint8).reshape(a.shape + (4,))
+    h, w = a.shape[:2]
+    return QImage(a.data, w, h, w * 4, QImage.Format_ARGB32_Premultiplied), a
+
+
+class TiledLayer(QGraphicsItem):
+    """A raster layer drawn tile by tile from pyramids; see the module docstring."""
+
+    def __init__(self, name: str, width: int, height: int, parent: QGraphicsItem | None = None,
+                 cache: TileCache | None = None):
+        super().__init__(parent)
+        self.name = name
+        self.setFlag(QGraphicsItem.ItemUsesExtendedStyleOption, True)
+        self._cache = cache if cache is not None else shared_cache()
+        self._owner = (name, next(_owner_ids))
+        self._sources: list[Pyramid] = []
+        self._colour: Colour = _identity
+        self._size = (max(1, int(width)), max(1, int(height)))
+        self._cover = self._size
+        self._bgra: np.ndarray | None = None           # the array of set_bgra (legacy writes go there)
+        self.tiles_drawn = 0                            # tiles drawn by the last paint (benchmarks, tests)
+
+    # -- sources
+    def set_source(self, sources: Pyramid | Sequence[Pyramid] | None, colour: Colour | None = None) -> None:
+        """Draw ``colour(*tiles)`` of ``sources`` (pyramids of one size); ``None`` clears the layer."""
+        if isinstance(sources, Pyramid):
+            sources = [sources]
+        sources = list(sources or [])
+        if sources:
+            sizes = {(p.width, p.height) for p in sources}
+            if len(sizes) != 1:
+                raise ValueError(f"sources of different sizes: {sorted(sizes)}")
+        self._cache.drop_owner(self._owner)
+        self._sources = sources
+        self._colour = colour or _identity
+        self._bgra = None
+        size = (sources[0].width, sources[0].height) if sources else self._cover
+        if size != self._size:
+            self.prepareGeometryChange()
+            self._size = size
+            self._apply_cover()
+        self.update()
+
+    def set_colour(self, colour: Colour) -> None:
+        """A new colour function over the same sources (threshold, colour, opacity of a class): recolour all."""
+        self._colour = colour
+        self.invalidate_all()
+
+    @property
+    def sources(self) -> list[Pyramid]:
+        return list(self._sources)
+
+    @property
+    def has_source(self) -> bool:
+        return bool(self._sources)
+
+    # -- geometry
+    def set_cover(self, width: int, height: int) -> None:
+        """The image area (in scene pixels) this layer covers; a layer of another pixel size (a probability map at
+        the model's input resolution over the full-resolution photo) is stretched over it."""
+        self._cover = (int(width), int(height))
+        if not self._sources and self._size != self._cover:
+            self.prepareGeometryChange()
+            self._size = self._cover
+        self._apply_cover()
+
+    def _apply_cover(self) -> None:
+        (cw, ch), (w, h) = self._cover, self._size
+        sx, sy = cw / w, ch / h
+        self.setTransform(QTransform.fromScale(sx, sy) if (sx, sy) != (1.0, 1.0) else QTransform())
+
+    def to_layer(self, x: float, y: float) -> tuple[int, int]:
+        """Image (scene) coordinates -> this layer's pixel indices (column, row)."""
+        (cw, ch), (w, h) = self._cover, self._size
+        return int(np.floor(x * w / cw)), int(np.floor(y * h / ch))
+
+    @property
+    def width(self) -> int:
+        return self._size[0]
+
+    @property
+    def height(self) -> int:
+        return self._size[1]
+
+    # -- repaint
+    def invalidate(self, x0: int, y0: int, x1: int, y1: int) -> None:
+        """The sources changed in layer pixels ``[x0, x1) x [y0, y1)`` (their pyramids already updated): drop the
+        cached tiles over it at every level and repaint only that rectangle."""
+        if self._sources:
+            p = self._sources[0]
+            self._cache.drop((self._owner, k, tx, ty) for k in range(len(p.levels))
+                             for tx, ty in p.tiles_in(k, x0, y0, x1, y1))
+        self.update(QRectF(x0, y0, x1 - x0, y1 - y0))
+
+    def update_rect(self, x0: int, y0: int, x1: int, y1: int) -> None:
+        """Pixels ``[x0, x1) x [y0, y1)`` of level 0 changed: update the pyramids there, then :meth:`invalidate`."""
+        for p in self._sources:
+            p.update(x0, y0, x1, y1)
+        self.invalidate(x0, y0, x1, y1)
+
+    def invalidate_all(self) -> None:
+        """Everything changed (colour, threshold): drop every cached tile of this layer and repaint."""
+        self._cache.drop_owner(self._owner)
+        self.update()
+
+    # -- whole-array calls (small images, tests)
+    def set_bgra(self, bgra: np.ndarray | None) -> None:
+        """Draw a premultiplied BGRA array (its own size, stretched over the covered area); ``None`` clears."""
+        if bgra is None:
+            self.set_source(None)
+            return
+        bgra = np.ascontiguousarray(bgra, np.uint8)
+        self.set_source(Pyramid(bgra, "mean"))
+        self._bgra = bgra
+
+    def set_rgb(self, rgb: np.ndarray) -> None:
+        """Draw an opaque RGB (or grey) image: the array itself is the pyramid's level 0 (no copy)."""
+        self.set_source(Pyramid(rgb, "mean"), rgb_to_bgra)
+
+    def clear(self) -> None:
+        self.set_source(None)
+
+    def resize(self, width: int, height: int) -> None:
+        """Clear, at a new pixel size (nothing allocated)."""
+        self.set_source(None)
+        if (width, height) != self._size:
+            self.prepareGeometryChange()
+            self._size = (max(1, int(width)), max(1, int(height)))
+            self._apply_cover()
+
+    def ensure_size(self, width: int, height: int) -> None:
+        """A writable transparent BGRA of this size behind :attr:`pixels` (allocated: small layers only)."""
+        if self._bgra is None or (width, height) != self._size:
+            self.set_bgra(np.zeros((height, width, 4), np.uint8))
+
+    @property
+    def pixels(self) -> np.ndarray:
+        """Level 0 rendered whole as HxWx4 premultiplied BGRA. After :meth:`set_bgra` / :meth:`ensure_size` this is
+        the layer's own array (writes show after :meth:`update_rect`); otherwise a fresh rendering."""
+        if self._bgra is not None:
+            return self._bgra
+        if not self._sources:
+            return np.zeros((self.height, self.width, 4), np.uint8)
+        out = self._colour(*[p.base for p in self._sources])
+        return to_qimage(out)[1]
+
+    @property
+    def pixels32(self) -> np.ndarray:
+        """:attr:`pixels` seen as HxW uint32 premultiplied ARGB (one value per pixel)."""
+        return self.pixels.view(np.uint32)[..., 0]
+
+    def paint_mask(self, mask: np.ndarray, x: int, y: int, color: Sequence[int], alpha: int = 255) -> None:
+        """Write a boolean patch at (x, y) into :attr:`pixels`: ``color`` where True, transparent elsewhere."""
+        if self._bgra is None:
+            self.ensure_size(self.width, self.height)
+        h, w = mask.shape[:2]
+        x0, y0 = max(0, x), max(0, y)
+        x1, y1 = min(self.width, x + w), min(self.height, y + h)
+        if x1 <= x0 or y1 <= y0:
+            return
+        region = self._bgra[y0:y1, x0:x1]
+        region[...] = 0
+        region[mask[y0 - y:y1 - y, x0 - x:x1 - x].astype(bool)] = premul_bgra(color, alpha)
+        self.update_rect(x0, y0, x1, y1)
+
+    # -- QGraphicsItem
+    def boundingRect(self) -> QRectF:
+        return QRectF(0, 0, self.width, self.height)
+
+    def _tile_image(self, level: int, tx: int, ty: int) -> QImage:
+        key = (self._owner, level, tx, ty)
+        img = self._cache.get(key)
+        if img is None:
+            img, arr = to_qimage(self._colour(*[p.tile(level, tx, ty) for p in self._sources]))
+            self._cache.put(key, (img, arr), arr.nbytes)
+            return img
+        return img[0]
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        self.tiles_drawn = 0
+        if not self._sources:
+            return
+        bounds = self.boundingRect()
+        r = option.exposedRect.intersected(bounds)
+        if r.isEmpty():
+            return
+        t = painter.worldTransform()
+        scale = math.hypot(t.m11(), t.m12())
+        pyr = self._sources[0]
+        level = pyr.level_for_scale(scale)
+        f = 1 << level
+        # nearest-neighbour when magnified (pixel-exact work), smooth when shrunk
+        painter.setRenderHint(QPainter.SmoothPixmapTransform, scale * f < 1.0)
+        w, h = self.width, self.height
+        for tx, ty in pyr.tiles_in(level, r.left(), r.top(), r.right(), r.bottom()):
+            img = self._tile_image(level, tx, ty)
+            x0, y0 = tx * pyr.tile_size * f, ty * pyr.tile_size * f
+            # a tile of a coarse level may reach past the image by less than one of its pixels: clip it
+            tw, th = min(img.width() * f, w - x0), min(img.height() * f, h - y0)
+            painter.drawImage(QRectF(x0, y0, tw, th), img, QRectF(0, 0, tw / f, th / f))
+            self.tiles_drawn += 1
