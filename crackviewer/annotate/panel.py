@@ -50,6 +50,7 @@ from crackviewer.annotate.toolset import make_tools
 from crackviewer.qt.tasks import TaskRunner
 from trainer.datasets.images import read_image
 from trainer.errors import CrackError
+from trainer.limits import VIEWER_MAX_MEGAPIXELS
 
 AUTOSAVE_MS = 300
 RECENT_SESSIONS = 8                     # saved samples whose undo history is kept when the user moves on
@@ -169,7 +170,7 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
 
     def _load_session(self, name: str) -> Session:
         rec = self.store.record(name)
-        image = read_image(rec.image_path)
+        image = read_image(rec.image_path, max_megapixels=VIEWER_MAX_MEGAPIXELS)
         if self.editable:
             mask, n = self.store.load_mask(name, image.shape[:2])
         else:                                   # read-only: the editor's journal is theirs, show the saved mask

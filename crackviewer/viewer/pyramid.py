@@ -106,11 +106,16 @@ class Pyramid:
         return sum(a.nbytes for a in self.levels[1:])
 
     def level_for_scale(self, scale: float) -> int:
-        """The coarsest level still at least as sharp as the screen: level ``k`` with ``2**k <= 1/scale``, where
-        ``scale`` is screen pixels per level-0 pixel (1 = 100 %)."""
+        """The level to draw at ``scale`` screen pixels per level-0 pixel (1 = 100 %; 0 when magnified).
+
+        ``"mean"``: the coarsest level still at least as sharp as the screen (``2**k <= 1/scale``), shrunk smoothly.
+        ``"max"``: the finest level no sharper than the screen (``2**k >= 1/scale``), so every level pixel covers at
+        least one screen pixel and is drawn without smoothing: a hairline keeps its full colour instead of being
+        blended to half by the final shrink."""
         if scale <= 0 or scale >= 1.0:
             return 0
-        k = int(math.floor(math.log2(1.0 / scale) + 1e-9))
+        x = math.log2(1.0 / scale)
+        k = int(math.ceil(x - 1e-9)) if self.mode == "max" else int(math.floor(x + 1e-9))
         return max(0, min(len(self.levels) - 1, k))
 
     def grid(self, level: int) -> tuple[int, int]:
