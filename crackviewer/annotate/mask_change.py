@@ -108,15 +108,18 @@ Listener = Callable[[Change, str], None]   # (change, how) with how in {"edit", 
 
 
 def prediction_mask(prob: np.ndarray, threshold: float, shape: tuple[int, int]) -> np.ndarray:
-    """Binary {0,1} uint8 mask of ``shape`` from a probability map (float 0..1 or uint8 0..255) at ``threshold``."""
+    """Binary {0,1} uint8 mask of ``shape`` from a probability map (float 0..1 or uint8 0..255) at ``threshold``.
+    An 8-bit map stays 8-bit (resized as uint8, then a 256-entry table): no float copy at the image's size."""
     p = np.asarray(prob)
     if p.ndim == 3:
         p = p[..., 0]
-    if p.dtype == np.uint8:
-        p = p.astype(np.float32) / 255.0
-    else:
-        p = p.astype(np.float32)
     h, w = shape
+    if p.dtype == np.uint8:
+        if p.shape != (h, w):
+            p = cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR)
+        table = (np.arange(256, dtype=np.float32) / 255.0) >= float(threshold)
+        return table[p].view(np.uint8)
+    p = p.astype(np.float32)
     if p.shape != (h, w):
         p = cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR)
     return (p >= float(threshold)).astype(np.uint8)

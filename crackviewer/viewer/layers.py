@@ -20,12 +20,7 @@ def rgb_to_bgra(rgb: np.ndarray) -> np.ndarray:
     a = np.asarray(rgb)
     if a.dtype != np.uint8:
         raise TypeError(f"expected uint8 pixels, got {a.dtype}")
-    if a.ndim == 2:
-        a = np.repeat(a[..., None], 3, axis=2)
-    out = np.empty(a.shape[:2] + (4,), np.uint8)
-    out[..., 0:3] = a[..., 2::-1]
-    out[..., 3] = 255
-    return out
+    return cv2.cvtColor(a, cv2.COLOR_GRAY2BGRA if a.ndim == 2 else cv2.COLOR_RGB2BGRA)
 
 
 def color_lut(colormap: str = "inferno", min_alpha: int = 0, max_alpha: int = 235, gamma: float = 0.7) -> np.ndarray:
@@ -62,15 +57,29 @@ def error_map_bgra(pred: np.ndarray, gt: np.ndarray, alpha: int = 255) -> np.nda
     return table[code]
 
 
+def lut_u32(lut: np.ndarray) -> np.ndarray:
+    """A Nx4 premultiplied BGRA table (:func:`color_lut`) as N uint32 ARGB values: ``lut_u32(t)[codes]`` colours a
+    tile several times faster than ``t[codes]``."""
+    return np.ascontiguousarray(lut, np.uint8).view(np.uint32).ravel()
+
+
+def mask_edges(mask: np.ndarray) -> np.ndarray:
+    """The boundary pixels of a {0,1} uint8 mask (the mask minus its 3x3 erosion) as {0,1} uint8. The array's
+    border counts as continuing the mask, so a tile of a larger mask gets no false edge along its sides."""
+    inner = cv2.erode(mask, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
+    return mask & ~inner & 1
+
+
 def premul_u32(color: Sequence[int], alpha: int = 255) -> int:
     """A colour as one premultiplied ARGB32 pixel value (the uint32 seen through :attr:`TiledLayer.pixels32`)."""
     b, g, r, a = (int(x) for x in premul_bgra(color, alpha))
     return (a << 24) | (r << 16) | (g << 8) | b
 
 
-CONTOUR_MAX_PIXELS = 16_000_000
-"""Masks larger than this (4000x4000) get no vector contours: tracing them takes seconds and stroking hundreds of
-thousands of vertices on every repaint would stall zoom and pan. The viewers draw their outline as pixels instead."""
+CONTOUR_MAX_PIXELS = 2048 * 2048
+"""Masks larger than this (4 MP) get no vector contours: the outline of a 4000x3000 mask of cracks has about 100,000
+vertices, 0.2 s to trace and 50-100 ms to stroke on every repaint (zoom and pan would stall). The viewers draw
+such outlines as pixels instead (:func:`mask_edges` per tile)."""
 
 
 def mask_contours(mask: np.ndarray) -> list[np.ndarray]:

@@ -13,7 +13,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from figures import colors
-from crackviewer.viewer.layers import CONTOUR_MAX_PIXELS, ContourItem, color_lut, mask_contours, premul_u32
+from crackviewer.viewer.layers import (CONTOUR_MAX_PIXELS, ContourItem, color_lut, lut_u32, mask_contours, mask_edges,
+                                      premul_u32)
 from crackviewer.viewer.pyramid import Pyramid
 from crackviewer.viewer.measure_item import WidthSkeletonItem
 from crackviewer.viewer.view import SampleViewer, ViewLink
@@ -46,8 +47,8 @@ class CrackOverlayView(QWidget):
         super().__init__(parent)
         self.bins = bins
         self._bin_lut = prob_to_bin_lut(bins)
-        self._heat_lut = color_lut(HEATMAP_COLORMAP)
-        self._unc_lut = color_lut(UNCERTAINTY_COLORMAP, max_alpha=235, gamma=1.0)
+        self._heat_lut = lut_u32(color_lut(HEATMAP_COLORMAP))
+        self._unc_lut = lut_u32(color_lut(UNCERTAINTY_COLORMAP, max_alpha=235, gamma=1.0))
         self._image: np.ndarray | None = None
         self._gt: np.ndarray | None = None
         self._gt_eval: np.ndarray | None = None
@@ -158,9 +159,7 @@ class CrackOverlayView(QWidget):
         return self._gt_fill_lut[tile]
 
     def _gt_edge_colour(self, tile: np.ndarray) -> np.ndarray:
-        """The mask's boundary pixels (mask minus its erosion; the tile's border continues the tile)."""
-        inner = cv2.erode(tile, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
-        return self._gt_edge_lut[tile & ~inner & 1]
+        return self._gt_edge_lut[mask_edges(tile)]
 
     def set_uncertainty(self, unc8: np.ndarray | None) -> None:
         """The sample's 8-bit uncertainty map (any resolution, stretched over the image), None when there is none."""

@@ -8,6 +8,9 @@ LRU :func:`~crackviewer.viewer.tile_cache.shared_cache`, so memory does not grow
 
 * Zoomed out, the level ``k`` with ``2**k <= 1 / scale`` is drawn (smoothly scaled); magnified, level 0 with
   nearest-neighbour pixels (pixel-exact work). An image that fits in one tile has level 0 only, drawn as before.
+* A repaint has a time budget for making new tiles (:func:`begin_frame`, set by the view's ``paintEvent``): a
+  tile still missing when it is spent is drawn from the nearest coarser level already made (blurred for a moment)
+  and made in a following repaint, so zooming and panning never wait for a screenful of new tiles.
 * After the sources changed under a rectangle (``pyramid.update(...)`` then :meth:`TiledLayer.invalidate`), only
   that rectangle's tiles are dropped, at every level, and only that rectangle is repainted.
   :meth:`TiledLayer.invalidate_all` after a threshold or colour change: only the tiles then on screen get
@@ -20,10 +23,11 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from typing import Callable, Sequence
 
 import numpy as np
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QRectF, QTimer
 from PySide6.QtGui import QImage, QPainter, QTransform
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
@@ -33,6 +37,24 @@ from crackviewer.viewer.tile_cache import TileCache, shared_cache
 
 Colour = Callable[..., np.ndarray]
 _owner_ids = itertools.count(1)
+FRAME_BUDGET_S = 0.020
+"""Time one repaint of a view may spend making new tiles, all its layers together."""
+_frame_deadline: list[float | None] = [None]
+
+
+def begin_frame(budget_s: float = FRAME_BUDGET_S) -> None:
+    """A view starts painting: tiles made from now on share ``budget_s`` (until :func:`end_frame`)."""
+    _frame_deadline[0] = time.perf_counter() + budget_s
+
+
+def end_frame() -> None:
+    """No budget (a paint outside a view, e.g. rendering to an image, makes every tile it needs)."""
+    _frame_deadline[0] = None
+
+
+def _out_of_time() -> bool:
+    d = _frame_deadline[0]
+    return d is not None and time.perf_counter() > d
 
 
 def _identity(tile: np.ndarray) -> np.ndarray:
@@ -65,6 +87,8 @@ class TiledLayer(QGraphicsItem):
         self._cover = self._size
         self._bgra: np.ndarray | None = None           # the array of set_bgra (legacy writes go there)
         self.tiles_drawn = 0                            # tiles drawn by the last paint (benchmarks, tests)
+        self.pending = False                            # the last paint drew some tiles from a coarser level
+        self._refine_scheduled = False
 
     # -- sources
     def set_source(self, sources: Pyramid | Sequence[Pyramid] | None, colour: Colour | None = None) -> None:
@@ -213,17 +237,42 @@ class TiledLayer(QGraphicsItem):
     def boundingRect(self) -> QRectF:
         return QRectF(0, 0, self.width, self.height)
 
-    def _tile_image(self, level: int, tx: int, ty: int) -> QImage:
-        key = (self._owner, level, tx, ty)
-        img = self._cache.get(key)
-        if img is None:
-            img, arr = to_qimage(self._colour(*[p.tile(level, tx, ty) for p in self._sources]))
-            self._cache.put(key, (img, arr), arr.nbytes)
-            return img
-        return img[0]
+    def _cached(self, level: int, tx: int, ty: int) -> QImage | None:
+        item = self._cache.get((self._owner, level, tx, ty))
+        return None if item is None else item[0]
+
+    def _make(self, level: int, tx: int, ty: int) -> QImage:
+        img, arr = to_qimage(self._colour(*[p.tile(level, tx, ty) for p in self._sources]))
+        self._cache.put((self._owner, level, tx, ty), (img, arr), arr.nbytes)
+        return img
+
+    def _draw_coarser(self, painter: QPainter, level: int, tx: int, ty: int) -> None:
+        """Tile ``(level, tx, ty)`` drawn from the nearest coarser level already made (the coarsest level, one
+        tile for the whole image, is made when none is)."""
+        pyr = self._sources[0]
+        x0, y0, x1, y1 = pyr.tile_rect(level, tx, ty)
+        top = len(pyr.levels) - 1
+        for k in range(level + 1, top + 1):
+            ctx, cty = tx >> (k - level), ty >> (k - level)
+            img = self._cached(k, ctx, cty)
+            if img is None and k == top:
+                img = self._make(k, 0, 0)
+            if img is not None:
+                f, t = 1 << k, pyr.tile_size
+                src = QRectF(x0 / f - ctx * t, y0 / f - cty * t, (x1 - x0) / f, (y1 - y0) / f)
+                painter.drawImage(QRectF(x0, y0, x1 - x0, y1 - y0), img, src)
+                return
+
+    def _refine(self) -> None:
+        self._refine_scheduled = False
+        try:
+            self.update()
+        except RuntimeError:          # the item was deleted meanwhile
+            pass
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         self.tiles_drawn = 0
+        self.pending = False
         if not self._sources:
             return
         bounds = self.boundingRect()
@@ -236,12 +285,27 @@ class TiledLayer(QGraphicsItem):
         level = pyr.level_for_scale(scale)
         f = 1 << level
         # nearest-neighbour when magnified (pixel-exact work), smooth when shrunk
-        painter.setRenderHint(QPainter.SmoothPixmapTransform, scale * f < 1.0)
+        smooth = scale * f < 1.0
+        painter.setRenderHint(QPainter.SmoothPixmapTransform, smooth)
         w, h = self.width, self.height
+        made = 0
         for tx, ty in pyr.tiles_in(level, r.left(), r.top(), r.right(), r.bottom()):
-            img = self._tile_image(level, tx, ty)
+            img = self._cached(level, tx, ty)
+            if img is None:
+                if made and _out_of_time():
+                    # over budget: a coarser level's pixels now, this tile in a following repaint
+                    painter.setRenderHint(QPainter.SmoothPixmapTransform, pyr.mode == "mean")
+                    self._draw_coarser(painter, level, tx, ty)
+                    painter.setRenderHint(QPainter.SmoothPixmapTransform, smooth)
+                    self.pending = True
+                    continue
+                img = self._make(level, tx, ty)
+                made += 1
             x0, y0 = tx * pyr.tile_size * f, ty * pyr.tile_size * f
             # a tile of a coarse level may reach past the image by less than one of its pixels: clip it
             tw, th = min(img.width() * f, w - x0), min(img.height() * f, h - y0)
             painter.drawImage(QRectF(x0, y0, tw, th), img, QRectF(0, 0, tw / f, th / f))
             self.tiles_drawn += 1
+        if self.pending and not self._refine_scheduled:
+            self._refine_scheduled = True
+            QTimer.singleShot(0, self._refine)

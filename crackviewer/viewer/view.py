@@ -45,7 +45,7 @@ from PySide6.QtWidgets import QFrame, QGraphicsItem, QGraphicsScene, QGraphicsVi
 from figures import colors
 from crackviewer.viewer.layers import rgb_to_bgra
 from crackviewer.viewer.pyramid import Pyramid
-from crackviewer.viewer.tiled_layer import TiledLayer
+from crackviewer.viewer.tiled_layer import TiledLayer, begin_frame, end_frame
 
 MIN_SCALE = 1 / 64
 MAX_SCALE = 64.0
@@ -203,7 +203,19 @@ class SampleViewer(QGraphicsView):
         """Viewport position -> image pixel coordinates (floating point)."""
         return self.mapToScene(view_pos.toPoint() if hasattr(view_pos, "toPoint") else view_pos)
 
+    def tiles_pending(self) -> bool:
+        """Some layer drew tiles from a coarser level in the last repaint (sharp ones follow in the next)."""
+        return any(isinstance(it, TiledLayer) and it.isVisible() and it.pending
+                   for it in [self.base, *self._layers.values()])
+
     # -- events
+    def paintEvent(self, event) -> None:
+        begin_frame()                  # new tiles share one time budget per repaint (see tiled_layer)
+        try:
+            super().paintEvent(event)
+        finally:
+            end_frame()
+
     def _emit_view_changed(self, *args) -> None:
         self.viewChanged.emit()
 
