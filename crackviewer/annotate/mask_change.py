@@ -78,6 +78,9 @@ class Patch:
         return int(self.old_bits.nbytes + self.new_bits.nbytes) + 64
 
 
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.int64)
+
+
 @dataclass
 class Change:
     """One undo step: what a stroke (or a whole-mask operation) changed."""
@@ -94,6 +97,10 @@ class Change:
     @property
     def nbytes(self) -> int:
         return sum(p.nbytes for p in self.patches)
+
+    def pixel_delta(self) -> int:
+        """Crack pixels added by the change (negative: removed), from the bit-packed patches."""
+        return sum(int(_POPCOUNT[p.new_bits].sum()) - int(_POPCOUNT[p.old_bits].sum()) for p in self.patches)
 
     @property
     def changed_pixels(self) -> int:

@@ -43,7 +43,7 @@ from crackviewer.annotate.mask_store import MaskStore
 from crackviewer.annotate.prediction import PredictionMixin
 from crackviewer.annotate.review_queue import PredictionSource, ReviewItem
 from crackviewer.annotate.saving import SavingMixin
-from crackviewer.annotate.session import Bridge, Session
+from crackviewer.annotate.session import SNAPSHOT_MIN_PIXELS, Bridge, Session
 from crackviewer.annotate.status import StatusMixin
 from crackviewer.annotate.tools import TOOL_HINTS, Tool
 from crackviewer.annotate.toolset import make_tools
@@ -179,7 +179,10 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
         s = Session(name, image, model, saved_revision=model.revision, recovered=n)
         if n:
             model.revision += 1                      # recovered strokes are not on disk yet
+        model.listeners.append(s.note_change)       # first: a save started by the next listener sees the change
         model.listeners.append(lambda ch, how, s=s: self._on_model_change(s, ch, how))
+        if mask.size >= SNAPSHOT_MIN_PIXELS:
+            s.mask_for_save()                        # the one whole copy of a large mask, made while it opens
         return s
 
     def show_sample(self, name: str) -> bool:
