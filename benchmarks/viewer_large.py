@@ -1,7 +1,7 @@
 """Zoom, pan, open and brush latency of the app's image views on a 4000x3000 photo and a 20000x20000 mosaic.
 
-Each image size runs in its own subprocess (so its peak RSS, ``ru_maxrss``, is its own) and builds, offscreen, the
-real widgets at 1400x900:
+The files are written once per size; then each view runs in its own subprocess (so its peak RSS, ``ru_maxrss``, is
+its own) and builds, offscreen, the real widget at 1400x900:
 
 * **Inspect**: the Inspect tab's viewer (``CrackOverlayView``) with the image, the GT contour, the probability
   heatmap and the TP/FP/FN error map at full resolution (the probability map is a blurred copy of the GT, 8-bit).
@@ -13,7 +13,8 @@ real mouse events), zoom out by x2 steps, fit. Each step is timed end to end: th
 events processed until the viewport has painted (as ``brush_latency.py``): "painted" is that first repaint, the
 stall the user feels; "sharp" is when the repaints that replace tiles first drawn from a coarser level (the tiled
 layers' time budget per repaint) are done. In Annotate it also times brush segments
-(6 px, 12 px brush) through the mouse-move path at 100 % and at fit.
+(6 px, 12 px brush) through the mouse-move path at 100 % and at fit, and the autosave that follows each stroke (its
+part on the GUI thread, and the whole save on the save thread).
 
 The images are ``trainer.datasets.mosaic`` scenes (2048x2048 blocks of synthetic cracks, mirrored and tiled), so
 the script needs no data. Writing the 20000x20000 files takes about half a minute.
@@ -157,15 +158,12 @@ def zoom_pan(app, view, crack, st: Stepper) -> None:
     st.step("fit", view.fit)
 
 
-def run_case(w: int, h: int, tmp: Path, segments: int) -> dict:
+def run_view(view: str, data: Path, crack: tuple[int, int], segments: int) -> dict:
+    """One view (``inspect`` or ``annotate``) on the files in ``data``, in this (fresh) process."""
     from PySide6.QtCore import QPointF, Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
-    t = time.perf_counter()
-    image_path, mask_path, prob_path, crack = make_files(tmp / "ds", w, h)
-    out: dict = {"size": f"{w}x{h}", "write_s": time.perf_counter() - t, "crack": crack}
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     app = QApplication.instance() or QApplication([])
     from crackviewer.annotate.panel import AnnotatePanel
     from crackviewer.qt.style import apply_style
@@ -174,41 +172,34 @@ def run_case(w: int, h: int, tmp: Path, segments: int) -> dict:
     from trainer.limits import VIEWER_MAX_MEGAPIXELS
 
     apply_style(app)
-    # ---- Inspect viewer
-    ov = CrackOverlayView()
-    ov.resize(1400, 900)
-    ov.show()
-    app.processEvents()
-    st = Stepper(app, ov.right)
+    out: dict = {"rss_start_mb": _rss_now_mb()}
+    if view == "inspect":
+        ov = CrackOverlayView()
+        ov.resize(1400, 900)
+        ov.show()
+        app.processEvents()
+        st = Stepper(app, ov.right)
 
-    def open_inspect():
-        image = read_image(image_path, max_megapixels=VIEWER_MAX_MEGAPIXELS)
-        gt = read_mask(mask_path, image.shape)
-        prob = cv2.imread(str(prob_path), cv2.IMREAD_GRAYSCALE)
-        ov.set_overlay_visible("heatmap", True)
-        ov.set_sample(image, gt, prob, threshold=2048)
-        out["inspect_image"] = image.shape
-    st.step("open (read image, mask, map; pyramids; first paint)", open_inspect)
-    zoom_pan(app, ov.right, crack, st)
-    st.step("threshold step (recolour the tiles on screen)", lambda: ov.set_threshold(1500))
-    out["inspect"] = st.rows
-    out["peak_rss_inspect_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    ov.close()
-    ov.deleteLater()
-    del ov, st
-    gc.collect()
-    app.processEvents()
-    out["rss_after_inspect_mb"] = _rss_now_mb()
-    # ---- Annotate
+        def open_inspect():
+            image = read_image(data / "images" / "big.jpg", max_megapixels=VIEWER_MAX_MEGAPIXELS)
+            gt = read_mask(data / "masks" / "big.png", image.shape)
+            prob = cv2.imread(str(data / "prob.png"), cv2.IMREAD_GRAYSCALE)
+            ov.set_overlay_visible("heatmap", True)
+            ov.set_sample(image, gt, prob, threshold=2048)
+        st.step("open (read image, mask, map; pyramids; first paint)", open_inspect)
+        zoom_pan(app, ov.right, crack, st)
+        st.step("threshold step (recolour the tiles on screen)", lambda: ov.set_threshold(1500))
+        out["rows"] = st.rows
+        out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return out
     panel = AnnotatePanel(autosave_ms=600_000)
     panel.resize(1400, 900)
     panel.show()
     app.processEvents()
     st = Stepper(app, panel.canvas)
-    st.step("open dataset + sample (read image, mask; pyramids; first paint)",
-            lambda: panel.open_dataset(tmp / "ds"))
+    st.step("open dataset + sample (read image, mask; pyramids; first paint)", lambda: panel.open_dataset(data))
     zoom_pan(app, panel.canvas, crack, st)
-    out["annotate"] = st.rows
+    out["rows"] = st.rows
     # brush segments, mouse-move path, at 100 % and at fit
     brush = {}
     panel.brush_size = 12.0
@@ -234,46 +225,37 @@ def run_case(w: int, h: int, tmp: Path, segments: int) -> dict:
         QTest.mouseRelease(vport, Qt.LeftButton, Qt.NoModifier, vpts[-1])
         brush[zoom] = {"segments_ms": [ms for _, ms, _ in bst.rows], "release_ms": (time.perf_counter() - t0) * 1e3}
         panel._autosave.stop()
+        # the autosave after this stroke: its GUI-thread part (snapshot of the changed rectangles), then the write
+        t0 = time.perf_counter()
+        panel._start_save(panel.session)
+        gui_ms = (time.perf_counter() - t0) * 1e3
+        while panel.session.saving:
+            app.processEvents()
+            time.sleep(0.005)
+        brush[zoom].update(save_gui_ms=gui_ms, save_s=time.perf_counter() - t0)
     out["brush"] = brush
-    # what the autosave would cost on this mask: the copy on the GUI thread and the write on the worker
-    t0 = time.perf_counter()
-    snap = panel.session.model.mask.copy()
-    out["save_copy_ms"] = (time.perf_counter() - t0) * 1e3
-    t0 = time.perf_counter()
-    panel._start_save(panel.session)
-    for _ in range(6000):
-        app.processEvents()
-        if not panel.session.saving:
-            break
-        time.sleep(0.01)
-    out["save_total_s"] = time.perf_counter() - t0
-    del snap
     panel.shutdown()
-    out["rss_before_mb"] = rss_before
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
 
-def report(r: dict) -> float:
-    size = r["size"]
-    print(f"\n== {size} (files written in {r['write_s']:.1f} s; crack pixel {tuple(r['crack'])}) ==")
+def report(size: str, write_s: float, crack, res: dict) -> float:
+    print(f"\n== {size} (files written in {write_s:.1f} s; crack pixel {tuple(crack)}) ==")
     worst = 0.0
     for view in ("inspect", "annotate"):
-        print(f"{view}:")
+        r = res[view]
+        print(f"{view} (own process: peak RSS {r['peak_rss_mb']:.0f} MB, {r['rss_start_mb']:.0f} MB before opening):")
         print(f"  {'step':<62} {'painted':>11} {'sharp':>11}")
-        for what, ms, sharp in r[view]:
+        for what, ms, sharp in r["rows"]:
             flag = "" if what.startswith("open") or ms <= 50 else "   <-- over 50 ms"
             print(f"  {what:<62} {ms:8.1f} ms {sharp:8.1f} ms{flag}")
             if what.startswith(("zoom", "pan", "fit")):
                 worst = max(worst, ms)
-    for zoom, b in r["brush"].items():
+    for zoom, b in res["annotate"]["brush"].items():
         s = np.array(b["segments_ms"][5:])
         print(f"brush segment (mouse-move path) at {zoom:>5}: median {np.median(s):.2f} ms, p95 "
-              f"{np.percentile(s, 95):.2f} ms, max {s.max():.2f} ms; end of stroke {b['release_ms']:.1f} ms")
-    print(f"save: mask copy on the GUI thread {r['save_copy_ms']:.0f} ms, whole save (worker) {r['save_total_s']:.1f} s")
-    print(f"peak RSS {r['peak_rss_inspect_mb']:.0f} MB after Inspect, {r['peak_rss_mb']:.0f} MB at the end; resident "
-          f"{r['rss_after_inspect_mb']:.0f} MB when Annotate started (before the views: {r['rss_before_mb']:.0f} MB, "
-          "the files' writing)")
+              f"{np.percentile(s, 95):.2f} ms, max {s.max():.2f} ms; end of stroke {b['release_ms']:.1f} ms; "
+              f"autosave {b['save_gui_ms']:.1f} ms on the GUI thread, {b['save_s']:.1f} s in all")
     return worst
 
 
@@ -281,29 +263,37 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="4000x3000,20000x20000")
     ap.add_argument("--segments", type=int, default=60)
-    ap.add_argument("--case", help=argparse.SUPPRESS)
+    ap.add_argument("--view", help=argparse.SUPPRESS)
+    ap.add_argument("--data", help=argparse.SUPPRESS)
+    ap.add_argument("--crack", help=argparse.SUPPRESS)
     ap.add_argument("--json", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.case:
-        w, h = (int(v) for v in args.case.split("x"))
-        tmp = Path(tempfile.mkdtemp(prefix="viewer_large_"))
-        try:
-            res = run_case(w, h, tmp, args.segments)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+    if args.view:
+        crack = tuple(int(v) for v in args.crack.split(","))
+        res = run_view(args.view, Path(args.data), crack, args.segments)
         Path(args.json).write_text(json.dumps(res))
         return 0
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"viewport 1400x900 offscreen, {os.cpu_count()} CPUs, load average {load:.1f}")
     worst = {}
     for size in args.sizes.split(","):
-        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
-            jpath = Path(f.name)
-        subprocess.run([sys.executable, __file__, "--case", size, "--json", str(jpath),
-                        "--segments", str(args.segments)], check=True)
-        res = json.loads(jpath.read_text())
-        jpath.unlink()
-        worst[size] = report(res)
+        w, h = (int(v) for v in size.split("x"))
+        tmp = Path(tempfile.mkdtemp(prefix="viewer_large_"))
+        try:
+            t = time.perf_counter()
+            *_, crack = make_files(tmp / "ds", w, h)
+            write_s = time.perf_counter() - t
+            gc.collect()
+            res = {}
+            for view in ("inspect", "annotate"):
+                jpath = tmp / f"{view}.json"
+                subprocess.run([sys.executable, __file__, "--view", view, "--data", str(tmp / "ds"), "--crack",
+                                f"{crack[0]},{crack[1]}", "--json", str(jpath), "--segments", str(args.segments)],
+                               check=True)
+                res[view] = json.loads(jpath.read_text())
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        worst[size] = report(size, write_s, crack, res)
     print()
     for size, ms in worst.items():
         print(f"zoom/pan stall {size} max: {ms:.1f} ms")

@@ -37,7 +37,7 @@ from crackviewer.viewer.tile_cache import TileCache, shared_cache
 
 Colour = Callable[..., np.ndarray]
 _owner_ids = itertools.count(1)
-FRAME_BUDGET_S = 0.020
+FRAME_BUDGET_S = 0.012
 """Time one repaint of a view may spend making new tiles, all its layers together."""
 _frame_deadline: list[float | None] = [None]
 

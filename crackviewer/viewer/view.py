@@ -3,7 +3,8 @@
 Two levels:
 
 * :class:`SampleViewer` — a generic ``QGraphicsView``: one base image plus any number of named
-  raster overlays (:class:`~crackviewer.viewer.tiled_layer.TiledLayer`) (and vector items such as contours). Wheel zooms under the mouse, dragging pans,
+  raster overlays (:class:`~crackviewer.viewer.tiled_layer.TiledLayer`) and vector items such as contours.
+  Wheel zooms under the mouse, dragging pans,
   :meth:`SampleViewer.fit` / :meth:`SampleViewer.zoom_1to1`. It knows nothing about cracks or metrics.
 * :class:`CrackOverlayView` — a widget built on it for crack inspection: the image with a GT contour, the predicted
   mask, a probability heatmap and a pixel TP/FP/FN error map (colours from :mod:`figures.colors`), an opacity
@@ -87,8 +88,8 @@ class SampleViewer(QGraphicsView):
     # -- image
     def set_image(self, rgb: np.ndarray, keep_view: bool = True, pyramid: Pyramid | None = None) -> None:
         """Show a new base image (HxWx3 RGB or HxW grey, uint8; drawn from a pyramid whose level 0 is ``rgb``
-        itself, not a copy). Layers of another size are cleared at the image size. ``keep_view``: keep zoom and position when the
-        size is unchanged (next/previous sample). ``pyramid``: ``rgb``'s pyramid when the caller built it already
+        itself, not a copy). Layers of another size are cleared at the image size. ``keep_view``: keep zoom and
+        position when the size is unchanged (next/previous sample). ``pyramid``: ``rgb``'s pyramid when the caller built it already
         (two views of one image share it)."""
         h, w = rgb.shape[:2]
         same = (w, h) == (self.base.width, self.base.height)
