@@ -104,6 +104,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     ap.add_argument("--mode", choices=("native", "photos"), default="native")
     ap.add_argument("--zoom", type=float, default=4.0)
+    ap.add_argument("--prob-cache", default=str(Path(tempfile.gettempdir()) / "screenshots_large_prob.png"),
+                    help="the full-resolution map is kept here and reused (native prediction takes minutes)")
     args = ap.parse_args(argv)
     run, data, out = Path(args.run), Path(args.data), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -111,8 +113,13 @@ def main(argv=None) -> int:
     try:
         ds = work / "ds"
         names, gt = build_mosaic(data, ds)
+        cache = Path(f"{args.prob_cache}.{args.mode}.png")
         t0 = time.perf_counter()
-        prob = predict_native(run, ds, work) if args.mode == "native" else predict_photos(run, data, names, work)
+        if cache.is_file():
+            prob = cv2.imread(str(cache), cv2.IMREAD_GRAYSCALE)
+        else:
+            prob = predict_native(run, ds, work) if args.mode == "native" else predict_photos(run, data, names, work)
+            cv2.imwrite(str(cache), prob)
         print(f"prediction ({args.mode}) {prob.shape[1]}x{prob.shape[0]} in {time.perf_counter() - t0:.0f} s")
         ev = work / "ev" / "evals" / "test"
         subprocess.run([sys.executable, "-m", "trainer", "eval", "--run", str(run), "--data", str(ds), "--split",
@@ -131,6 +138,14 @@ def _pump(app, view=None, seconds: float = 0.6) -> None:
     while time.monotonic() < end or (view is not None and view.tiles_pending()):
         app.processEvents()
         time.sleep(0.01)
+
+
+def _zoom_to(view, zoom: float, centre: tuple[float, float]) -> None:
+    from PySide6.QtCore import QPointF
+
+    view.fit()
+    view.zoom_by(zoom / view.scale_factor())         # (zoom_by tells the zoom read-outs)
+    view.centerOn(QPointF(*centre))
 
 
 def shoot(ev: Path, ds: Path, centre: tuple[float, float], zoom: float, out: Path) -> None:
@@ -152,10 +167,13 @@ def shoot(ev: Path, ds: Path, centre: tuple[float, float], zoom: float, out: Pat
     panel.model.set_current(0)
     _pump(app, None, 2.0)
     v = panel.viewer.view.right
-    v.set_view(zoom, QPointF(*centre))
+    _zoom_to(v, zoom, centre)
     _pump(app, v)
+    # the image pane only: the numbers beside it are the evaluation's, of the mosaic shrunk to the run's 160x160
+    panel.viewer.info.hide()
+    _pump(app, v, 0.3)
     path = out / "large_inspect.png"
-    panel.grab().save(str(path))
+    panel.viewer.grab().save(str(path))
     print(f"wrote {path}")
     panel.close()
 
@@ -168,7 +186,7 @@ def shoot(ev: Path, ds: Path, centre: tuple[float, float], zoom: float, out: Pat
     p.open_sample(NAME)
     p.pred_check.setChecked(True)
     _pump(app, p.canvas, 1.0)
-    p.canvas.set_view(zoom, QPointF(*centre))
+    _zoom_to(p.canvas, zoom, centre)
     _pump(app, p.canvas)
     path = out / "large_annotate.png"
     p.grab().save(str(path))
