@@ -35,6 +35,16 @@ def prob_to_bin_lut(bins: int) -> np.ndarray:
     return np.minimum((v * bins).astype(np.int64), bins - 1)
 
 
+def _as_bool(a: np.ndarray) -> np.ndarray:
+    """A mask as bool: a {0,1} uint8 mask is viewed, not copied (400 MB saved per 20000x20000 mask)."""
+    a = np.asarray(a)
+    if a.dtype == bool:
+        return a
+    if a.dtype == np.uint8 and a.size and int(a.max()) <= 1:
+        return a.view(bool)
+    return a > 0
+
+
 class CrackOverlayView(QWidget):
     """Image + GT contour + predicted mask + heatmap + TP/FP/FN error map, single or side by side (GT | prediction).
 
@@ -118,7 +128,7 @@ class CrackOverlayView(QWidget):
         if gated is not None:
             self._gated = bool(gated)
         self._image = image
-        self._gt = None if gt is None else (np.asarray(gt) > 0)
+        self._gt = None if gt is None else _as_bool(gt)
         self._prob = prob8
         if prob8 is not None:
             if gt_eval is None and self._gt is not None:
@@ -127,7 +137,7 @@ class CrackOverlayView(QWidget):
                 if g.shape != (ph, pw):
                     g = cv2.resize(g * np.uint8(255), (pw, ph), interpolation=cv2.INTER_AREA) > 127
                 gt_eval = g
-            self._gt_eval = None if gt_eval is None else (np.asarray(gt_eval) > 0)
+            self._gt_eval = None if gt_eval is None else _as_bool(gt_eval)
         else:
             self._gt_eval = None
         pyr = self._pyr = {"image": Pyramid(image, "mean")}
