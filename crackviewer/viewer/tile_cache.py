@@ -35,6 +35,11 @@ class TileCache:
         self._items.move_to_end(key)
         return item[0]
 
+    def peek(self, key: tuple):
+        """The value of ``key`` or None, without counting a use (for updating a tile in place)."""
+        item = self._items.get(key)
+        return None if item is None else item[0]
+
     def put(self, key: tuple, value, nbytes: int) -> None:
         self._pop(key)
         self._items[key] = (value, int(nbytes))

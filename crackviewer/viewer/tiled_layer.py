@@ -11,8 +11,8 @@ LRU :func:`~crackviewer.viewer.tile_cache.shared_cache`, so memory does not grow
 * A repaint has a time budget for making new tiles (:func:`begin_frame`, set by the view's ``paintEvent``): a
   tile still missing when it is spent is drawn from the nearest coarser level already made (blurred for a moment)
   and made in a following repaint, so zooming and panning never wait for a screenful of new tiles.
-* After the sources changed under a rectangle (``pyramid.update(...)`` then :meth:`TiledLayer.invalidate`), only
-  that rectangle's tiles are dropped, at every level, and only that rectangle is repainted.
+* After the sources changed under a rectangle (``pyramid.update(...)`` then :meth:`TiledLayer.invalidate`), the
+  cached tiles are recoloured in that rectangle only, at every level, and only that rectangle is repainted.
   :meth:`TiledLayer.invalidate_all` after a threshold or colour change: only the tiles then on screen get
   recoloured.
 * The older whole-array calls still work: :meth:`set_bgra` (a premultiplied BGRA array, mean-pooled), :meth:`set_rgb`,
@@ -40,11 +40,14 @@ _owner_ids = itertools.count(1)
 FRAME_BUDGET_S = 0.012
 """Time one repaint of a view may spend making new tiles, all its layers together."""
 _frame_deadline: list[float | None] = [None]
+_frame_made = [0]
 
 
 def begin_frame(budget_s: float = FRAME_BUDGET_S) -> None:
-    """A view starts painting: tiles made from now on share ``budget_s`` (until :func:`end_frame`)."""
+    """A view starts painting: tiles made from now on share ``budget_s`` (until :func:`end_frame`); at least one
+    is made per repaint whatever the time, so the refinement always ends."""
     _frame_deadline[0] = time.perf_counter() + budget_s
+    _frame_made[0] = 0
 
 
 def end_frame() -> None:
@@ -88,6 +91,7 @@ class TiledLayer(QGraphicsItem):
         self._bgra: np.ndarray | None = None           # the array of set_bgra (legacy writes go there)
         self.tiles_drawn = 0                            # tiles drawn by the last paint (benchmarks, tests)
         self.pending = False                            # the last paint drew some tiles from a coarser level
+        self._drawn_level = 0                           # the level the last paint drew
         self._refine_scheduled = False
 
     # -- sources
@@ -154,13 +158,37 @@ class TiledLayer(QGraphicsItem):
 
     # -- repaint
     def invalidate(self, x0: int, y0: int, x1: int, y1: int) -> None:
-        """The sources changed in layer pixels ``[x0, x1) x [y0, y1)`` (their pyramids already updated): drop the
-        cached tiles over it at every level and repaint only that rectangle."""
+        """The sources changed in layer pixels ``[x0, x1) x [y0, y1)`` (their pyramids already updated): the cached
+        tiles over it are recoloured there, at every level, and only that rectangle is repainted.
+
+        A colour function works pixel by pixel or looks at most one pixel around (:func:`mask_edges`), so the block
+        grown by one pixel and recoloured from a margin of one more inside its tile has the pixels a whole new tile
+        would have: a brush segment costs a few small blocks, not a 512x512 tile per level."""
         if self._sources:
-            p = self._sources[0]
-            self._cache.drop((self._owner, k, tx, ty) for k in range(len(p.levels))
-                             for tx, ty in p.tiles_in(k, x0, y0, x1, y1))
-        self.update(QRectF(x0, y0, x1 - x0, y1 - y0))
+            p, t = self._sources[0], self._sources[0].tile_size
+            x0, y0, x1, y1 = max(0, int(x0)), max(0, int(y0)), int(math.ceil(x1)), int(math.ceil(y1))
+            for k in range(len(p.levels)):
+                f = 1 << k
+                lx0, ly0, lx1, ly1 = x0 >> k, y0 >> k, -(-x1 // f), -(-y1 // f)
+                for tx, ty in p.tiles_in(k, x0, y0, x1, y1):
+                    item = self._cache.peek((self._owner, k, tx, ty))
+                    if item is not None:
+                        self._recolour(item[1], k, tx * t, ty * t, lx0, ly0, lx1, ly1)
+        m = 1 << self._drawn_level             # what a neighbourhood colour may change around it, as drawn
+        self.update(QRectF(x0 - m, y0 - m, x1 - x0 + 2 * m, y1 - y0 + 2 * m))
+
+    def _recolour(self, arr: np.ndarray, k: int, ox: int, oy: int, lx0: int, ly0: int, lx1: int, ly1: int) -> None:
+        """Recolour level ``k``'s pixels ``[lx0, lx1) x [ly0, ly1)`` in the cached tile ``arr`` at ``(ox, oy)``."""
+        th, tw = arr.shape[:2]
+        if min(lx1 - ox, tw) <= max(lx0 - ox, 0) or min(ly1 - oy, th) <= max(ly0 - oy, 0):
+            return
+        # the changed block grown by the one pixel a neighbourhood colour reaches, computed with a margin of one more
+        bx0, by0, bx1, by1 = max(lx0 - ox - 1, 0), max(ly0 - oy - 1, 0), min(lx1 - ox + 1, tw), min(ly1 - oy + 1, th)
+        mx0, my0, mx1, my1 = max(bx0 - 1, 0), max(by0 - 1, 0), min(bx1 + 1, tw), min(by1 + 1, th)
+        block = self._colour(*[q.levels[k][oy + my0:oy + my1, ox + mx0:ox + mx1] for q in self._sources])
+        if block.dtype == np.uint32:
+            block = block.view(np.uint8).reshape(block.shape + (4,))
+        arr[by0:by1, bx0:bx1] = block[by0 - my0:by1 - my0, bx0 - mx0:bx1 - mx0]
 
     def update_rect(self, x0: int, y0: int, x1: int, y1: int) -> None:
         """Pixels ``[x0, x1) x [y0, y1)`` of level 0 changed: update the pyramids there, then :meth:`invalidate`."""
@@ -282,17 +310,16 @@ class TiledLayer(QGraphicsItem):
         t = painter.worldTransform()
         scale = math.hypot(t.m11(), t.m12())
         pyr = self._sources[0]
-        level = pyr.level_for_scale(scale)
+        level = self._drawn_level = pyr.level_for_scale(scale)
         f = 1 << level
         # nearest-neighbour when magnified (pixel-exact work), smooth when shrunk
         smooth = scale * f < 1.0
         painter.setRenderHint(QPainter.SmoothPixmapTransform, smooth)
         w, h = self.width, self.height
-        made = 0
         for tx, ty in pyr.tiles_in(level, r.left(), r.top(), r.right(), r.bottom()):
             img = self._cached(level, tx, ty)
             if img is None:
-                if made and _out_of_time():
+                if _frame_made[0] and _out_of_time():
                     # over budget: a coarser level's pixels now, this tile in a following repaint
                     painter.setRenderHint(QPainter.SmoothPixmapTransform, pyr.mode == "mean")
                     self._draw_coarser(painter, level, tx, ty)
@@ -300,7 +327,7 @@ class TiledLayer(QGraphicsItem):
                     self.pending = True
                     continue
                 img = self._make(level, tx, ty)
-                made += 1
+                _frame_made[0] += 1
             x0, y0 = tx * pyr.tile_size * f, ty * pyr.tile_size * f
             # a tile of a coarse level may reach past the image by less than one of its pixels: clip it
             tw, th = min(img.width() * f, w - x0), min(img.height() * f, h - y0)

@@ -87,7 +87,10 @@ def test_zoomed_out_draws_a_coarse_level_and_keeps_a_hairline(qtbot):
     assert red.sum(axis=0).max() > 0.8 * 2000 * v.scale_factor()  # the hairline is a full-height column
 
 
-def test_invalidate_repaints_the_rectangle_and_drops_only_its_tiles(qtbot):
+@pytest.mark.parametrize("edges", [False, True])
+def test_invalidate_recolours_cached_tiles_in_place_like_new_tiles(qtbot, edges):
+    from crackviewer.viewer.layers import mask_edges
+
     rgb = np.full((1100, 1100, 3), 30, np.uint8)
     mask = np.zeros((1100, 1100), np.uint8)
     v = shown_view(qtbot)
@@ -98,20 +101,33 @@ def test_invalidate_repaints_the_rectangle_and_drops_only_its_tiles(qtbot):
     v.scene().addItem(layer)
     pyr = Pyramid(mask, "max")
     lut = np.array([0, 0xFFFFFFFF], np.uint32)
-    layer.set_source(pyr, lambda t: lut[t])
+    colour = (lambda t: lut[mask_edges(t)]) if edges else (lambda t: lut[t])
+    layer.set_source(pyr, colour)
     v.zoom_1to1()
     v.centerOn(300, 300)
     grab_rgb(v)
+    v.fit()                                                         # a coarse level cached too
+    grab_rgb(v)
+    v.zoom_1to1()
+    v.centerOn(300, 300)
     before = cache.owner_keys(layer._owner)
-    assert (layer._owner, 0, 0, 0) in before
-    mask[200:210, 200:260] = 1
-    layer.update_rect(200, 200, 260, 210)
-    after = cache.owner_keys(layer._owner)
-    assert (layer._owner, 0, 0, 0) not in after and before - after == {k for k in before if k[2:] == (0, 0)}
+    assert (layer._owner, 0, 0, 0) in before and any(k[1] > 0 for k in before)
+    for rect in [(200, 200, 260, 210), (509, 100, 515, 600), (0, 0, 3, 3)]:  # the second crosses a tile border
+        x0, y0, x1, y1 = rect
+        mask[y0:y1, x0:x1] = 1
+        layer.update_rect(*rect)
+        assert cache.owner_keys(layer._owner) == before            # refreshed in place, nothing dropped
+        for key in before:
+            _, k, tx, ty = key
+            np.testing.assert_array_equal(cache.peek(key)[1].view(np.uint32)[..., 0],
+                                          colour(pyr.tile(k, tx, ty)), err_msg=str((key, rect)))
     shot = grab_rgb(v)
     x0, y0 = image_origin(v)
-    assert (shot[y0 + 200:y0 + 210, x0 + 200:x0 + 260] == 255).all()
-    assert (shot[y0 + 211:y0 + 220, x0 + 200:x0 + 260] == 30).all()
+    inside, ring = shot[y0 + 200:y0 + 210, x0 + 200:x0 + 260], shot[y0 + 199, x0 + 200:x0 + 260]
+    if edges:                                                       # the outline just outside the painted block
+        assert (ring == 255).all() and (inside == 30).all()
+    else:
+        assert (inside == 255).all() and (ring == 30).all()
     layer.invalidate_all()
     assert not cache.owner_keys(layer._owner)
 
