@@ -39,6 +39,8 @@ Colour = Callable[..., np.ndarray]
 _owner_ids = itertools.count(1)
 FRAME_BUDGET_S = 0.012
 """Time one repaint of a view may spend making new tiles, all its layers together."""
+REFINE_BUDGET_S = 0.006
+"""Time one refinement round (an event between repaints) of one layer may spend making tiles."""
 _frame_deadline: list[float | None] = [None]
 _frame_made = [0]
 
@@ -93,6 +95,7 @@ class TiledLayer(QGraphicsItem):
         self.pending = False                            # the last paint drew some tiles from a coarser level
         self._drawn_level = 0                           # the level the last paint drew
         self._refine_scheduled = False
+        self._wanted: set[tuple[int, int, int]] = set()    # tiles drawn from a coarser level, to make next
 
     # -- sources
     def set_source(self, sources: Pyramid | Sequence[Pyramid] | None, colour: Colour | None = None) -> None:
@@ -292,15 +295,34 @@ class TiledLayer(QGraphicsItem):
                 return
 
     def _refine(self) -> None:
+        """Make the tiles the last repaint drew from a coarser level, for at most :data:`REFINE_BUDGET_S`, and repaint
+        just their rectangles (cheap: the tiles are made by then); the rest in the next round."""
         self._refine_scheduled = False
         try:
-            self.update()
+            deadline = time.perf_counter() + REFINE_BUDGET_S
+            for key in list(self._wanted):
+                self._wanted.discard(key)
+                level, tx, ty = key
+                if not self._sources or level >= len(self._sources[0].levels):
+                    continue
+                if level != self._drawn_level:
+                    continue                    # the view has moved to another level since
+                if self._cached(level, tx, ty) is None:
+                    self._make(level, tx, ty)
+                x0, y0, x1, y1 = self._sources[0].tile_rect(level, tx, ty)
+                self.update(QRectF(x0, y0, x1 - x0, y1 - y0))
+                if time.perf_counter() > deadline:
+                    break
+            self.pending = bool(self._wanted)
+            if self._wanted:
+                self._refine_scheduled = True
+                QTimer.singleShot(0, self._refine)
         except RuntimeError:          # the item was deleted meanwhile
             pass
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         self.tiles_drawn = 0
-        self.pending = False
+        self.pending = bool(self._wanted)
         if not self._sources:
             return
         bounds = self.boundingRect()
@@ -324,15 +346,17 @@ class TiledLayer(QGraphicsItem):
                     painter.setRenderHint(QPainter.SmoothPixmapTransform, pyr.mode == "mean")
                     self._draw_coarser(painter, level, tx, ty)
                     painter.setRenderHint(QPainter.SmoothPixmapTransform, smooth)
-                    self.pending = True
+                    self._wanted.add((level, tx, ty))
                     continue
                 img = self._make(level, tx, ty)
                 _frame_made[0] += 1
+            self._wanted.discard((level, tx, ty))
             x0, y0 = tx * pyr.tile_size * f, ty * pyr.tile_size * f
             # a tile of a coarse level may reach past the image by less than one of its pixels: clip it
             tw, th = min(img.width() * f, w - x0), min(img.height() * f, h - y0)
             painter.drawImage(QRectF(x0, y0, tw, th), img, QRectF(0, 0, tw / f, th / f))
             self.tiles_drawn += 1
+        self.pending = bool(self._wanted)
         if self.pending and not self._refine_scheduled:
             self._refine_scheduled = True
             QTimer.singleShot(0, self._refine)
