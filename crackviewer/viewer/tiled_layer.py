@@ -6,11 +6,13 @@ called on demand per tile: a photo becomes opaque pixels, a mask a colour, a pro
 a probability map and a GT mask together a TP/FP/FN error map. Drawn tiles (QImages) live in the app's byte-bounded
 LRU :func:`~crackviewer.viewer.tile_cache.shared_cache`, so memory does not grow with the image.
 
-* Zoomed out, the level ``k`` with ``2**k <= 1 / scale`` is drawn (smoothly scaled); magnified, level 0 with
-  nearest-neighbour pixels (pixel-exact work). An image that fits in one tile has level 0 only, drawn as before.
+* Zoomed out, the level of :meth:`Pyramid.level_for_scale` is drawn (a photo's finer level shrunk smoothly, a
+  mask's coarser one without smoothing so a hairline keeps its colour); magnified, level 0 with nearest-neighbour
+  pixels (pixel-exact work). An image that fits in one tile has level 0 only, drawn as before.
 * A repaint has a time budget for making new tiles (:func:`begin_frame`, set by the view's ``paintEvent``): a
   tile still missing when it is spent is drawn from the nearest coarser level already made (blurred for a moment)
-  and made in a following repaint, so zooming and panning never wait for a screenful of new tiles.
+  and made between repaints, then only its rectangle repainted, so zooming and panning never wait for a screenful
+  of new tiles.
 * After the sources changed under a rectangle (``pyramid.update(...)`` then :meth:`TiledLayer.invalidate`), the
   cached tiles are recoloured in that rectangle only, at every level, and only that rectangle is repainted.
   :meth:`TiledLayer.invalidate_all` after a threshold or colour change: only the tiles then on screen get
@@ -108,6 +110,7 @@ class TiledLayer(QGraphicsItem):
             if len(sizes) != 1:
                 raise ValueError(f"sources of different sizes: {sorted(sizes)}")
         self._cache.drop_owner(self._owner)
+        self._wanted.clear()
         self._sources = sources
         self._colour = colour or _identity
         self._bgra = None
