@@ -11,11 +11,12 @@ Two figures per case: the *segment core* (1-3 called directly) and the *mouse-mo
 to the viewer, through the brush tool (cursor ring, segment, overlay), the status line and the repaint. The headline
 is the mouse-move path.
 
-Measured on a 448x448 and a 4000x3000 image, at "fit" zoom and at 100 %, with a 12 px brush and 6 px segments
-(a fast hand at 60 Hz), inside one stroke. Also prints the end-of-stroke cost (diff + journal append with fsync),
+Measured on a 448x448 and a 4000x3000 image (and with ``--mosaic`` a 20000x20000 one: 1.2 GB of pixels, about a
+minute more), at "fit" zoom and at 100 %, with a 12 px brush and 6 px segments (a fast hand at 60 Hz), inside one
+stroke. Also prints the end-of-stroke cost (diff + journal append with fsync),
 which happens once per stroke on mouse release, not per segment.
 
-    python benchmarks/brush_latency.py [--segments 200]
+    python benchmarks/brush_latency.py [--segments 200] [--mosaic]
 
 Last line: ``brush segment 4000x3000: N ms`` (median of the mouse-move path at the worse of the two zoom levels).
 """
@@ -36,11 +37,15 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def make_dataset(root: Path) -> Path:
+CASES = (("small", (448, 448), "448x448"), ("large", (3000, 4000), "4000x3000"))
+MOSAIC = ("mosaic", (20000, 20000), "20000x20000")
+
+
+def make_dataset(root: Path, cases=CASES) -> Path:
     (root / "images").mkdir(parents=True)
     (root / "masks").mkdir()
     rng = np.random.default_rng(0)
-    for name, (h, w) in (("small", (448, 448)), ("large", (3000, 4000))):
+    for name, (h, w), _ in cases:
         base = cv2.resize(rng.integers(90, 170, (h // 16 + 1, w // 16 + 1), dtype=np.uint8), (w, h),
                           interpolation=cv2.INTER_CUBIC)
         img = cv2.merge([base, base, base])
@@ -49,7 +54,7 @@ def make_dataset(root: Path) -> Path:
         m = np.zeros((h, w), np.uint8)
         cv2.line(m, (0, h // 3), (w - 1, h // 2), 255, max(2, w // 400))
         cv2.imwrite(str(root / "masks" / f"{name}.png"), m)
-    (root / "manifest.csv").write_text("name,label,split\nsmall,1,train\nlarge,1,train\n")
+    (root / "manifest.csv").write_text("name,label,split\n" + "".join(f"{c[0]},1,train\n" for c in cases))
     return root
 
 
@@ -57,6 +62,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--segments", type=int, default=200)
     ap.add_argument("--brush", type=float, default=12.0)
+    ap.add_argument("--mosaic", action="store_true", help="also a 20000x20000 image")
     args = ap.parse_args(argv)
 
     from PySide6.QtCore import QEvent, QObject, QPointF, Qt
@@ -81,7 +87,8 @@ def main(argv=None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="brush_latency_"))
     try:
-        ds = make_dataset(tmp / "ds")
+        cases = CASES + ((MOSAIC,) if args.mosaic else ())
+        ds = make_dataset(tmp / "ds", cases)
         panel = AnnotatePanel(autosave_ms=10_000)          # keep autosave out of the timed loop
         panel.resize(1400, 900)
         panel.show()
@@ -95,7 +102,7 @@ def main(argv=None) -> int:
         print(f"brush {args.brush:.0f} px, segments of 6 px, {args.segments} segments per case, "
               f"viewport {panel.canvas.viewport().width()}x{panel.canvas.viewport().height()}, "
               f"{os.cpu_count()} CPUs, load average {load:.1f}")
-        for name, label in (("small", "448x448"), ("large", "4000x3000")):
+        for name, _, label in cases:
             panel.open_sample(name)
             h, w = panel.session.model.shape
             for zoom in ("fit", "100%"):
@@ -165,7 +172,7 @@ def main(argv=None) -> int:
                       f"{t_end:.1f} ms")
                 panel.session.model.undo()
                 panel.repaint_mask(None, full=True)
-        for label in ("448x448",):
+        for label in [c[2] for c in cases if c[2] != "4000x3000"]:
             print(f"brush segment {label}: {max(headline[label]):.2f} ms")
         panel.session.saved_revision = panel.session.model.revision   # nothing to save: the benchmark undid it
         panel.shutdown()

@@ -21,6 +21,9 @@ from trainer.schema import KEYS
 
 MAX_MEGAPIXELS_KEY = "max_megapixels"
 DEFAULT_MAX_MEGAPIXELS = KEYS[MAX_MEGAPIXELS_KEY].default     # 250 MP = 750 MB decoded as 8-bit colour
+VIEWER_MAX_MEGAPIXELS = 1000.0
+"""What the app's viewers (Dataset, Inspect, Annotate) open: a 20000x20000 mosaic (400 MP, 1.2 GB as RGB) and up to
+1000 MP, just under OpenCV's own decode limit of 2**30 pixels. Training keeps the config's ``max_megapixels``."""
 
 
 def _gb(n: float) -> str:

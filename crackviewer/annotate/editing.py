@@ -15,6 +15,7 @@ from crackviewer.annotate.mask_store import LabelError, MaskSaveError
 from crackviewer.annotate.session import Session
 from crackviewer.annotate.tools import PointsTool, PolygonTool, PolylineTool
 from crackviewer.annotate.trace_tools import TraceTool
+from crackviewer.viewer.pyramid import Pyramid
 
 MASK_COLOR = colors.GT_CONTOUR          # the mask being edited is ground truth: the GT colour everywhere
 
@@ -108,20 +109,29 @@ class EditingMixin:
         r, g, b = (int(c) for c in color[:3])
         px = np.array([[0, 0, 0, 0], [b, g, r, 255]], np.uint8)      # premultiplied BGRA (opaque colour)
         self._lut = px.view(np.uint32).ravel().copy()
+        if getattr(self, "mask_layer", None) is not None and self.mask_layer.has_source:
+            self.mask_layer.invalidate_all()
+
+    def _mask_colour(self, tile: np.ndarray) -> np.ndarray:
+        """The overlay's colour function: a {0,1} mask tile (max-pooled when zoomed out) -> premultiplied ARGB."""
+        return self._lut[tile]
 
     def repaint_mask(self, rect: Rect | None, full: bool = False) -> None:
-        """Recolour the overlay pixels of ``rect`` from the mask and repaint only that rectangle."""
+        """Bring the overlay's pyramid up to date over ``rect`` of the mask and repaint only that rectangle
+        (``full``: the whole mask, e.g. a newly opened sample)."""
         s = self.session
         if s is None:
             return
         if full:
-            self._layer_px[...] = self._lut[s.model.mask]
-            self.mask_layer.update()
+            pyr = self._mask_pyramid
+            if pyr is None or pyr.base is not s.model.mask:
+                self._mask_pyramid = Pyramid(s.model.mask, "max")      # level 0 is the model's own mask array
+                self.mask_layer.set_source(self._mask_pyramid, self._mask_colour)
+            else:
+                self.mask_layer.update_rect(0, 0, pyr.width, pyr.height)
             return
         if rect is None:
             return
-        ys, xs = rect.slices
-        self._layer_px[ys, xs] = self._lut[s.model.mask[ys, xs]]
         self.mask_layer.update_rect(rect.x, rect.y, rect.x + rect.w, rect.y + rect.h)
 
     def paint_segment(self, p0, p1, value: int) -> Rect | None:

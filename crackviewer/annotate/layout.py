@@ -100,6 +100,8 @@ class AnnotateLayoutMixin(ToolsLayoutMixin):
         self.mask_layer = self.canvas.add_layer("mask", z=10, opacity=self._opacity)
         self.pred_item = self.canvas.add_item("prediction", ContourItem(colors.PRED, width=1.4), z=20)
         self.pred_item.setVisible(False)
+        self.pred_raster = self.canvas.add_layer("prediction_raster", z=20)     # the outline of masks over 4 MP
+        self.pred_raster.setVisible(False)
         self.accept_item = self.canvas.add_item("accept", ContourItem(colors.FP, width=2.2), z=25)
         self.preview_item = QGraphicsPathItem()
         self.canvas.add_item("preview", self.preview_item, z=30)

@@ -78,6 +78,9 @@ class Patch:
         return int(self.old_bits.nbytes + self.new_bits.nbytes) + 64
 
 
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.int64)
+
+
 @dataclass
 class Change:
     """One undo step: what a stroke (or a whole-mask operation) changed."""
@@ -95,6 +98,10 @@ class Change:
     def nbytes(self) -> int:
         return sum(p.nbytes for p in self.patches)
 
+    def pixel_delta(self) -> int:
+        """Crack pixels added by the change (negative: removed), from the bit-packed patches."""
+        return sum(int(_POPCOUNT[p.new_bits].sum()) - int(_POPCOUNT[p.old_bits].sum()) for p in self.patches)
+
     @property
     def changed_pixels(self) -> int:
         return int(sum(int(np.count_nonzero(p.values("old") != p.values("new"))) for p in self.patches))
@@ -108,15 +115,18 @@ Listener = Callable[[Change, str], None]   # (change, how) with how in {"edit", 
 
 
 def prediction_mask(prob: np.ndarray, threshold: float, shape: tuple[int, int]) -> np.ndarray:
-    """Binary {0,1} uint8 mask of ``shape`` from a probability map (float 0..1 or uint8 0..255) at ``threshold``."""
+    """Binary {0,1} uint8 mask of ``shape`` from a probability map (float 0..1 or uint8 0..255) at ``threshold``.
+    An 8-bit map stays 8-bit (resized as uint8, then a 256-entry table): no float copy at the image's size."""
     p = np.asarray(prob)
     if p.ndim == 3:
         p = p[..., 0]
-    if p.dtype == np.uint8:
-        p = p.astype(np.float32) / 255.0
-    else:
-        p = p.astype(np.float32)
     h, w = shape
+    if p.dtype == np.uint8:
+        if p.shape != (h, w):
+            p = cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR)
+        table = (np.arange(256, dtype=np.float32) / 255.0) >= float(threshold)
+        return table[p].view(np.uint8)
+    p = p.astype(np.float32)
     if p.shape != (h, w):
         p = cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR)
     return (p >= float(threshold)).astype(np.uint8)

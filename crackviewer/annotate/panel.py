@@ -43,13 +43,14 @@ from crackviewer.annotate.mask_store import MaskStore
 from crackviewer.annotate.prediction import PredictionMixin
 from crackviewer.annotate.review_queue import PredictionSource, ReviewItem
 from crackviewer.annotate.saving import SavingMixin
-from crackviewer.annotate.session import Bridge, Session
+from crackviewer.annotate.session import SNAPSHOT_MIN_PIXELS, Bridge, Session
 from crackviewer.annotate.status import StatusMixin
 from crackviewer.annotate.tools import TOOL_HINTS, Tool
 from crackviewer.annotate.toolset import make_tools
 from crackviewer.qt.tasks import TaskRunner
 from trainer.datasets.images import read_image
 from trainer.errors import CrackError
+from trainer.limits import VIEWER_MAX_MEGAPIXELS
 
 AUTOSAVE_MS = 300
 RECENT_SESSIONS = 8                     # saved samples whose undo history is kept when the user moves on
@@ -102,6 +103,7 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
         self._autosave.setInterval(int(autosave_ms))
         self._autosave.timeout.connect(self._autosave_fire)
         self._lut = np.zeros(2, np.uint32)
+        self._mask_pyramid = None            # the overlay's Pyramid over the open sample's mask (editing.py)
         self._set_mask_color(MASK_COLOR)
         self._build()
         self._tools = make_tools(self)
@@ -168,7 +170,7 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
 
     def _load_session(self, name: str) -> Session:
         rec = self.store.record(name)
-        image = read_image(rec.image_path)
+        image = read_image(rec.image_path, max_megapixels=VIEWER_MAX_MEGAPIXELS)
         if self.editable:
             mask, n = self.store.load_mask(name, image.shape[:2])
         else:                                   # read-only: the editor's journal is theirs, show the saved mask
@@ -177,7 +179,10 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
         s = Session(name, image, model, saved_revision=model.revision, recovered=n)
         if n:
             model.revision += 1                      # recovered strokes are not on disk yet
+        model.listeners.append(s.note_change)       # first: a save started by the next listener sees the change
         model.listeners.append(lambda ch, how, s=s: self._on_model_change(s, ch, how))
+        if mask.size >= SNAPSHOT_MIN_PIXELS:
+            s.mask_for_save()                        # the one whole copy of a large mask, made while it opens
         return s
 
     def show_sample(self, name: str) -> bool:
@@ -214,8 +219,6 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
             self.show_banner("")                  # a note about the previous sample's label (read-only stays)
         self.accept_item.set_contours([])
         self.canvas.set_image(s.image, keep_view=True)
-        self._layer_px = self.mask_layer.pixels.view(np.uint32).reshape(self.mask_layer.height,
-                                                                        self.mask_layer.width)
         self.repaint_mask(None, full=True)
         self._pred_cache = None
         self.last_brush_point = None

@@ -10,10 +10,12 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtWidgets import QDialog
 
+from figures import colors
 from crackviewer.annotate.mask_model import prediction_mask
 from crackviewer.annotate.review_queue import PredictionSource, ReviewItem, rank
 from crackviewer.annotate.sources import SourceDialog, source_choices
-from crackviewer.viewer.layers import mask_contours
+from crackviewer.viewer.layers import CONTOUR_MAX_PIXELS, mask_contours, mask_edges, premul_u32
+from crackviewer.viewer.pyramid import Pyramid
 from trainer.errors import CrackError
 
 
@@ -88,18 +90,27 @@ class PredictionMixin:
 
     def _on_pred_toggle(self, on: bool) -> None:
         self.pred_item.setVisible(bool(on))
+        self.pred_raster.setVisible(bool(on))
         self._update_prediction_outline()
 
     def _update_prediction_outline(self) -> None:
         if not self.pred_check.isChecked() or self.session is None:
             self.pred_item.set_contours([])
+            self.pred_raster.clear()
             return
         prob = self._prob()
         if prob is None:
             self.pred_item.set_contours([])
+            self.pred_raster.clear()
             return
         pm = prediction_mask(prob, self.thr_spin.value(), self.session.model.shape)
-        self.pred_item.set_contours(mask_contours(pm))
+        if pm.size <= CONTOUR_MAX_PIXELS:
+            self.pred_item.set_contours(mask_contours(pm))
+            self.pred_raster.clear()
+        else:                      # too large for a vector outline: its edge pixels, drawn tile by tile
+            self.pred_item.set_contours([])
+            lut = np.array([0, premul_u32(colors.PRED)], np.uint32)
+            self.pred_raster.set_source(Pyramid(pm, "max"), lambda t: lut[mask_edges(t)])
 
     def _start_ranking(self, force: bool = False) -> None:
         if self.source is None or self.store is None or self._ranking:

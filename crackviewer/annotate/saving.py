@@ -40,7 +40,7 @@ class SavingMixin:
         s.resave = False
         job = SaveJob(s.model.revision)
         s.save_job = job
-        args = (self.store, s.name, s.model.mask.copy(), self.store.journal_size(s.name), s.label)
+        args = (self.store, s.name, s.mask_for_save(), self.store.journal_size(s.name), s.label)
         self._saver.run(lambda: _run_save(job, *args), lambda j, s=s: self._on_save_done(s, j))
         self._set_badge()
 
@@ -98,7 +98,7 @@ class SavingMixin:
             return True
         rev = s.model.revision
         try:
-            res = self.store.save_mask(s.name, s.model.mask.copy(), self.store.journal_size(s.name), s.label)
+            res = self.store.save_mask(s.name, s.mask_for_save(), self.store.journal_size(s.name), s.label)
         except Exception as e:          # noqa: BLE001 - any failure must keep the sample unsaved, with the reason
             self._save_failed(s, e)
         else:

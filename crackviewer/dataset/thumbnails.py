@@ -11,7 +11,8 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 from figures import colors
 from figures.qimage import array_to_qimage
 from crackviewer.qt.tasks import TaskRunner
-from trainer.datasets.images import read_image
+from trainer.datasets.images import read_image_reduced
+from trainer.errors import CrackError
 
 
 THUMB = 120
@@ -19,15 +20,15 @@ THUMB = 120
 
 def make_thumbnail(image_path: str, mask_path: str | None, size: int = THUMB) -> QImage:
     """A size x size RGB thumbnail (letterboxed) with the GT mask tinted on top; runs on a worker thread."""
-    img = read_image(image_path)
+    img = read_image_reduced(image_path, size)          # a 20000x20000 mosaic is decoded at 1/8 (never held whole)
     h, w = img.shape[:2]
     scale = size / max(h, w)
     tw, th = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
     small = cv2.resize(img, (tw, th), interpolation=cv2.INTER_AREA)
     if mask_path:
         try:
-            m = cv2.imdecode(np.fromfile(mask_path, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
-        except (OSError, cv2.error):
+            m = read_image_reduced(mask_path, size, grey=True)
+        except (CrackError, cv2.error):
             m = None
         if m is not None and m.size:
             ms = cv2.resize(m, (tw, th), interpolation=cv2.INTER_AREA)

@@ -7,7 +7,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from crackviewer.inspect.compare_model import BOTH_WRONG, LOSS, WIN, Comparison, diff_map_bgra
-from crackviewer.viewer.layers import ContourItem, error_map_bgra, mask_contours
+from crackviewer.viewer.layers import CONTOUR_MAX_PIXELS, ContourItem, error_map_bgra, mask_contours
+from crackviewer.viewer.pyramid import Pyramid
 from crackviewer.viewer.view import SampleViewer, ViewLink
 from figures import colors
 from trainer.metrics import pixels as metrics_pixels
@@ -75,7 +76,9 @@ class PairViews(QWidget):
                 pred[:] = False
             preds.append(pred)
         gt = sa.gt_eval
-        contours = mask_contours(sa.gt) if sa.gt is not None else []
+        small = sa.gt is not None and sa.gt.size <= CONTOUR_MAX_PIXELS
+        contours = mask_contours(sa.gt) if small else []
+        image = Pyramid(sa.image, "mean")                 # one pyramid for the three views
         # B's map at A's resolution (two models may have different input sizes)
         if preds[1] is not None and preds[0] is not None and preds[1].shape != preds[0].shape:
             h, w = preds[0].shape
@@ -84,7 +87,7 @@ class PairViews(QWidget):
         layers = [error_map_bgra(p, g) if p is not None and g is not None else None for p in preds[:2]]
         diff = diff_map_bgra(preds[0], preds[1], g) if all(x is not None for x in (preds[0], preds[1], g)) else None
         for v, lay in zip(self.views, layers + [diff]):
-            v.set_image(sa.image)
+            v.set_image(sa.image, pyramid=image)
             v.layer("gt").set_contours(contours)
             if lay is None:
                 v.layer("overlay").clear()

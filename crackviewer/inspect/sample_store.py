@@ -15,6 +15,7 @@ from crackviewer.inspect.evaluation_folder import Evaluation
 from trainer.datasets.images import read_image, read_mask
 from trainer.datasets.layouts import open_dataset
 from trainer.errors import DataError
+from trainer.limits import VIEWER_MAX_MEGAPIXELS
 from trainer.runs import paths
 
 
@@ -135,7 +136,7 @@ class SampleStore:
             problems.append(self.problem or f"sample {name!r} not in the dataset {self.data_path}")
         else:
             try:
-                image = read_image(rec.image_path)
+                image = read_image(rec.image_path, max_megapixels=VIEWER_MAX_MEGAPIXELS)
             except DataError as exc:
                 problems.append(str(exc))
             if image is not None:

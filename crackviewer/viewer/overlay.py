@@ -1,5 +1,10 @@
 """The Inspect tab's image view: a SampleViewer with the crack overlays (ground truth, prediction, error map,
-probability heatmap, uncertainty map, measured skeletons coloured by width) at the current threshold."""
+probability heatmap, uncertainty map, measured skeletons coloured by width) at the current threshold.
+
+Every map is a max-pooled :class:`~crackviewer.viewer.pyramid.Pyramid` (built once per sample, shared by the layers
+and by both views) drawn tile by tile through a lookup table, so a threshold step only recolours the tiles on
+screen, at any image size. Zoomed out, a tile pixel is predicted crack (or TP/FP/FN) when any pixel of the block
+under it is."""
 from __future__ import annotations
 
 import cv2
@@ -8,7 +13,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from figures import colors
-from crackviewer.viewer.layers import ContourItem, color_lut, mask_contours, mask_to_bgra, premul_u32
+from crackviewer.viewer.layers import (CONTOUR_MAX_PIXELS, ContourItem, color_lut, lut_u32, mask_contours, mask_edges,
+                                      premul_u32)
+from crackviewer.viewer.pyramid import Pyramid
 from crackviewer.viewer.measure_item import WidthSkeletonItem
 from crackviewer.viewer.view import SampleViewer, ViewLink
 
@@ -28,6 +35,16 @@ def prob_to_bin_lut(bins: int) -> np.ndarray:
     return np.minimum((v * bins).astype(np.int64), bins - 1)
 
 
+def _as_bool(a: np.ndarray) -> np.ndarray:
+    """A mask as bool: a {0,1} uint8 mask is viewed, not copied (400 MB saved per 20000x20000 mask)."""
+    a = np.asarray(a)
+    if a.dtype == bool:
+        return a
+    if a.dtype == np.uint8 and a.size and int(a.max()) <= 1:
+        return a.view(bool)
+    return a > 0
+
+
 class CrackOverlayView(QWidget):
     """Image + GT contour + predicted mask + heatmap + TP/FP/FN error map, single or side by side (GT | prediction).
 
@@ -40,8 +57,8 @@ class CrackOverlayView(QWidget):
         super().__init__(parent)
         self.bins = bins
         self._bin_lut = prob_to_bin_lut(bins)
-        self._heat_lut = color_lut(HEATMAP_COLORMAP)
-        self._unc_lut = color_lut(UNCERTAINTY_COLORMAP, max_alpha=235, gamma=1.0)
+        self._heat_lut = lut_u32(color_lut(HEATMAP_COLORMAP))
+        self._unc_lut = lut_u32(color_lut(UNCERTAINTY_COLORMAP, max_alpha=235, gamma=1.0))
         self._image: np.ndarray | None = None
         self._gt: np.ndarray | None = None
         self._gt_eval: np.ndarray | None = None
@@ -52,8 +69,7 @@ class CrackOverlayView(QWidget):
                          "measure": False}
         self._opacity = 0.7
         self._side_by_side = False
-        self._code16: np.ndarray | None = None
-        self._stale: set[str] = set()
+        self._pyr: dict[str, Pyramid] = {}
         self._pred_u32 = premul_u32(MASK_COLOR)
         self._tp_u32 = premul_u32(colors.TP)
         self._fp_u32 = premul_u32(colors.FP)
@@ -69,6 +85,7 @@ class CrackOverlayView(QWidget):
             v.add_layer("errors", z=3)
             v.add_layer("uncertainty", z=3.5)
             v.add_item("gt", ContourItem(colors.GT_CONTOUR), z=5)
+            v.add_layer("gt_edge", z=5)          # the GT outline as pixels, for masks too large for vector contours
         self.measure_item = self.right.add_item("measure", WidthSkeletonItem(), z=6)
         self.left.add_layer("gt_fill", z=4)
         self._link = ViewLink([self.left, self.right])
@@ -110,36 +127,55 @@ class CrackOverlayView(QWidget):
             self._k = int(threshold)
         if gated is not None:
             self._gated = bool(gated)
-        self._code16 = None
         self._image = image
-        self._gt = None if gt is None else (np.asarray(gt) > 0)
+        self._gt = None if gt is None else _as_bool(gt)
         self._prob = prob8
         if prob8 is not None:
             if gt_eval is None and self._gt is not None:
                 ph, pw = prob8.shape[:2]
-                g = self._gt.astype(np.uint8) * 255
+                g = self._gt.view(np.uint8)
                 if g.shape != (ph, pw):
-                    g = cv2.resize(g, (pw, ph), interpolation=cv2.INTER_AREA)
-                gt_eval = g > 127
-            self._gt_eval = None if gt_eval is None else (np.asarray(gt_eval) > 0)
+                    g = cv2.resize(g * np.uint8(255), (pw, ph), interpolation=cv2.INTER_AREA) > 127
+                gt_eval = g
+            self._gt_eval = None if gt_eval is None else _as_bool(gt_eval)
         else:
             self._gt_eval = None
-        self.right.set_image(image)
-        self.left.set_image(image)
-        contours = mask_contours(self._gt) if self._gt is not None else []
+        pyr = self._pyr = {"image": Pyramid(image, "mean")}
+        if self._gt is not None:
+            pyr["gt"] = Pyramid(self._gt.view(np.uint8), "max")
+        if prob8 is not None:
+            pyr["prob"] = Pyramid(prob8, "max")
+        if self._gt_eval is not None:
+            pyr["gt_eval"] = Pyramid(self._gt_eval.view(np.uint8), "max")
+        self.right.set_image(image, pyramid=pyr["image"])
+        self.left.set_image(image, pyramid=pyr["image"])
+        small = self._gt is not None and self._gt.size <= CONTOUR_MAX_PIXELS
+        contours = mask_contours(self._gt) if small else []
         for v in (self.left, self.right):
             v.layer("gt").set_contours(contours)
+            edge = v.layer("gt_edge")
+            edge.set_source(None if small or self._gt is None else pyr["gt"], self._gt_edge_colour)
         if self._gt is not None:
-            self.left.layer("gt_fill").set_bgra(mask_to_bgra(self._gt, colors.GT_CONTOUR, 150))
+            self.left.layer("gt_fill").set_source(pyr["gt"], self._gt_fill_colour)
         else:
             self.left.layer("gt_fill").clear()
         self._render_heatmap()
         self._render_prediction()
 
+    _gt_fill_lut = np.array([0, premul_u32(colors.GT_CONTOUR, 150)], np.uint32)
+    _gt_edge_lut = np.array([0, premul_u32(colors.GT_CONTOUR)], np.uint32)
+
+    def _gt_fill_colour(self, tile: np.ndarray) -> np.ndarray:
+        return self._gt_fill_lut[tile]
+
+    def _gt_edge_colour(self, tile: np.ndarray) -> np.ndarray:
+        return self._gt_edge_lut[mask_edges(tile)]
+
     def set_uncertainty(self, unc8: np.ndarray | None) -> None:
         """The sample's 8-bit uncertainty map (any resolution, stretched over the image), None when there is none."""
         layer = self.right.layer("uncertainty")
-        layer.clear() if unc8 is None else layer.set_bgra(self._unc_lut[unc8])
+        lut = self._unc_lut
+        layer.clear() if unc8 is None else layer.set_source(Pyramid(unc8, "max"), lambda t: lut[t])
 
     def set_measurement(self, m) -> None:
         """The measured cracks (:class:`crackviewer.inspect.measurement.SampleMeasurement`) or None."""
@@ -161,8 +197,6 @@ class CrackOverlayView(QWidget):
         if name not in OVERLAYS:
             raise KeyError(name)
         self._visible[name] = bool(visible)
-        if visible and name in self._stale:
-            self._render_prediction()
         self._apply_mode()
 
     def overlay_visible(self, name: str) -> bool:
@@ -200,10 +234,11 @@ class CrackOverlayView(QWidget):
     # -- rendering
     def _render_heatmap(self) -> None:
         layer = self.right.layer("heatmap")
+        lut = self._heat_lut
         if self._prob is None:
             layer.clear()
         else:
-            layer.set_bgra(self._heat_lut[self._prob])
+            layer.set_source(self._pyr["prob"], lambda t: lut[t])
 
     @property
     def pred_mask(self) -> np.ndarray | None:
@@ -214,48 +249,46 @@ class CrackOverlayView(QWidget):
             return np.zeros(self._prob.shape, bool)
         return (self._bin_lut >= self._k)[self._prob]
 
-    def _codes(self) -> np.ndarray:
-        """Per pixel ``prob8 | gt << 8`` (uint16), computed once per sample: one table lookup per threshold step."""
-        if self._code16 is None:
-            code = self._prob.astype(np.uint16)
-            if self._gt_eval is not None:
-                code |= self._gt_eval.astype(np.uint16) << 8
-            self._code16 = code
-        return self._code16
+    def _luts(self) -> tuple[np.ndarray, np.ndarray]:
+        """The predicted mask's and the error map's tables over ``prob8 | gt << 8`` at the current threshold."""
+        pred_v = np.zeros(256, bool) if self._gated else (self._bin_lut >= self._k)
+        pred = np.zeros(512, np.uint32)
+        pred[:256][pred_v] = self._pred_u32
+        pred[256:][pred_v] = self._pred_u32
+        err = np.zeros(512, np.uint32)
+        if self._gt_eval is None:
+            # no ground truth (weakly labelled sample): nothing is an error, show the prediction itself
+            err[:256][pred_v] = self._pred_u32
+        else:
+            err[:256][pred_v] = self._fp_u32
+            err[256:][pred_v] = self._tp_u32
+            err[256:][~pred_v] = self._fn_u32
+        return pred, err
 
     def _render_prediction(self) -> None:
-        """Predicted mask and error map for the current threshold: a 512-entry table applied to the per-pixel codes,
-        written straight into the visible layers (hidden layers are rendered when they are switched on)."""
+        """Predicted mask and error map for the current threshold: new tables, and the tiles on screen recoloured
+        when they are next drawn (hidden layers draw nothing, so they cost nothing)."""
         r = self.right
         if self._prob is None or self._image is None:
             r.layer("pred").clear()
             r.layer("errors").clear()
-            self._stale = set()
             return
-        pred_v = np.zeros(256, bool) if self._gated else (self._bin_lut >= self._k)
-        h, w = self._prob.shape
-        codes = self._codes()
-        self._stale = set()
-        for name in ("pred", "errors"):
-            if not self._visible[name]:
-                self._stale.add(name)
-                continue
-            lut = np.zeros(512, np.uint32)
-            if name == "pred":
-                lut[:256][pred_v] = self._pred_u32
-                lut[256:][pred_v] = self._pred_u32
-            elif self._gt_eval is None:
-                # no ground truth (weakly labelled sample): nothing is an error, show the prediction itself
-                lut[:256][pred_v] = self._pred_u32
-            else:
-                lut[:256][pred_v] = self._fp_u32
-                lut[256:][pred_v] = self._tp_u32
-                lut[256:][~pred_v] = self._fn_u32
-            layer = r.layer(name)
-            layer.ensure_size(w, h)
-            np.take(lut, codes, out=layer.pixels32)
-        # the whole layer changed: repaint the viewport in this update pass (an item update() would be processed
-        # by the scene in a later event and cost a second repaint pass of the window)
+        pred_lut, err_lut = self._luts()
+        prob = self._pyr["prob"]
+        pred, errors = r.layer("pred"), r.layer("errors")
+        if pred.sources != [prob]:
+            pred.set_source(prob)
+        pred.set_colour(lambda p: pred_lut[p])
+        if "gt_eval" in self._pyr:
+            srcs = [prob, self._pyr["gt_eval"]]
+            colour = lambda p, g: err_lut[(g.astype(np.uint16) << 8) | p]      # noqa: E731
+        else:
+            srcs, colour = [prob], (lambda p: err_lut[p])
+        if errors.sources != srcs:
+            errors.set_source(srcs)
+        errors.set_colour(colour)
+        # repaint the viewport in this update pass (an item update() would be processed by the scene in a later
+        # event and cost a second repaint pass of the window)
         r.viewport().update()
 
     def _apply_mode(self) -> None:
@@ -274,6 +307,7 @@ class CrackOverlayView(QWidget):
         r.set_layer_visible("errors", vis["errors"])
         r.set_layer_opacity("errors", op)
         r.set_layer_visible("gt", vis["gt"] and not sbs)
+        r.set_layer_visible("gt_edge", vis["gt"] and not sbs)
         r.set_layer_visible("uncertainty", vis["uncertainty"])
         r.set_layer_opacity("uncertainty", min(1.0, op + 0.15))
         r.set_layer_visible("measure", vis["measure"])
@@ -286,3 +320,4 @@ class CrackOverlayView(QWidget):
         lv.set_layer_visible("gt_fill", True)
         lv.set_layer_opacity("gt_fill", op)
         lv.set_layer_visible("gt", True)
+        lv.set_layer_visible("gt_edge", True)

@@ -3,24 +3,30 @@
 Two levels:
 
 * :class:`SampleViewer` — a generic ``QGraphicsView``: one base image plus any number of named
-  :class:`RasterLayer` overlays (and vector items such as contours). Wheel zooms under the mouse, dragging pans,
+  raster overlays (:class:`~crackviewer.viewer.tiled_layer.TiledLayer`) and vector items such as contours.
+  Wheel zooms under the mouse, dragging pans,
   :meth:`SampleViewer.fit` / :meth:`SampleViewer.zoom_1to1`. It knows nothing about cracks or metrics.
 * :class:`CrackOverlayView` — a widget built on it for crack inspection: the image with a GT contour, the predicted
   mask, a probability heatmap and a pixel TP/FP/FN error map (colours from :mod:`figures.colors`), an opacity
   setting, and a side-by-side mode (GT | prediction) whose two views pan and zoom together.
 
-Editable overlay layers (API for painting tools)
-------------------------------------------------
-A :class:`RasterLayer` keeps its pixels in a numpy array that *is* the memory of the QImage it paints, so a tool
-writes pixels and asks for a repaint of just the changed rectangle::
+Overlay layers (API for painting tools)
+---------------------------------------
+Every raster layer is a :class:`~crackviewer.viewer.tiled_layer.TiledLayer`: it draws only the visible tiles of
+level-of-detail pyramids (:mod:`crackviewer.viewer.pyramid`) through a colour function, so a 20000x20000 mosaic
+costs no more per repaint than a 448x448 photo. A tool edits its source array (the pyramid's level 0), then asks
+for the coarser levels and a repaint of just the changed rectangle::
 
-    layer = viewer.add_layer("mask", z=10, opacity=0.6)     # transparent, same size as the image
-    layer.paint_mask(mask[y0:y1, x0:x1], x0, y0, color=(230, 159, 0))   # writes + repaints only that rectangle
-    # or, low level: write premultiplied BGRA into layer.pixels[y0:y1, x0:x1] then layer.update_rect(x0, y0, x1, y1)
+    layer = viewer.add_layer("mask", z=10, opacity=0.6)          # empty, the size of the image
+    pyr = Pyramid(mask01, "max")                                 # level 0 is mask01 itself
+    layer.set_source(pyr, lambda m: lut32[m])                    # {0,1} -> premultiplied ARGB
+    mask01[y0:y1, x0:x1] = ...                                   # the edit
+    layer.update_rect(x0, y0, x1, y1)                            # levels + tiles + repaint of that rectangle only
 
-:meth:`SampleViewer.set_image` resets every raster layer to the image size (transparent). A layer given an array of
-another size with :meth:`RasterLayer.set_bgra` keeps that resolution and is stretched over the image (used for maps
-at the model's input resolution); :meth:`RasterLayer.to_layer` maps image coordinates to its pixels.
+:meth:`SampleViewer.set_image` clears every raster layer at the image size (nothing allocated). A layer whose
+sources are of another size is stretched over the image (maps at the model's input resolution);
+:meth:`TiledLayer.to_layer` maps image coordinates to its pixels. Small whole-array layers can still use
+:meth:`TiledLayer.set_bgra` and :attr:`TiledLayer.pixels`.
 
 Mouse input goes to an optional *tool* first (``viewer.set_tool(tool)``): an object with
 ``press(viewer, pos, event)``, ``move(viewer, pos, event)`` and ``release(viewer, pos, event)`` methods, where ``pos``
@@ -38,7 +44,9 @@ from PySide6.QtGui import QColor, QPainter, QTransform
 from PySide6.QtWidgets import QFrame, QGraphicsItem, QGraphicsScene, QGraphicsView, QSizePolicy, QWidget
 
 from figures import colors
-from crackviewer.viewer.layers import RasterLayer
+from crackviewer.viewer.layers import rgb_to_bgra
+from crackviewer.viewer.pyramid import Pyramid
+from crackviewer.viewer.tiled_layer import TiledLayer, begin_frame, end_frame
 
 MIN_SCALE = 1 / 64
 MAX_SCALE = 64.0
@@ -66,7 +74,7 @@ class SampleViewer(QGraphicsView):
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)     # pan by dragging; bars only eat room
         self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        self.base = RasterLayer("image", 1, 1)
+        self.base = TiledLayer("image", 1, 1)
         self.base.setZValue(0)
         self.scene().addItem(self.base)
         self._layers: dict[str, QGraphicsItem] = {}
@@ -78,15 +86,19 @@ class SampleViewer(QGraphicsView):
         self.verticalScrollBar().valueChanged.connect(self._emit_view_changed)
 
     # -- image
-    def set_image(self, rgb: np.ndarray, keep_view: bool = True) -> None:
-        """Show a new base image (HxWx3 RGB or HxW grey, uint8). Layers are resized (cleared) to match.
-        ``keep_view``: keep zoom and position when the size is unchanged (next/previous sample)."""
+    def set_image(self, rgb: np.ndarray, keep_view: bool = True, pyramid: Pyramid | None = None) -> None:
+        """Show a new base image (HxWx3 RGB or HxW grey, uint8; drawn from a pyramid whose level 0 is ``rgb``
+        itself, not a copy). Layers of another size are cleared at the image size. ``keep_view``: keep zoom and
+        position when the size is unchanged (next/previous sample). ``pyramid``: ``rgb``'s pyramid when the caller built it already
+        (two views of one image share it)."""
         h, w = rgb.shape[:2]
         same = (w, h) == (self.base.width, self.base.height)
-        self.base.set_rgb(rgb)
+        if pyramid is None or pyramid.base is not rgb:
+            pyramid = Pyramid(rgb, "mean")
+        self.base.set_source(pyramid, rgb_to_bgra)
         self.base.set_cover(w, h)
         for layer in self._layers.values():
-            if isinstance(layer, RasterLayer):
+            if isinstance(layer, TiledLayer):
                 layer.set_cover(w, h)
                 if (layer.width, layer.height) != (w, h):
                     layer.resize(w, h)
@@ -95,11 +107,11 @@ class SampleViewer(QGraphicsView):
             self.fit()
 
     # -- layers
-    def add_layer(self, name: str, z: float = 1.0, opacity: float = 1.0) -> RasterLayer:
-        """A transparent raster layer the size of the image, drawn above layers with a lower ``z``."""
+    def add_layer(self, name: str, z: float = 1.0, opacity: float = 1.0) -> TiledLayer:
+        """An empty raster layer the size of the image, drawn above layers with a lower ``z``."""
         if name in self._layers:
             raise ValueError(f"layer {name!r} exists")
-        layer = RasterLayer(name, self.base.width, self.base.height)
+        layer = TiledLayer(name, self.base.width, self.base.height)
         layer.set_cover(self.base.width, self.base.height)
         layer.setZValue(z)
         layer.setOpacity(opacity)
@@ -192,7 +204,19 @@ class SampleViewer(QGraphicsView):
         """Viewport position -> image pixel coordinates (floating point)."""
         return self.mapToScene(view_pos.toPoint() if hasattr(view_pos, "toPoint") else view_pos)
 
+    def tiles_pending(self) -> bool:
+        """Some layer drew tiles from a coarser level in the last repaint (sharp ones follow in the next)."""
+        return any(isinstance(it, TiledLayer) and it.isVisible() and it.pending
+                   for it in [self.base, *self._layers.values()])
+
     # -- events
+    def paintEvent(self, event) -> None:
+        begin_frame()                  # new tiles share one time budget per repaint (see tiled_layer)
+        try:
+            super().paintEvent(event)
+        finally:
+            end_frame()
+
     def _emit_view_changed(self, *args) -> None:
         self.viewChanged.emit()
 

@@ -9,7 +9,8 @@ import numpy as np
 from trainer.datasets.decode import decode_file as _decode
 from trainer.datasets.maskcheck import DEFAULT_MASK_RULE, MASK_READ_FLAGS, gray_for_rule
 from trainer.errors import DataError
-from trainer.limits import DEFAULT_MAX_MEGAPIXELS, check_image_megapixels
+from trainer.datasets.imageheader import image_size
+from trainer.limits import DEFAULT_MAX_MEGAPIXELS, VIEWER_MAX_MEGAPIXELS, check_image_megapixels
 
 
 def read_image(path, size=None, max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS) -> np.ndarray:
@@ -17,11 +18,41 @@ def read_image(path, size=None, max_megapixels: float | None = DEFAULT_MAX_MEGAP
     Raises :class:`DataError` naming the file when it is missing, unreadable, corrupt or over ``max_megapixels``
     (checked from the header, before decoding)."""
     img = _decode(path, cv2.IMREAD_COLOR, max_megapixels)  # IMREAD_COLOR applies the EXIF orientation (unlike IMREAD_UNCHANGED)
-    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=img)          # in place: no second copy of a 400 MP image
     if size is not None:
         h, w = int(size[0]), int(size[1])
         if img.shape[:2] != (h, w):
             img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+    return img
+
+
+_REDUCED = {1: (cv2.IMREAD_COLOR, cv2.IMREAD_GRAYSCALE),
+            2: (cv2.IMREAD_REDUCED_COLOR_2, cv2.IMREAD_REDUCED_GRAYSCALE_2),
+            4: (cv2.IMREAD_REDUCED_COLOR_4, cv2.IMREAD_REDUCED_GRAYSCALE_4),
+            8: (cv2.IMREAD_REDUCED_COLOR_8, cv2.IMREAD_REDUCED_GRAYSCALE_8)}
+
+
+def reduction_for(path, max_side: int) -> int:
+    """The largest decode reduction (1, 2, 4 or 8) that keeps the image's longer side at least ``max_side``, from
+    the file's header (1 when the header tells nothing)."""
+    try:
+        size = image_size(path)
+    except OSError:
+        size = None
+    if not size:
+        return 1
+    return next((f for f in (8, 4, 2) if max(size) // f >= max_side), 1)
+
+
+def read_image_reduced(path, max_side: int, max_megapixels: float | None = VIEWER_MAX_MEGAPIXELS,
+                       grey: bool = False) -> np.ndarray:
+    """Like :func:`read_image` (or an 8-bit grey read with ``grey``), decoded at 1/2, 1/4 or 1/8 scale when the
+    image is that much larger than ``max_side`` (thumbnails of huge images). A JPEG is decoded at that scale
+    directly and never held whole; other formats are decoded, shrunk and released by OpenCV."""
+    flags = _REDUCED[reduction_for(path, max_side)][1 if grey else 0]
+    img = _decode(path, flags, max_megapixels)
+    if not grey:
+        cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=img)
     return img
 
 
