@@ -25,6 +25,23 @@ VIEWER_MAX_MEGAPIXELS = 1000.0
 """What the app's viewers (Dataset, Inspect, Annotate) open: a 20000x20000 mosaic (400 MP, 1.2 GB as RGB) and up to
 1000 MP, just under OpenCV's own decode limit of 2**30 pixels. Training keeps the config's ``max_megapixels``."""
 
+BACKGROUND_OPEN_MEGAPIXELS = 40.0
+"""Images from this size up are opened by the app's viewers on a worker thread (decoding a 400 MP PNG takes seconds),
+while the window stays responsive and says what it is opening."""
+
+
+def opens_in_background(path) -> tuple[bool, float]:
+    """``(True, megapixels)`` when the image at ``path`` is large enough to be opened on a worker thread (its header
+    is read, nothing decoded); ``(False, megapixels or 0)`` otherwise or when the header cannot be read."""
+    try:
+        size = image_size(path)
+    except OSError:
+        return False, 0.0          # the synchronous open reports the file's problem
+    if size is None:
+        return False, 0.0
+    mp = size[0] * size[1] / 1e6
+    return mp >= BACKGROUND_OPEN_MEGAPIXELS, mp
+
 
 def _gb(n: float) -> str:
     return f"{n / 1e9:.1f} GB"

@@ -50,7 +50,7 @@ from crackviewer.annotate.toolset import make_tools
 from crackviewer.qt.tasks import TaskRunner
 from trainer.datasets.images import read_image
 from trainer.errors import CrackError
-from trainer.limits import VIEWER_MAX_MEGAPIXELS
+from trainer.limits import VIEWER_MAX_MEGAPIXELS, opens_in_background
 
 AUTOSAVE_MS = 300
 RECENT_SESSIONS = 8                     # saved samples whose undo history is kept when the user moves on
@@ -98,6 +98,8 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
         self._bridge.rankProgress.connect(self._on_rank_progress)
         self._saver = TaskRunner(self, threads=1)          # one thread: saves stay in order
         self._ranker = TaskRunner(self, threads=1)
+        self._opener = TaskRunner(self, threads=1)         # large images are decoded here
+        self._opening: str | None = None
         self._autosave = QTimer(self)
         self._autosave.setSingleShot(True)
         self._autosave.setInterval(int(autosave_ms))
@@ -208,11 +210,50 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
         if self.session is not None and self.session.name == name:
             return True
         self._leave_sample()
-        try:
-            s = self._sessions.get(name) or self._load_session(name)
-        except CrackError as e:
-            self.flash(f"Cannot open {name}: {e.message}", error=True)
-            return False
+        s = self._sessions.get(name)
+        if s is None:
+            try:
+                large, mp = opens_in_background(self.store.record(name).image_path)
+            except CrackError as e:
+                self.flash(f"Cannot open {name}: {e.message}", error=True)
+                return False
+            if large:                          # decode on a worker; the window stays responsive and says so
+                self._opening = name
+                self.title_label.setText(f"Opening {name} ({mp:.0f} MP)…")
+                self._select_in_list(name)
+                self._update_enabled()
+                self._opener.run(lambda: self._load_session(name), lambda s, n=name: self._opened(n, s),
+                                 lambda msg, n=name: self._open_failed(n, msg))
+                return True
+            try:
+                s = self._load_session(name)
+            except CrackError as e:
+                self.flash(f"Cannot open {name}: {e.message}", error=True)
+                return False
+        self._opening = None
+        self._show_session(s)
+        return True
+
+    @property
+    def opening(self) -> str | None:
+        """The sample whose large image a worker is decoding, or None."""
+        return self._opening
+
+    def _opened(self, name: str, s: Session) -> None:
+        if self._opening != name or self.session is not None:
+            return                                 # the user opened another sample meanwhile
+        self._opening = None
+        self._show_session(s)
+
+    def _open_failed(self, name: str, message: str) -> None:
+        if self._opening == name:
+            self._opening = None
+            self.title_label.setText(name)
+            self._update_enabled()
+            self.flash(f"Cannot open {name}: {message}", error=True)
+
+    def _show_session(self, s: Session) -> None:
+        name = s.name
         self.session = s
         self._tracer_cache = self._predicted_cache = None
         if self.editable:
@@ -232,7 +273,6 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
         if s.recovered and s.unsaved:
             self.flash(f"{name}: {s.recovered} stroke(s) recovered from the journal.")
         self.sampleOpened.emit(name)
-        return True
 
     def _leave_sample(self) -> None:
         s = self.session
