@@ -10,7 +10,6 @@ from crackviewer.inspect.stats import SampleInfoBar, _Swatch
 from crackviewer.viewer.colorbar import ColorBar
 from crackviewer.viewer.overlay import (HEATMAP_COLORMAP, MASK_COLOR, OVERLAY_TITLES, UNCERTAINTY_COLORMAP,
                                         CrackOverlayView)
-from trainer.metrics import pixels as metrics_pixels
 from trainer.metrics.uncertainty import UNCERTAINTY_MAX
 
 
@@ -21,7 +20,7 @@ class ViewerPane(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.view = CrackOverlayView(self, bins=metrics_pixels.B)
+        self.view = CrackOverlayView(self)
         self.overlay_buttons: dict[str, QToolButton] = {}
         bar = QHBoxLayout()
         bar.setSpacing(4)

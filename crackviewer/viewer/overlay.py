@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from figures import colors
+from trainer.metrics import pixels as metrics_pixels
 from crackviewer.viewer.layers import (CONTOUR_MAX_PIXELS, ContourItem, color_lut, lut_u32, mask_contours, mask_edges,
                                       premul_u32)
 from crackviewer.viewer.pyramid import Pyramid
@@ -29,12 +30,6 @@ HEATMAP_COLORMAP = "inferno"
 UNCERTAINTY_COLORMAP = "viridis"
 
 
-def prob_to_bin_lut(bins: int) -> np.ndarray:
-    """For 8-bit probability maps: histogram bin index of each stored value v (p = v/255), as in the eval histograms."""
-    v = np.arange(256, dtype=np.float64) / 255.0
-    return np.minimum((v * bins).astype(np.int64), bins - 1)
-
-
 def _as_bool(a: np.ndarray) -> np.ndarray:
     """A mask as bool: a {0,1} uint8 mask is viewed, not copied (400 MB saved per 20000x20000 mask)."""
     a = np.asarray(a)
@@ -49,21 +44,20 @@ class CrackOverlayView(QWidget):
     """Image + GT contour + predicted mask + heatmap + TP/FP/FN error map, single or side by side (GT | prediction).
 
     Feed it a sample with :meth:`set_sample` (image, GT mask and 8-bit probability map, all at image resolution),
-    then :meth:`set_threshold` (a histogram bin index ``k`` of ``bins``: a pixel is predicted crack when
+    then :meth:`set_threshold` (a histogram bin index ``k`` of ``trainer.metrics.pixels.B``: a pixel is predicted crack when
     ``bin(p) >= k``, exactly the rule of the evaluation histograms) and :meth:`set_gated`.
     """
 
-    def __init__(self, parent: QWidget | None = None, bins: int = 4096):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.bins = bins
-        self._bin_lut = prob_to_bin_lut(bins)
+        self._bin_lut = metrics_pixels.prob8_bins()       # the histogram bin of each 8-bit probability
         self._heat_lut = lut_u32(color_lut(HEATMAP_COLORMAP))
         self._unc_lut = lut_u32(color_lut(UNCERTAINTY_COLORMAP, max_alpha=235, gamma=1.0))
         self._image: np.ndarray | None = None
         self._gt: np.ndarray | None = None
         self._gt_eval: np.ndarray | None = None
         self._prob: np.ndarray | None = None
-        self._k = bins // 2
+        self._k = metrics_pixels.B // 2
         self._gated = False
         self._visible = {"gt": True, "pred": False, "heatmap": False, "errors": True, "uncertainty": False,
                          "measure": False}
