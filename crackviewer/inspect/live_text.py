@@ -33,12 +33,19 @@ class LiveText(QWidget):
     def _fix_height(self) -> None:
         self.setFixedHeight(max(self._base_height(), self._text_height()))
 
+    def _sync_doc(self) -> None:
+        """The document's font and width follow the widget's (set only when they change: setting either lays the
+        text out again)."""
+        if self._doc.defaultFont() != self.font():
+            self._doc.setDefaultFont(self.font())
+        if self._doc.textWidth() != self.width():
+            self._doc.setTextWidth(self.width())
+
     def _text_height(self) -> int:
         """Height of the current text at the current width (0 before the widget has a width)."""
         if not self._html or self.width() < 20:
             return 0
-        self._doc.setDefaultFont(self.font())
-        self._doc.setTextWidth(self.width())
+        self._sync_doc()
         return int(self._doc.size().height()) + 2
 
     def resizeEvent(self, event) -> None:
@@ -64,7 +71,6 @@ class LiveText(QWidget):
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), self._bg)
-        self._doc.setDefaultFont(self.font())
-        self._doc.setTextWidth(self.width())
+        self._sync_doc()
         self._doc.drawContents(p)
         p.end()

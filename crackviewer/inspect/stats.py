@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QRect, Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QPainter
+from PySide6.QtGui import QColor, QFont, QPainter, QPalette
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                                QPushButton, QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget)
 
@@ -66,6 +66,13 @@ class ThresholdControls(QGroupBox):
         self.img_slider.setSingleStep(10)
         self.img_slider.setPageStep(500)
         self.img_slider.setToolTip("Classification threshold: an image is classified crack when its score ≥ this")
+        for sl in (self.seg_slider, self.img_slider):
+            # opaque on the panel's white: moving the handle repaints the slider, not the panels behind it
+            sl.setAutoFillBackground(True)
+            pal = sl.palette()
+            pal.setColor(QPalette.Window, QColor("white"))
+            sl.setPalette(pal)
+            sl.setAttribute(Qt.WA_OpaquePaintEvent, True)
         self.img_spin = QDoubleSpinBox()
         self.img_spin.setRange(0.0, 1.0)
         self.img_spin.setDecimals(4)
@@ -138,10 +145,12 @@ class ThresholdControls(QGroupBox):
         m = self.model
         self._sync = True
         try:
-            self.seg_slider.setValue(m.seg_bin)
-            self.seg_spin.setValue(m.seg_threshold)
-            self.img_slider.setValue(int(round(min(max(m.image_threshold, 0.0), 1.0) * IMAGE_STEPS)))
-            self.img_spin.setValue(min(max(m.image_threshold, 0.0), 1.0))
+            t = min(max(m.image_threshold, 0.0), 1.0)
+            # only what changed: setting a spin box to its own value still repaints it (and the panels behind it)
+            for w, v in ((self.seg_slider, m.seg_bin), (self.seg_spin, m.seg_threshold),
+                         (self.img_slider, int(round(t * IMAGE_STEPS))), (self.img_spin, t)):
+                if w.value() != v:
+                    w.setValue(v)
             self.gate_check.setChecked(m.gated)
         finally:
             self._sync = False
