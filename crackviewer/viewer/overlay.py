@@ -64,6 +64,7 @@ class CrackOverlayView(QWidget):
         self._opacity = 0.7
         self._side_by_side = False
         self._pyr: dict[str, Pyramid] = {}
+        self._codes: dict = {}
         self._pred_u32 = premul_u32(MASK_COLOR)
         self._tp_u32 = premul_u32(colors.TP)
         self._fp_u32 = premul_u32(colors.FP)
@@ -135,6 +136,7 @@ class CrackOverlayView(QWidget):
         else:
             self._gt_eval = None
         pyr = self._pyr = {"image": Pyramid(image, "mean")}
+        self._codes: dict = {}         # per map tile: prob8 | gt << 8, made once per sample, not per threshold
         if self._gt is not None:
             pyr["gt"] = Pyramid(self._gt.view(np.uint8), "max")
         if prob8 is not None:
@@ -275,7 +277,16 @@ class CrackOverlayView(QWidget):
         pred.set_colour(lambda p: pred_lut[p])
         if "gt_eval" in self._pyr:
             srcs = [prob, self._pyr["gt_eval"]]
-            colour = lambda p, g: err_lut[(g.astype(np.uint16) << 8) | p]      # noqa: E731
+            codes = self._codes
+
+            def colour(p, g):
+                key = (p.__array_interface__["data"][0], p.shape)      # the same tile of the same level
+                c = codes.get(key)
+                if c is None:
+                    if len(codes) >= 64:
+                        codes.clear()
+                    c = codes[key] = (g.astype(np.uint16) << 8) | p
+                return err_lut[c]
         else:
             srcs, colour = [prob], (lambda p: err_lut[p])
         if errors.sources != srcs:
