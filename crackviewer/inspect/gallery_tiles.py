@@ -211,7 +211,8 @@ class TileDelegate(QStyledItemDelegate):
         self._badge_font.setPointSizeF(7.5)
         self._badge_font.setBold(True)
         self._fm = QFontMetrics(self._font)
-        self._names: dict[tuple, QPixmap] = {}       # name pictures per (sample, width, selected, dpr)
+        self._names: dict[tuple, QPixmap] = {}       # tile chrome per (sample, state, outcome, size, dpr)
+        self._text_pen = QPen(QColor(29, 33, 39))
         # opaque pictures (corners painted in the list's background) are copied, not blended: cheaper per tile
         self._frames = {state: self._frame(state) for state in ("normal", "hover", "selected")}
         self._badges = {(o, sel): self._badge(o, sel) for o in OUTCOMES for sel in (False, True)}
@@ -294,35 +295,48 @@ class TileDelegate(QStyledItemDelegate):
                 t.key = v_min
         return t
 
-    def _name_pixmap(self, i: int, width: int, selected: bool, dpr: float) -> QPixmap:
-        """The sample's (elided) name on the tile's background, drawn once: names do not change with the threshold."""
-        key = (i, width, selected, dpr)
+    def _chrome(self, i: int, state: str, outcome: str, size: tuple[int, int], dpr: float) -> QPixmap:
+        """Everything of a tile that a segmentation-threshold step does not change, drawn once into one picture:
+        the frame, the outcome badge and the sample's (elided) name. A step then draws this picture, the recoloured
+        thumbnail and the metric's number."""
+        key = (i, state, outcome, size, dpr)
         pix = self._names.get(key)
         if pix is None:
-            if len(self._names) > 4000:
+            if len(self._names) > 2000:
                 self._names.clear()
-            pix = QPixmap(int(width * dpr), int(16 * dpr))
+            w, h = size
+            h += 2          # the name's descenders reach 2 px into the tile's margin (drawn in the list's colour)
+            pix = QPixmap(int(w * dpr), int(h * dpr))
             pix.setDevicePixelRatio(dpr)
-            pix.fill(TILE_BG_SELECTED if selected else TILE_BG)
+            pix.fill(LIST_BG)
             p = QPainter(pix)
+            p.drawPixmap(0, 0, self._frames[state])
+            y = 4 + THUMB + 4
+            selected = state == "selected"
+            p.drawPixmap(w - 31, y + 2, self._badges[(outcome, selected)])
+            p.fillRect(QRect(5, y + 18, w - 10, 16), TILE_BG_SELECTED if selected else TILE_BG)
             p.setFont(self._font)
             p.setPen(QColor(107, 114, 123))
-            name = self._fm.elidedText(self.model.names[i], Qt.ElideMiddle, width)
-            p.drawText(QRect(0, 0, width, 16), Qt.AlignLeft | Qt.AlignVCenter, name)
+            name = self._fm.elidedText(self.model.names[i], Qt.ElideMiddle, w - 10)
+            p.drawText(QRect(5, y + 18, w - 10, 16), Qt.AlignLeft | Qt.AlignVCenter, name)
             p.end()
             self._names[key] = pix
         return pix
 
     def paint(self, painter: QPainter, option, index: QModelIndex) -> None:
-        i = index.data(GalleryModel.SampleRole)
-        if i is None:
+        lm = index.model()
+        row = index.row()
+        if not isinstance(lm, GalleryModel) or not 0 <= row < lm.rowCount():
             return
+        i = lm.sample_at(row)
         self.paint_count += 1
         m = self.model
         r = option.rect.adjusted(2, 2, -2, -2)
         # the selected tile is the model's current sample (the view's selection model only tracks the current row)
         state = ("selected" if i == m.current else "hover" if option.state & QStyle.State_MouseOver else "normal")
-        painter.drawPixmap(r.topLeft(), self._frames[state])
+        outcome = OUTCOMES[int(m.outcome[i])]
+        painter.drawPixmap(r.topLeft(), self._chrome(i, state, outcome, (r.width(), r.height()),
+                                                     painter.device().devicePixelRatioF()))
         tr = QRect(r.left() + (r.width() - THUMB) // 2, r.top() + 4, THUMB, THUMB)
         thumb = self.loader.get(i)
         if thumb is None:
@@ -343,15 +357,11 @@ class TileDelegate(QStyledItemDelegate):
             painter.drawImage(target, t.composite_img if self.overlay == "errors" and t.prob8 is not None else t.base)
             if smooth:
                 painter.setRenderHint(QPainter.SmoothPixmapTransform, False)
-        # Dice + badge
-        outcome = OUTCOMES[int(m.outcome[i])]
-        y = tr.bottom() + 4
-        painter.drawPixmap(r.right() - 30, y + 2, self._badges[(outcome, state == "selected")])
+        # the metric's number (changes with the threshold)
         painter.setFont(self._bold)
-        painter.setPen(QColor(29, 33, 39))
-        painter.drawText(QRect(r.left() + 5, y, r.width() - 36, 19), Qt.AlignLeft | Qt.AlignVCenter, tile_text(m, i))
-        painter.drawPixmap(r.left() + 5, y + 18, self._name_pixmap(i, r.width() - 10, state == "selected",
-                                                                   painter.device().devicePixelRatioF()))
+        painter.setPen(self._text_pen)
+        painter.drawText(QRect(r.left() + 5, tr.bottom() + 4, r.width() - 36, 19), Qt.AlignLeft | Qt.AlignVCenter,
+                         tile_text(m, i))
         if m.mask_blanked(i):
             painter.drawPixmap(tr.right() - 40, tr.top() + 3, self._gated_tag)
 
