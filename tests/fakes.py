@@ -414,3 +414,27 @@ def make_fake_run(tmp_path: str | Path, n_samples: int = 40, size: int = 64, see
         log.log("ERROR out of memory", event=False)
     log.close()
     return run
+
+
+def make_untrained_run(run: str | Path, height: int, width: int, *, config_file: bool = True,
+                       **overrides: Any) -> Path:
+    """A run folder holding ``checkpoints/best.pth`` of a freshly initialised SegDecNet (seed 0) at ``height x
+    width`` (fp32, CPU), for tests of predict/eval paths that need a real network but no training. ``config_file``
+    also writes ``config.toml``. Imports torch (unlike the rest of this module)."""
+    import torch
+
+    from trainer.training.checkpoint import save_checkpoint
+    from trainer.training.model import SegDecNet
+
+    torch.manual_seed(0)
+    run = Path(run)
+    cfg = dict(DEFAULTS, input_height=height, input_width=width, device="cpu", precision="fp32", **overrides)
+    model = SegDecNet(architecture=cfg["architecture"], decision_pooling=cfg["decision_pooling"], in_channels=3,
+                      input_height=height, input_width=width)
+    save_checkpoint(run / paths.CHECKPOINTS / "best.pth",
+                    {"model": model.state_dict(), "config": cfg,
+                     "meta": {"input_height": height, "input_width": width, "architecture": cfg["architecture"],
+                              "decision_pooling": cfg["decision_pooling"]}})
+    if config_file:
+        save_config(cfg, run / paths.CONFIG)
+    return run

@@ -47,7 +47,7 @@ from crackviewer.annotate.session import SNAPSHOT_MIN_PIXELS, Bridge, Session
 from crackviewer.annotate.status import StatusMixin
 from crackviewer.annotate.tools import TOOL_HINTS, Tool
 from crackviewer.annotate.toolset import make_tools
-from crackviewer.qt.tasks import TaskRunner
+from crackviewer.qt.tasks import LatestTask, TaskRunner
 from trainer.datasets.images import read_image
 from trainer.errors import CrackError
 from trainer.limits import VIEWER_MAX_MEGAPIXELS, opens_in_background
@@ -98,8 +98,7 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
         self._bridge.rankProgress.connect(self._on_rank_progress)
         self._saver = TaskRunner(self, threads=1)          # one thread: saves stay in order
         self._ranker = TaskRunner(self, threads=1)
-        self._opener = TaskRunner(self, threads=1)         # large images are decoded here
-        self._opening: str | None = None
+        self._opener = LatestTask(self)                     # large images are decoded here
         self._autosave = QTimer(self)
         self._autosave.setSingleShot(True)
         self._autosave.setInterval(int(autosave_ms))
@@ -218,39 +217,30 @@ class AnnotatePanel(AnnotateLayoutMixin, SampleListMixin, EditingMixin, SavingMi
                 self.flash(f"Cannot open {name}: {e.message}", error=True)
                 return False
             if large:                          # decode on a worker; the window stays responsive and says so
-                self._opening = name
                 self.title_label.setText(f"Opening {name} ({mp:.0f} MP)…")
+                self._opener.start(name, lambda: self._load_session(name), self._show_session,
+                                   lambda msg, n=name: self._open_failed(n, msg))
                 self._select_in_list(name)
                 self._update_enabled()
-                self._opener.run(lambda: self._load_session(name), lambda s, n=name: self._opened(n, s),
-                                 lambda msg, n=name: self._open_failed(n, msg))
                 return True
             try:
                 s = self._load_session(name)
             except CrackError as e:
                 self.flash(f"Cannot open {name}: {e.message}", error=True)
                 return False
-        self._opening = None
+        self._opener.cancel()
         self._show_session(s)
         return True
 
     @property
     def opening(self) -> str | None:
         """The sample whose large image a worker is decoding, or None."""
-        return self._opening
-
-    def _opened(self, name: str, s: Session) -> None:
-        if self._opening != name or self.session is not None:
-            return                                 # the user opened another sample meanwhile
-        self._opening = None
-        self._show_session(s)
+        return self._opener.key
 
     def _open_failed(self, name: str, message: str) -> None:
-        if self._opening == name:
-            self._opening = None
-            self.title_label.setText(name)
-            self._update_enabled()
-            self.flash(f"Cannot open {name}: {message}", error=True)
+        self.title_label.setText(name)
+        self._update_enabled()
+        self.flash(f"Cannot open {name}: {message}", error=True)
 
     def _show_session(self, s: Session) -> None:
         name = s.name

@@ -10,7 +10,7 @@ from crackviewer.inspect.calibrate import CalibrateTool, ask_and_save
 from crackviewer.inspect.measure_panel import MeasurePanel
 from crackviewer.inspect.threshold_model import ThresholdModel
 from crackviewer.inspect.viewer_pane import ViewerPane
-from crackviewer.qt.tasks import TaskRunner
+from crackviewer.qt.tasks import LatestTask
 from trainer.errors import CrackError
 from trainer.limits import opens_in_background
 from trainer.measure.scale import load_scale
@@ -27,8 +27,7 @@ class SampleController(QObject):
         self.scale = None
         self.measure_tab_visible = False
         self.ask_length = None          # tests: replaces the calibrate dialog
-        self._loader = TaskRunner(self, threads=1)
-        self._loading: int | None = None       # the sample a worker is decoding (a large image)
+        self._loader = LatestTask(self)          # large images are decoded here
         model.events.current.connect(lambda **_: self.load_current())
         model.events.thresholds.connect(self._on_thresholds)
         for v in (viewer.view.right, viewer.view.left):
@@ -40,7 +39,7 @@ class SampleController(QObject):
 
     def set_store(self, store) -> None:
         self.store = store
-        self._loading = None
+        self._loader.cancel()
         self.scale = None
         if store is not None and store.data_path is not None:
             try:
@@ -53,6 +52,7 @@ class SampleController(QObject):
     def load_current(self) -> None:
         i = self.model.current
         if i is None or self.store is None:
+            self._loader.cancel()
             self.sample = None
             self.viewer.info.show_info(None)
             return
@@ -60,30 +60,18 @@ class SampleController(QObject):
         large, mp = opens_in_background(rec.image_path) if rec is not None else (False, 0.0)
         if large:                        # decode on a worker; the window stays responsive and says so
             self.sample = None
-            self._loading = i
             self.viewer.info.label.setText(f"Opening <b>{self.model.names[i]}</b> ({mp:.0f} MP)…")
             store = self.store
-            self._loader.run(lambda: store.load(i), lambda s, i=i: self._loaded(i, s),
-                             lambda msg, i=i: self._load_failed(i, msg))
+            self._loader.start(i, lambda: store.load(i), self.show_sample,
+                               lambda msg: self.viewer.info.show_info(self.model.sample_info(i), msg))
             return
-        self._loading = None
+        self._loader.cancel()
         self.show_sample(self.store.load(i))
 
     @property
     def loading(self) -> bool:
         """A large image is being decoded on a worker thread."""
-        return self._loading is not None
-
-    def _loaded(self, i: int, s) -> None:
-        if self._loading != i or self.model.current != i:
-            return                       # the user moved on meanwhile
-        self._loading = None
-        self.show_sample(s)
-
-    def _load_failed(self, i: int, message: str) -> None:
-        if self._loading == i:
-            self._loading = None
-            self.viewer.info.show_info(self.model.sample_info(i), message)
+        return self._loader.key is not None
 
     def show_sample(self, s) -> None:
         i = s.index

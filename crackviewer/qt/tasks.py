@@ -67,3 +67,32 @@ class TaskRunner(QObject):
     def wait(self, timeout_s: float = 10.0) -> bool:
         """Block until every submitted task has run (tests, screenshots); True when idle in time."""
         return self.pool.waitForDone(int(timeout_s * 1000))
+
+
+class LatestTask(QObject):
+    """One background job whose result counts only while it is the newest: ``start(key, fn, on_done, on_failed)``;
+    a later ``start`` or ``cancel`` drops the result of an earlier one (a sample opened while another still loads).
+    ``key`` is what the newest job is for, None when none is pending."""
+
+    def __init__(self, owner: QObject):
+        super().__init__(owner)
+        self._runner = TaskRunner(owner, threads=1)
+        self._token = 0
+        self.key: Any = None
+
+    def start(self, key: Any, fn: Callable[[], Any], on_done: Callable[[Any], None],
+              on_failed: Callable[[str], None]) -> None:
+        self._token += 1
+        self.key = key
+        token = self._token
+        self._runner.run(fn, lambda r: self._finish(token, on_done, r), lambda m: self._finish(token, on_failed, m))
+
+    def cancel(self) -> None:
+        self._token += 1
+        self.key = None
+
+    def _finish(self, token: int, callback: Callable[[Any], None], value: Any) -> None:
+        if token != self._token:
+            return
+        self.key = None
+        callback(value)

@@ -130,7 +130,7 @@ def test_threshold_steps_recolour_tiles_at_once_and_resort_when_the_slider_rests
 
 
 def test_tile_error_colours_match_a_brute_force_classification():
-    from crackviewer.inspect.gallery_tiles import _TileImages
+    from crackviewer.inspect.tile_images import TileImages
     from crackviewer.inspect.sample_store import Thumbnail
 
     rng = np.random.default_rng(3)
@@ -138,7 +138,7 @@ def test_tile_error_colours_match_a_brute_force_classification():
     prob8 = rng.integers(0, 256, (20, 24), dtype=np.uint8)
     gt = rng.random((20, 24)) < 0.3
     tints = (0x00102030, 0x00405060, 0x00708090)          # FP, TP, FN (premultiplied BGR words)
-    tile = _TileImages(Thumbnail(0, img, prob8, gt), tints)
+    tile = TileImages(Thumbnail(0, img, prob8, gt), tints)
     base = np.asarray(img[..., ::-1], np.uint32)
     base32 = (0xFF << 24) | (base[..., 2] << 16) | (base[..., 1] << 8) | base[..., 0]
     faded = (base32 >> 3) & 0x001F1F1F

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.fakes import make_untrained_run
 from trainer.cli import main
 from trainer.runs.predictions import merge_parts, shard, write_part
 
@@ -21,25 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(root: Path, input_mode: str) -> Path:
-    import torch
+    from trainer.config import DEFAULTS
 
-    from trainer.config import DEFAULTS, save_config
-    from trainer.training.checkpoint import save_checkpoint
-    from trainer.training.model import SegDecNet
-
-    torch.manual_seed(0)
-    run = root / f"run_{input_mode}"
-    cfg = dict(DEFAULTS, input_height=64, input_width=64, device="cpu", precision="fp32")
-    if "input_mode" in DEFAULTS:
-        cfg["input_mode"] = input_mode
-    model = SegDecNet(architecture=cfg["architecture"], decision_pooling=cfg["decision_pooling"], in_channels=3,
-                      input_height=64, input_width=64)
-    save_checkpoint(run / "checkpoints" / "best.pth",
-                    {"model": model.state_dict(), "config": cfg,
-                     "meta": {"input_height": 64, "input_width": 64, "architecture": cfg["architecture"],
-                              "decision_pooling": cfg["decision_pooling"]}})
-    save_config(cfg, run / "config.toml")
-    return run
+    extra = {"input_mode": input_mode} if "input_mode" in DEFAULTS else {}
+    return make_untrained_run(root / f"run_{input_mode}", 64, 64, **extra)
 
 
 @pytest.fixture(scope="module")

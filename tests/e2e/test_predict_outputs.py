@@ -10,27 +10,13 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.fakes import make_untrained_run
 from trainer.cli import main
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    import torch
-
-    from trainer.training.checkpoint import save_checkpoint
-    from trainer.config import DEFAULTS
-    from trainer.training.model import SegDecNet
-
-    torch.manual_seed(0)
-    run = tmp_path_factory.mktemp("run")
-    cfg = dict(DEFAULTS, input_height=128, input_width=64, device="cpu", precision="fp32")
-    model = SegDecNet(architecture=cfg["architecture"], decision_pooling=cfg["decision_pooling"], in_channels=3,
-                      input_height=128, input_width=64)
-    save_checkpoint(run / "checkpoints" / "best.pth",
-                    {"model": model.state_dict(), "config": cfg,
-                     "meta": {"input_height": 128, "input_width": 64, "architecture": cfg["architecture"],
-                              "decision_pooling": cfg["decision_pooling"]}})
-    return run
+    return make_untrained_run(tmp_path_factory.mktemp("run"), 128, 64, config_file=False)
 
 
 def _images(root, names):
